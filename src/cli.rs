@@ -1,0 +1,247 @@
+//! The command line: clap types only. Dispatch lives in `app`; no business logic here.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "darkhorses",
+    version,
+    about = "Keeps a horse-racing database current with UK and Irish data from The Racing API",
+    long_about = "Keeps a horse-racing database current with UK and Irish data from The Racing API.\n\n\
+        Credentials come from RACING_API_USERNAME and RACING_API_PASSWORD, the database from \
+        DATABASE_URL or database.url (default: the SQLite file ./darkhorses.db).",
+    after_help = "Examples:\n  \
+        darkhorses --sandbox daily              # try it: simulated API, SQLite ./darkhorses.db\n  \
+        darkhorses daily --days-ahead 3         # racecards for 3 days, yesterday's results\n  \
+        darkhorses backfill --months 12         # a year of history, resumable\n  \
+        darkhorses config show                  # effective settings and where each came from\n\n\
+        Exit codes: 0 success (or skipped: another instance holds the lock), 1 completed with failures, \
+        2 usage, configuration or fatal error."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Configuration file (default: config/darkhorses.yaml when it exists). Example: --config /etc/darkhorses.yaml
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// Run against an in-process sandbox API instead of The Racing API (no credentials needed).
+    /// Example: darkhorses --sandbox daily
+    #[arg(long, global = true)]
+    pub sandbox: bool,
+
+    /// More log output (-v debug, -vv trace). Overrides LOG_LEVEL and logging.level.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+
+    /// Less log output (-q warnings only, -qq errors only).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub quiet: u8,
+
+    /// Log format on stderr and in log files. Example: --log-format json
+    #[arg(long, global = true, value_enum, value_name = "FORMAT")]
+    pub log_format: Option<LogFormatArg>,
+
+    /// Print the result (job report, check, config) as JSON on stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormatArg {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Courses, regions and bookmakers (monthly). At most 2 API calls.
+    #[command(after_help = "Examples:\n  darkhorses reference\n  darkhorses reference --courses-only --dry-run")]
+    Reference(ReferenceArgs),
+
+    /// Racecards for the next days and results for the last days.
+    #[command(after_help = "Examples:\n  darkhorses daily\n  darkhorses daily --weekly           # results for the last 7 days\n  darkhorses daily --racecards-only --days-ahead 5")]
+    Daily(DailyArgs),
+
+    /// Today's racecards and results during racing hours, with as few calls as the data allows.
+    #[command(after_help = "Examples:\n  darkhorses live\n  darkhorses live --results-only")]
+    Live(LiveArgs),
+
+    /// History over a date range, newest first, resumable after an interruption.
+    #[command(after_help = "Examples:\n  darkhorses backfill --months 12\n  darkhorses backfill --from 2025-01-01 --to 2025-03-31 --results-only")]
+    Backfill(BackfillArgs),
+
+    /// Preview the fire times of a cron expression or of a configured job.
+    #[command(after_help = "Examples:\n  darkhorses schedule '*/15 9-20 * * *' --count 3\n  darkhorses schedule '30 1 * * *' --tz Europe/London --after 2026-03-28T00:00:00Z\n  darkhorses schedule --job daily_data")]
+    Schedule(ScheduleArgs),
+
+    /// Database migrations.
+    #[command(subcommand)]
+    Db(DbCommand),
+
+    /// Show or check the effective configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+
+    /// Serve a simulated Racing API on loopback.
+    #[command(after_help = "Examples:\n  darkhorses sandbox --port 8787\n  darkhorses sandbox --rate-limit 2 --fault 5xx=0.2,429=0.1,slow=0.05,malformed=0.02\n  \
+        RACING_API_USERNAME=u RACING_API_PASSWORD=p DARKHORSES_API_BASE_URL=http://127.0.0.1:8787/v1 darkhorses daily")]
+    Sandbox(SandboxArgs),
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct DryRunArg {
+    /// Fetch and normalise as a real run would, write nothing, report what would be written.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct ReferenceArgs {
+    /// Only courses and regions. Example: --courses-only
+    #[arg(long, conflicts_with = "bookmakers_only")]
+    pub courses_only: bool,
+    /// Only bookmakers (no API call). Example: --bookmakers-only
+    #[arg(long)]
+    pub bookmakers_only: bool,
+    #[command(flatten)]
+    pub dry_run: DryRunArg,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct DailyArgs {
+    /// Only racecards. Example: --racecards-only
+    #[arg(long, conflicts_with = "results_only")]
+    pub racecards_only: bool,
+    /// Only results. Example: --results-only
+    #[arg(long)]
+    pub results_only: bool,
+    /// Racecards from today to today+N. Example: --days-ahead 3
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub days_ahead: u32,
+    /// Results from yesterday back N days. Example: --days-back 3
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub days_back: u32,
+    /// Weekly reconciliation: results for the last 7 days (catches amended results).
+    #[arg(long)]
+    pub weekly: bool,
+    #[command(flatten)]
+    pub dry_run: DryRunArg,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct LiveArgs {
+    /// Only today's racecards. Example: --races-only
+    #[arg(long, conflicts_with = "results_only")]
+    pub races_only: bool,
+    /// Only today's results. Example: --results-only
+    #[arg(long)]
+    pub results_only: bool,
+    #[command(flatten)]
+    pub dry_run: DryRunArg,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct BackfillArgs {
+    /// First date (YYYY-MM-DD). Example: --from 2025-01-01
+    #[arg(long, value_name = "DATE", conflicts_with = "months")]
+    pub from: Option<chrono::NaiveDate>,
+    /// Last date (YYYY-MM-DD), default yesterday. Example: --to 2025-03-31
+    #[arg(long, value_name = "DATE")]
+    pub to: Option<chrono::NaiveDate>,
+    /// The last N months up to --to. Example: --months 12
+    #[arg(long, value_name = "N")]
+    pub months: Option<u32>,
+    /// Only racecards. Example: --racecards-only
+    #[arg(long, conflicts_with = "results_only")]
+    pub racecards_only: bool,
+    /// Only results. Example: --results-only
+    #[arg(long)]
+    pub results_only: bool,
+    #[command(flatten)]
+    pub dry_run: DryRunArg,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ScheduleArgs {
+    /// A 5-field cron expression. Example: '*/15 9-20 * * *'
+    #[arg(value_name = "EXPR", required_unless_present = "job", conflicts_with = "job")]
+    pub expr: Option<String>,
+    /// A configured job (an `intervals` entry) instead of an expression. Example: --job live_data
+    #[arg(long, value_name = "NAME")]
+    pub job: Option<String>,
+    /// IANA time zone the expression is read in (default UTC, or the job's). Example: --tz Europe/London
+    #[arg(long, value_name = "ZONE")]
+    pub tz: Option<String>,
+    /// Start after this instant (RFC 3339; default now). Example: --after 2026-03-28T00:00:00Z
+    #[arg(long, value_name = "INSTANT")]
+    pub after: Option<String>,
+    /// How many fire times to print. Example: --count 10
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub count: usize,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Apply pending migrations (safe to run from several hosts at once).
+    #[command(after_help = "Example:\n  DATABASE_URL=postgres://user@host/db darkhorses db migrate")]
+    Migrate,
+    /// List applied and pending migrations.
+    #[command(after_help = "Example:\n  darkhorses db status")]
+    Status,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the effective configuration with the origin of every value (secrets as ***).
+    #[command(after_help = "Examples:\n  darkhorses config show\n  DARKHORSES_API_RATE_LIMIT=0.5 darkhorses config show --json")]
+    Show,
+    /// Validate the configuration offline; exit 0 when valid, 2 when not.
+    #[command(after_help = "Example:\n  darkhorses --config config/darkhorses.yaml config check")]
+    Check,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SandboxArgs {
+    /// Port on 127.0.0.1 (0 picks a free one and prints it). Example: --port 8787
+    #[arg(long, value_name = "N")]
+    pub port: Option<u16>,
+    /// Seed of the generated data (same seed, same data). Example: --seed 7
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Requests per second allowed before answering 429. Example: --rate-limit 2
+    #[arg(long, value_name = "R")]
+    pub rate_limit: Option<f64>,
+    /// Faults to inject, as shares. Example: --fault 5xx=0.2,429=0.1,slow=0.05,malformed=0.02,truncated=0.01,dropped=0.01
+    #[arg(long, value_name = "SPEC")]
+    pub fault: Option<String>,
+    /// Accept only this username (default: any non-empty). Example: --username demo
+    #[arg(long, value_name = "NAME")]
+    pub username: Option<String>,
+    /// Accept only this password (default: any non-empty). Example: --password demo
+    #[arg(long, value_name = "SECRET")]
+    pub password: Option<String>,
+    /// The plan to enforce: free, basic, standard or pro. Example: --plan standard
+    #[arg(long, value_name = "PLAN")]
+    pub plan: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

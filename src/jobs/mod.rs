@@ -1,0 +1,227 @@
+//! The job trait, its context and report, and the one registry of jobs.
+//!
+//! A job plans units of work, fetches them through the context's API client and hands typed rows
+//! to the context's store. Jobs are idempotent because they are retried: running one twice leaves
+//! the same rows. Jobs never call each other and never build their own clients.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::error::Result;
+use crate::store::{Store, TableCounts, WriteStats};
+
+/// Everything a job may use. Built once per run by the caller (CLI or orchestrator).
+#[derive(Clone)]
+pub struct JobContext {
+    pub config: Arc<Config>,
+    pub clock: Arc<dyn Clock>,
+    /// Fetch and normalise as a real run would, write nothing, report what would be written.
+    pub dry_run: bool,
+    /// Cancelled on Ctrl-C, SIGTERM or a timeout: finish the unit in flight, start no other.
+    pub cancel: CancellationToken,
+    pub store: Option<Arc<dyn Store>>,
+    pub api: Option<Arc<crate::api::Client>>,
+}
+
+impl std::fmt::Debug for JobContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JobContext")
+            .field("dry_run", &self.dry_run)
+            .field("store", &self.store.as_ref().map(|s| s.describe()))
+            .finish_non_exhaustive()
+    }
+}
+
+impl JobContext {
+    /// The store, or an error saying this job needs one.
+    pub fn store(&self) -> Result<&Arc<dyn Store>> {
+        self.store
+            .as_ref()
+            .ok_or_else(|| crate::Error::Fatal("this job needs a database, and none was opened".into()))
+    }
+
+    /// The API client, or an error saying this job needs one.
+    pub fn api(&self) -> Result<&Arc<crate::api::Client>> {
+        self.api
+            .as_ref()
+            .ok_or_else(|| crate::Error::Fatal("this job needs the API client, and none was built".into()))
+    }
+}
+
+/// API traffic of one run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiCounts {
+    pub calls: u64,
+    pub retries: u64,
+    pub rate_limited: u64,
+    pub errors: u64,
+    pub bytes: u64,
+}
+
+/// What a run did. Printed as a short summary at the end of every run (`--json`: as JSON) and
+/// stored in `job_runs.summary`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct JobReport {
+    pub job: String,
+    pub dry_run: bool,
+    pub started_at: Option<DateTime<Utc>>,
+    #[serde(with = "duration_ms")]
+    pub duration: Duration,
+    pub api: ApiCounts,
+    pub units_done: u64,
+    pub units_failed: u64,
+    /// Units not fetched because they were complete already or outside the plan's window.
+    pub units_skipped: u64,
+    pub races: u64,
+    pub runners: u64,
+    pub results: u64,
+    pub entities: u64,
+    pub odds: u64,
+    /// Per table: inserted, updated, unchanged (in a dry run: would be).
+    pub rows: BTreeMap<String, TableCounts>,
+    /// Records that could not be stored, counted by reason.
+    pub skipped_records: BTreeMap<String, u64>,
+    /// One line per failed unit: what failed and why (`results 2026-03-02: HTTP 500 ...`).
+    pub errors: Vec<String>,
+    /// Things worth knowing that are not failures (plan limits, clipped windows).
+    pub notes: Vec<String>,
+}
+
+impl JobReport {
+    pub fn new(job: &str, dry_run: bool) -> Self {
+        Self { job: job.to_string(), dry_run, ..Self::default() }
+    }
+
+    pub fn add_writes(&mut self, stats: &WriteStats) {
+        for (table, counts) in &stats.tables {
+            let t = self.rows.entry(table.clone()).or_default();
+            t.inserted += counts.inserted;
+            t.updated += counts.updated;
+            t.unchanged += counts.unchanged;
+        }
+    }
+
+    pub fn rows_written(&self) -> u64 {
+        self.rows.values().map(TableCounts::written).sum()
+    }
+
+    /// A unit failed: the run completed with failures.
+    pub fn has_failures(&self) -> bool {
+        self.units_failed > 0 || !self.errors.is_empty()
+    }
+
+    /// A short human summary, a few lines.
+    pub fn summary(&self) -> String {
+        let verb = if self.dry_run { "would write" } else { "wrote" };
+        let mut s = format!(
+            "{job}{dry}: {units} units done, {failed} failed, {skipped} skipped in {secs:.1}s\n  \
+             api: {calls} calls ({retries} retries, {limited} rate-limited, {errors} errors, {kib} KiB)\n  \
+             data: {races} races, {runners} runners, {results} results, {entities} entities, {odds} odds\n  \
+             {verb} {rows} rows",
+            job = self.job,
+            dry = if self.dry_run { " (dry run)" } else { "" },
+            units = self.units_done,
+            failed = self.units_failed,
+            skipped = self.units_skipped,
+            secs = self.duration.as_secs_f64(),
+            calls = self.api.calls,
+            retries = self.api.retries,
+            limited = self.api.rate_limited,
+            errors = self.api.errors,
+            kib = self.api.bytes / 1024,
+            races = self.races,
+            runners = self.runners,
+            results = self.results,
+            entities = self.entities,
+            odds = self.odds,
+            rows = self.rows_written(),
+        );
+        let tables: Vec<String> = self
+            .rows
+            .iter()
+            .filter(|(_, c)| c.written() > 0)
+            .map(|(t, c)| format!("{t} +{}/~{}", c.inserted, c.updated))
+            .collect();
+        if !tables.is_empty() {
+            s.push_str(&format!(" ({})", tables.join(", ")));
+        }
+        for (reason, n) in &self.skipped_records {
+            s.push_str(&format!("\n  skipped {n} records: {reason}"));
+        }
+        for note in &self.notes {
+            s.push_str(&format!("\n  note: {note}"));
+        }
+        for e in &self.errors {
+            s.push_str(&format!("\n  FAILED {e}"));
+        }
+        s
+    }
+}
+
+mod duration_ms {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_millis() as u64)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        Ok(Duration::from_millis(u64::deserialize(d)?))
+    }
+}
+
+/// One job: a name and a run. Implemented by every job in this folder and by jobs defined outside
+/// the crate (see `examples/custom_job.rs`).
+#[async_trait]
+pub trait UpdateJob: Send + Sync {
+    /// The registry name: `daily`, `live`, ...
+    fn name(&self) -> &str;
+
+    /// The stem of this job's daily log file: `daily_update` gives `logs/daily_update_YYYYMMDD.log`.
+    fn log_name(&self) -> String {
+        format!("{}_update", self.name())
+    }
+
+    /// Whether the job needs the database and the API client in its context.
+    fn needs(&self) -> Needs {
+        Needs { store: true, api: true }
+    }
+
+    async fn run(&self, ctx: &JobContext) -> Result<JobReport>;
+}
+
+/// What a job needs in its context.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Needs {
+    pub store: bool,
+    pub api: bool,
+}
+
+/// One registered job: its name, a line about it, and how to build it from arguments in the
+/// command-line form (the orchestrator passes `intervals.<name>.args`).
+#[derive(Debug, Clone, Copy)]
+pub struct JobSpec {
+    pub name: &'static str,
+    pub about: &'static str,
+    pub build: fn(&[String]) -> Result<Box<dyn UpdateJob>>,
+}
+
+/// Every job the tool knows, in one list.
+pub fn registry() -> Vec<JobSpec> {
+    vec![]
+}
+
+/// The registered job called `name`.
+pub fn find(name: &str) -> Option<JobSpec> {
+    registry().into_iter().find(|s| s.name == name)
+}

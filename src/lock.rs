@@ -1,0 +1,1 @@
+//! Per-job exclusive locks that die with their process (issue 2).

@@ -1,0 +1,291 @@
+//! The store: the only module that speaks SQL. One `Store` interface, a SQLite implementation
+//! (the embedded default) and a PostgreSQL one, both held to ../shared/SCHEMA.md.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Bookmaker, Course, Horse, Kind, RawResponse, Region, Unit};
+
+/// What went wrong in the store. Messages name the table, the host or the migration, never a password.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The database could not be reached or refused us (exit 2, one line naming host, port, user).
+    #[error("{0}")]
+    Connect(String),
+    /// A migration could not be applied, or an applied one changed.
+    #[error("{0}")]
+    Migration(String),
+    /// A query failed: names what was being done.
+    #[error("{0}")]
+    Query(String),
+    /// The URL or settings are wrong.
+    #[error("{0}")]
+    Config(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Rows per table: inserted, updated (a value changed) and unchanged (the upsert found equal values).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableCounts {
+    pub inserted: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+}
+
+impl TableCounts {
+    pub fn written(&self) -> u64 {
+        self.inserted + self.updated
+    }
+}
+
+/// What one write did (or, in a dry run, would have done), per table.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WriteStats {
+    pub tables: BTreeMap<String, TableCounts>,
+}
+
+impl WriteStats {
+    pub fn add(&mut self, table: &str, counts: TableCounts) {
+        let t = self.tables.entry(table.to_string()).or_default();
+        t.inserted += counts.inserted;
+        t.updated += counts.updated;
+        t.unchanged += counts.unchanged;
+    }
+
+    pub fn merge(&mut self, other: &WriteStats) {
+        for (table, counts) in &other.tables {
+            self.add(table, *counts);
+        }
+    }
+
+    pub fn rows_written(&self) -> u64 {
+        self.tables.values().map(TableCounts::written).sum()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CoverageStatus {
+    Complete,
+    Empty,
+    Failed,
+}
+
+/// One row of `fetch_coverage`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Coverage {
+    pub kind: Kind,
+    pub race_date: NaiveDate,
+    pub status: CoverageStatus,
+    pub races: i64,
+    pub runners: i64,
+    pub pages: i64,
+    pub api_calls: i64,
+    pub fetched_at: DateTime<Utc>,
+    pub error: Option<String>,
+}
+
+/// A race of a given day as the live job needs it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RaceState {
+    pub id: String,
+    pub off_at: Option<DateTime<Utc>>,
+    pub has_result: bool,
+    pub is_abandoned: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Running,
+    Succeeded,
+    Failed,
+    Partial,
+    Skipped,
+    TimedOut,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Failed => "failed",
+            RunStatus::Partial => "partial",
+            RunStatus::Skipped => "skipped",
+            RunStatus::TimedOut => "timed_out",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Trigger {
+    Schedule,
+    Manual,
+    Force,
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Schedule => "schedule",
+            Trigger::Manual => "manual",
+            Trigger::Force => "force",
+        }
+    }
+}
+
+/// The start of a `job_runs` row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewJobRun {
+    pub job: String,
+    /// The schedule occurrence; `None` for manual runs.
+    pub slot: Option<DateTime<Utc>>,
+    pub trigger: Trigger,
+    pub started_at: DateTime<Utc>,
+    pub host: String,
+    pub pid: u32,
+    pub dry_run: bool,
+}
+
+/// The end of a `job_runs` row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FinishedJobRun {
+    pub status: RunStatus,
+    pub finished_at: DateTime<Utc>,
+    pub api_calls: i64,
+    pub api_errors: i64,
+    pub rows_written: i64,
+    pub error: Option<String>,
+    /// The job report as JSON.
+    pub summary: serde_json::Value,
+}
+
+/// A `job_runs` row as read back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobRun {
+    pub id: i64,
+    pub job: String,
+    pub slot: Option<DateTime<Utc>>,
+    pub trigger: String,
+    pub status: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub host: Option<String>,
+    pub pid: Option<i64>,
+    pub dry_run: bool,
+    pub api_calls: i64,
+    pub api_errors: i64,
+    pub rows_written: i64,
+    pub error: Option<String>,
+}
+
+/// One migration file and whether it is applied.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MigrationState {
+    pub version: i64,
+    pub name: String,
+    pub checksum: String,
+    pub applied_at: Option<DateTime<Utc>>,
+}
+
+/// How fresh the data is, for health checks.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Freshness {
+    pub latest_racecard_write: Option<DateTime<Utc>>,
+    pub latest_result_write: Option<DateTime<Utc>>,
+    pub latest_race_date: Option<NaiveDate>,
+    pub latest_result_race_date: Option<NaiveDate>,
+}
+
+/// Reference data written by the `reference` job in one transaction.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReferenceData {
+    pub courses: Vec<Course>,
+    pub regions: Vec<Region>,
+    pub bookmakers: Vec<Bookmaker>,
+    pub responses: Vec<RawResponse>,
+}
+
+/// Held while a job runs on Postgres: a session advisory lock on a dedicated connection.
+/// Dropping it releases the lock (closing the connection releases it too, so a crash never
+/// leaves it stale).
+pub trait HeldLock: Send + Sync + std::fmt::Debug {}
+
+/// The one interface jobs and checks use. Jobs never see SQL.
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug {
+    fn backend(&self) -> Backend;
+
+    /// A description for messages, without secrets: `sqlite:darkhorses.db`, `postgres://user@host:5432/db (schema s)`.
+    fn describe(&self) -> String;
+
+    /// Apply every pending migration, each in its own transaction, under a lock. Returns what was applied.
+    async fn migrate(&self) -> Result<Vec<MigrationState>>;
+
+    /// Every known migration, applied or pending. Fails if an applied file's checksum changed.
+    async fn migration_status(&self) -> Result<Vec<MigrationState>>;
+
+    /// Write one unit in one transaction: entities, races, runners, odds, bookmakers seen,
+    /// raw responses and its `fetch_coverage` row. With `dry_run` the transaction is rolled back
+    /// and the counts say what would have been written.
+    async fn write_unit(&self, unit: &Unit, dry_run: bool) -> Result<WriteStats>;
+
+    /// Record a unit that failed after its retries (`fetch_coverage.status = failed`), unless a
+    /// complete row for it exists already.
+    async fn mark_unit_failed(&self, kind: Kind, race_date: NaiveDate, api_calls: u32, error: &str) -> Result<()>;
+
+    /// Courses, regions, bookmakers and raw responses, in one transaction.
+    async fn write_reference(&self, data: &ReferenceData, dry_run: bool) -> Result<WriteStats>;
+
+    /// Enrich horses with a profile (dob, colour, breeder, pedigree ids).
+    async fn write_horses(&self, horses: &[Horse], responses: &[RawResponse], dry_run: bool) -> Result<WriteStats>;
+
+    /// `fetch_coverage` rows of a kind between two dates, inclusive.
+    async fn coverage(&self, kind: Kind, from: NaiveDate, to: NaiveDate) -> Result<Vec<Coverage>>;
+
+    /// The races of a racing day, with their off times and result state.
+    async fn races_on(&self, date: NaiveDate) -> Result<Vec<RaceState>>;
+
+    /// Horses first seen in results that lack dob, colour or breeder, oldest first.
+    async fn horses_needing_enrichment(&self, limit: u32) -> Result<Vec<String>>;
+
+    async fn start_job_run(&self, run: &NewJobRun) -> Result<i64>;
+    async fn finish_job_run(&self, id: i64, run: &FinishedJobRun) -> Result<()>;
+    /// The latest run of every job (or of one job), newest first.
+    async fn latest_job_runs(&self, job: Option<&str>, limit: u32) -> Result<Vec<JobRun>>;
+
+    /// Row counts of every contract table.
+    async fn table_counts(&self) -> Result<BTreeMap<String, i64>>;
+    async fn freshness(&self) -> Result<Freshness>;
+
+    /// Take the cross-host lock for a job (Postgres: session advisory lock on a dedicated
+    /// connection). `Ok(None)`: another host holds it. SQLite: always granted (the file lock suffices).
+    async fn try_job_lock(&self, job: &str) -> Result<Option<Box<dyn HeldLock>>>;
+}
+
+pub mod postgres;
+pub mod sqlite;
+
+/// Open the store `database.url` names: empty or `sqlite:PATH` is SQLite, `postgres://` or
+/// `postgresql://` is PostgreSQL.
+pub async fn open(cfg: &crate::config::DatabaseConfig) -> Result<std::sync::Arc<dyn Store>> {
+    let url = cfg.url.expose().trim();
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        postgres::open(cfg).await
+    } else {
+        sqlite::open(cfg).await
+    }
+}

@@ -334,3 +334,87 @@ impl Unit {
         }
     }
 }
+
+/// The bookmakers the original system seeded: (code, name, kind). Others are added with source
+/// `odds` when racecard odds mention them.
+pub const SEED_BOOKMAKERS: [(&str, &str, BookmakerKind); 19] = [
+    ("bet365", "Bet365", BookmakerKind::Online),
+    ("william_hill", "William Hill", BookmakerKind::Online),
+    ("paddy_power", "Paddy Power", BookmakerKind::Online),
+    ("ladbrokes", "Ladbrokes", BookmakerKind::Online),
+    ("coral", "Coral", BookmakerKind::Online),
+    ("betfred", "Betfred", BookmakerKind::Online),
+    ("sky_bet", "Sky Bet", BookmakerKind::Online),
+    ("bet_victor", "Bet Victor", BookmakerKind::Online),
+    ("unibet", "Unibet", BookmakerKind::Online),
+    ("betway", "Betway", BookmakerKind::Online),
+    ("boyle_sports", "Boyle Sports", BookmakerKind::Online),
+    ("888_sport", "888 Sport", BookmakerKind::Online),
+    ("betfair_sportsbook", "Betfair Sportsbook", BookmakerKind::Online),
+    ("tote", "Tote", BookmakerKind::Online),
+    ("betfair_exchange", "Betfair Exchange", BookmakerKind::Exchange),
+    ("matchbook", "Matchbook", BookmakerKind::Exchange),
+    ("smarkets", "Smarkets", BookmakerKind::Exchange),
+    ("spreadex", "Spreadex", BookmakerKind::Spread),
+    ("sporting_index", "Sporting Index", BookmakerKind::Spread),
+];
+
+/// The seeded bookmakers as rows (source `seed`).
+pub fn seed_bookmakers() -> Vec<Bookmaker> {
+    SEED_BOOKMAKERS
+        .iter()
+        .map(|(code, name, kind)| Bookmaker {
+            code: (*code).to_string(),
+            name: (*name).to_string(),
+            kind: *kind,
+            source: "seed".to_string(),
+        })
+        .collect()
+}
+
+/// The code of a bookmaker name as the API sends it: lower case, runs of anything but letters
+/// and digits as one `_`. `"Sky Bet"` -> `sky_bet`, `"Bet365"` -> `bet365`.
+pub fn bookmaker_code(name: &str) -> String {
+    let mut code = String::with_capacity(name.len());
+    for c in name.trim().chars() {
+        if c.is_ascii_alphanumeric() {
+            code.push(c.to_ascii_lowercase());
+        } else if !code.ends_with('_') && !code.is_empty() {
+            code.push('_');
+        }
+    }
+    while code.ends_with('_') {
+        code.pop();
+    }
+    code
+}
+
+/// The kind of a bookmaker seen in odds: the seed's kind when known, else by name.
+pub fn bookmaker_kind(code: &str) -> BookmakerKind {
+    if let Some((_, _, kind)) = SEED_BOOKMAKERS.iter().find(|(c, _, _)| *c == code) {
+        return *kind;
+    }
+    if code.contains("exchange") || code == "betdaq" {
+        BookmakerKind::Exchange
+    } else if code.starts_with("spread") || code.contains("index") {
+        BookmakerKind::Spread
+    } else {
+        BookmakerKind::Online
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bookmaker_codes_are_snake_case_of_names() {
+        assert_eq!(bookmaker_code("Sky Bet"), "sky_bet");
+        assert_eq!(bookmaker_code("Bet365"), "bet365");
+        assert_eq!(bookmaker_code("talkSPORT BET"), "talksport_bet");
+        assert_eq!(bookmaker_code(" 888 Sport "), "888_sport");
+        for (code, name, _) in SEED_BOOKMAKERS {
+            assert_eq!(bookmaker_code(name), code, "seed {name}");
+        }
+    }
+}

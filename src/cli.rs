@@ -53,6 +53,10 @@ pub struct GlobalArgs {
     /// Print the result (job report, check, config) as JSON on stdout.
     #[arg(long, global = true)]
     pub json: bool,
+
+    /// Pretend it is this instant (RFC 3339): for simulations and tests of schedules and live runs.
+    #[arg(long, global = true, value_name = "INSTANT", hide = true)]
+    pub now: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -1,0 +1,262 @@
+//! `backfill`: history over a date range, newest first, one unit per endpoint and date, resumable
+//! from `fetch_coverage` (the original's `initialize_data.py` and `initialize_12months.py`).
+
+use async_trait::async_trait;
+use chrono::{Days, Months, NaiveDate};
+
+use super::units::{UnitKey, plan_name, run_units};
+use super::{JobContext, JobReport, Progress, UpdateJob};
+use crate::cli::BackfillArgs;
+use crate::config::{Plan, ResultsHistory};
+use crate::error::{Error, Result};
+use crate::model::Kind;
+use crate::store::CoverageStatus;
+
+/// The first day `/racecards/pro` has data for.
+pub const RACECARDS_FIRST_DAY: NaiveDate = match NaiveDate::from_ymd_opt(2023, 1, 23) {
+    Some(d) => d,
+    None => panic!("2023-01-23 is a valid date"),
+};
+
+/// Expected `/results` pages per day when planning (about 36 GB+IRE races a day, 50 a page).
+const PLANNED_RESULT_PAGES_PER_DAY: u64 = 1;
+
+#[derive(Debug, Clone, Default)]
+pub struct Backfill {
+    pub args: BackfillArgs,
+}
+
+/// What a backfill will do, printed before it starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BackfillPlan {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    /// Units still to fetch, newest first.
+    pub keys: Vec<UnitKey>,
+    /// Units already complete in `fetch_coverage`.
+    pub done: u64,
+    pub api_calls: u64,
+    pub seconds: f64,
+    pub notes: Vec<String>,
+}
+
+impl Backfill {
+    pub const NAME: &'static str = "backfill";
+
+    /// The requested range, before plan limits.
+    pub fn range(&self, today: NaiveDate) -> Result<(NaiveDate, NaiveDate)> {
+        let yesterday = today.pred_opt().unwrap_or(today);
+        let to = self.args.to.unwrap_or(yesterday);
+        let from = match (self.args.from, self.args.months) {
+            (Some(from), _) => from,
+            (None, Some(months)) => to
+                .checked_sub_months(Months::new(months))
+                .and_then(|d| d.succ_opt())
+                .ok_or_else(|| {
+                    Error::Usage(format!(
+                        "--months {months} reaches before the calendar starts"
+                    ))
+                })?,
+            (None, None) => {
+                return Err(Error::Usage(
+                    "backfill needs a start: give --from YYYY-MM-DD or --months N (for example --months 12)".into(),
+                ));
+            }
+        };
+        if from > to {
+            return Err(Error::Usage(format!(
+                "--from {from} is after --to {to}; give an earlier --from"
+            )));
+        }
+        Ok((from, to))
+    }
+
+    /// Every unit of the range the plan allows, minus those already complete, newest first.
+    pub async fn plan(&self, ctx: &JobContext) -> Result<BackfillPlan> {
+        let today = ctx.clock.racing_day();
+        let (from, to) = self.range(today)?;
+        let cfg = &ctx.config;
+        let mut notes = Vec::new();
+        let want_cards = !self.args.results_only && !cfg.features.skip_racecards;
+        let want_results = !self.args.racecards_only && !cfg.features.skip_results;
+
+        let cards_from = if cfg.api.plan == Plan::Pro {
+            if from < RACECARDS_FIRST_DAY && want_cards {
+                notes.push(format!(
+                    "racecards exist from {RACECARDS_FIRST_DAY} only: {from} to {} fetch results only",
+                    RACECARDS_FIRST_DAY.pred_opt().unwrap_or(RACECARDS_FIRST_DAY)
+                ));
+            }
+            Some(from.max(RACECARDS_FIRST_DAY))
+        } else {
+            if want_cards {
+                notes.push(format!(
+                    "historical racecards need the Pro plan (api.plan is {}): fetching results only",
+                    plan_name(cfg.api.plan)
+                ));
+            }
+            None
+        };
+        let results_from = match cfg.api.results_history {
+            ResultsHistory::Full => from,
+            ResultsHistory::TwelveMonths => {
+                let earliest = today.checked_sub_months(Months::new(12)).unwrap_or(today);
+                if from < earliest && want_results {
+                    notes.push(format!(
+                        "results are available for the last 12 months only (from {earliest}; set api.results_history: full if your account has the history add-on): {from} to {} skipped",
+                        earliest.pred_opt().unwrap_or(earliest)
+                    ));
+                }
+                from.max(earliest)
+            }
+        };
+
+        let store = ctx.store()?;
+        let complete = |rows: Vec<crate::store::Coverage>| -> std::collections::HashSet<NaiveDate> {
+            rows.into_iter()
+                .filter(|c| matches!(c.status, CoverageStatus::Complete | CoverageStatus::Empty))
+                .map(|c| c.race_date)
+                .collect()
+        };
+        let cards_done = complete(store.coverage(Kind::Racecards, from, to).await?);
+        let results_done = complete(store.coverage(Kind::Results, from, to).await?);
+
+        let mut keys = Vec::new();
+        let mut done = 0;
+        let mut date = to;
+        while date >= from {
+            if want_cards && cards_from.is_some_and(|f| date >= f) {
+                if cards_done.contains(&date) {
+                    done += 1;
+                } else {
+                    keys.push(UnitKey {
+                        kind: Kind::Racecards,
+                        date,
+                    });
+                }
+            }
+            if want_results && date >= results_from {
+                if results_done.contains(&date) {
+                    done += 1;
+                } else {
+                    keys.push(UnitKey {
+                        kind: Kind::Results,
+                        date,
+                    });
+                }
+            }
+            match date.checked_sub_days(Days::new(1)) {
+                Some(d) => date = d,
+                None => break,
+            }
+        }
+        let api_calls = keys
+            .iter()
+            .map(|k| {
+                if k.kind == Kind::Results {
+                    PLANNED_RESULT_PAGES_PER_DAY
+                } else {
+                    1
+                }
+            })
+            .sum::<u64>();
+        let seconds = api_calls as f64 / cfg.api.rate_limit.max(f64::MIN_POSITIVE);
+        Ok(BackfillPlan {
+            from,
+            to,
+            keys,
+            done,
+            api_calls,
+            seconds,
+            notes,
+        })
+    }
+}
+
+/// `3725` seconds as `1h 2m 5s`.
+pub fn human_duration(seconds: f64) -> String {
+    let s = seconds.round() as u64;
+    match (s / 3600, (s % 3600) / 60, s % 60) {
+        (0, 0, s) => format!("{s}s"),
+        (0, m, s) => format!("{m}m {s}s"),
+        (h, m, s) => format!("{h}h {m}m {s}s"),
+    }
+}
+
+#[async_trait]
+impl UpdateJob for Backfill {
+    fn name(&self) -> &str {
+        Self::NAME
+    }
+
+    async fn run(&self, ctx: &JobContext) -> Result<JobReport> {
+        let mut report = JobReport::new(Self::NAME, ctx.dry_run);
+        let plan = self.plan(ctx).await?;
+        for note in &plan.notes {
+            tracing::warn!("{note}");
+        }
+        report.notes.extend(plan.notes.iter().cloned());
+        report.units_skipped += plan.done;
+        tracing::info!(
+            units = plan.keys.len(),
+            units.complete = plan.done,
+            api.calls = plan.api_calls,
+            "backfill {} to {}: {} units to fetch ({} already complete), about {} API calls, about {} at {} requests/s",
+            plan.from,
+            plan.to,
+            plan.keys.len(),
+            plan.done,
+            plan.api_calls,
+            human_duration(plan.seconds),
+            ctx.config.api.rate_limit
+        );
+        let progress = Progress::new(plan.keys.len() as u64, "backfill");
+        let outcome = run_units(ctx, plan.keys, &mut report, &progress).await;
+        progress.finish();
+        outcome?;
+        Ok(report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap_or(RACECARDS_FIRST_DAY)
+    }
+
+    #[test]
+    fn range_defaults_to_yesterday_and_months_are_inclusive() {
+        let job = Backfill {
+            args: BackfillArgs {
+                months: Some(1),
+                ..Default::default()
+            },
+        };
+        let (from, to) = job
+            .range(d("2026-03-15"))
+            .unwrap_or((d("2000-01-01"), d("2000-01-01")));
+        assert_eq!((from, to), (d("2026-02-15"), d("2026-03-14")));
+    }
+
+    #[test]
+    fn range_needs_a_start_and_an_order() {
+        assert!(Backfill::default().range(d("2026-03-15")).is_err());
+        let job = Backfill {
+            args: BackfillArgs {
+                from: Some(d("2026-03-10")),
+                to: Some(d("2026-03-01")),
+                ..Default::default()
+            },
+        };
+        assert!(job.range(d("2026-03-15")).is_err());
+    }
+
+    #[test]
+    fn durations_read_well() {
+        assert_eq!(human_duration(5.2), "5s");
+        assert_eq!(human_duration(125.0), "2m 5s");
+        assert_eq!(human_duration(3725.0), "1h 2m 5s");
+    }
+}

@@ -238,6 +238,9 @@ impl Client {
             .timeout(timeout)
             .connect_timeout(timeout.min(MAX_CONNECT_TIMEOUT))
             .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+            // The API does not redirect; following one could carry the Authorization header
+            // somewhere else. A 3xx becomes a `Rejected` error naming the URL.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| {
                 Error::Config(format!(

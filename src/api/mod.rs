@@ -1,10 +1,14 @@
 //! The Racing API: the HTTP client (rate budget, retries, plans), payload types and
 //! normalisation of payloads into `model` rows.
 
+pub mod budget;
 pub mod client;
 pub mod models;
 pub mod normalize;
+pub mod plan;
+pub mod retry;
 
+pub use budget::Priority;
 pub use client::{ApiStats, Client, Day};
 
 /// What went wrong talking to the API, split by what the caller does about it. URLs in messages

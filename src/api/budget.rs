@@ -1,0 +1,450 @@
+//! The one rate budget per account in the process: never more than `api.rate_limit` requests in
+//! any 1-second window, bursts only as `api.burst_allowance` allows, 429s slow it down, and the
+//! highest-priority waiter goes first.
+//!
+//! It is a GCRA ("next free instant") gate plus a sliding log of the last sends, held under a
+//! mutex, with a small priority queue of waiters. Not governor: measured here,
+//! `Quota::per_second(2)` lets 3 requests out inside the first second.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard, Weak};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::Error;
+
+/// The window the API counts requests in.
+pub const WINDOW: Duration = Duration::from_secs(1);
+/// Added to the window so that scheduling and network jitter between leaving the gate and
+/// arriving at the server cannot put one request too many into a server-side window. It costs
+/// about 3% of the throughput.
+pub const WINDOW_SLACK: Duration = Duration::from_millis(30);
+/// How long the rate stays halved after a 429 (longer if `Retry-After` says so).
+pub const SLOWDOWN_PERIOD: Duration = Duration::from_secs(60);
+/// The rate is divided by this while slowed down after a 429.
+pub const SLOWDOWN_FACTOR: u32 = 2;
+
+/// Who is waiting for the budget. When several wait, the highest priority goes first: live
+/// before daily before reference before backfill. (`Ord`: `Live` is the smallest.)
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Priority {
+    Live,
+    #[default]
+    Daily,
+    Reference,
+    Backfill,
+}
+
+/// A rate budget shared by every client of one account in the process (see `Budget::shared`).
+#[derive(Debug)]
+pub struct Budget {
+    state: Mutex<State>,
+    /// Woken whenever the queue head or the pacing changes, so waiters re-check.
+    changed: Notify,
+}
+
+#[derive(Debug)]
+struct State {
+    /// 1 / rate.
+    interval: Duration,
+    burst: u32,
+    /// At most this many sends in any `WINDOW` (+ slack).
+    window_cap: usize,
+    /// GCRA theoretical arrival time: when the next send would be on schedule.
+    tat: Option<Instant>,
+    /// The last `window_cap` sends.
+    sent: VecDeque<Instant>,
+    /// No send before this (a `Retry-After`).
+    paused_until: Option<Instant>,
+    /// The rate is divided by `SLOWDOWN_FACTOR` and bursts are off until this.
+    slowed_until: Option<Instant>,
+    /// Waiters in the order they go: priority, then arrival.
+    queue: BTreeSet<(Priority, u64)>,
+    next_ticket: u64,
+}
+
+impl State {
+    fn new(rate: f64, burst: u32) -> Self {
+        // Callers validate `rate` (finite, > 0); the floor keeps a zero interval impossible.
+        let interval = Duration::try_from_secs_f64(1.0 / rate)
+            .unwrap_or(WINDOW)
+            .max(Duration::from_micros(1));
+        // Truncation is intended: 2.5 requests/s allows 2 in a window. Float-to-int `as` saturates.
+        let window_cap = (rate.floor() as usize).max(1);
+        Self {
+            interval,
+            burst: burst.max(1),
+            window_cap,
+            tat: None,
+            sent: VecDeque::with_capacity(window_cap + 1),
+            paused_until: None,
+            slowed_until: None,
+            queue: BTreeSet::new(),
+            next_ticket: 0,
+        }
+    }
+
+    fn slowed(&self, now: Instant) -> bool {
+        self.slowed_until.is_some_and(|until| now < until)
+    }
+
+    /// The spacing and burst tolerance in force at `now`.
+    fn pacing(&self, now: Instant) -> (Duration, Duration) {
+        if self.slowed(now) {
+            (self.interval * SLOWDOWN_FACTOR, Duration::ZERO)
+        } else {
+            (self.interval, self.interval * (self.burst - 1))
+        }
+    }
+
+    /// The earliest instant a send may leave, given the sends so far.
+    fn earliest(&self, now: Instant) -> Instant {
+        let (_, tolerance) = self.pacing(now);
+        let mut at = now;
+        if let Some(tat) = self.tat {
+            at = at.max(tat.checked_sub(tolerance).unwrap_or(now));
+        }
+        if self.sent.len() >= self.window_cap {
+            let oldest_in_window = self.sent[self.sent.len() - self.window_cap];
+            at = at.max(oldest_in_window + WINDOW + WINDOW_SLACK);
+        }
+        if let Some(paused) = self.paused_until {
+            at = at.max(paused);
+        }
+        at
+    }
+
+    /// Records a send at `now`.
+    fn take(&mut self, now: Instant) {
+        let (interval, _) = self.pacing(now);
+        self.tat = Some(self.tat.map_or(now, |tat| tat.max(now)) + interval);
+        self.sent.push_back(now);
+        while self.sent.len() > self.window_cap {
+            self.sent.pop_front();
+        }
+    }
+
+    fn rate_limited(&mut self, now: Instant, pause: Duration) {
+        let until = now + pause;
+        self.paused_until = Some(self.paused_until.map_or(until, |p| p.max(until)));
+        let slow_until = now + pause.max(SLOWDOWN_PERIOD);
+        self.slowed_until = Some(self.slowed_until.map_or(slow_until, |s| s.max(slow_until)));
+    }
+}
+
+/// Budgets alive in the process, by account, base URL and settings.
+static BUDGETS: LazyLock<Mutex<HashMap<String, Weak<Budget>>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock cannot leave the state inconsistent (every update is a few
+    // field writes), so a poisoned lock is used as is.
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Budget {
+    /// A budget of `rate` requests per second (finite, > 0) with `burst` requests allowed back to
+    /// back (1 = strictly spaced at 1/rate).
+    pub fn new(rate: f64, burst: u32) -> Self {
+        Self {
+            state: Mutex::new(State::new(rate, burst)),
+            changed: Notify::new(),
+        }
+    }
+
+    /// The budget for `key` (account and base URL) with these settings: every client built for
+    /// the same key while another is alive shares it.
+    pub fn shared(key: &str, rate: f64, burst: u32) -> Arc<Self> {
+        let key = format!("{key}|{rate}|{burst}");
+        let mut budgets = lock(&BUDGETS);
+        budgets.retain(|_, weak| weak.strong_count() > 0);
+        if let Some(budget) = budgets.get(&key).and_then(Weak::upgrade) {
+            return budget;
+        }
+        let budget = Arc::new(Self::new(rate, burst));
+        budgets.insert(key, Arc::downgrade(&budget));
+        budget
+    }
+
+    /// Waits for a send slot: the highest-priority waiter goes first, each when the budget
+    /// allows. Returns `Error::Cancelled` promptly when `cancel` fires.
+    pub async fn acquire(
+        &self,
+        priority: Priority,
+        cancel: &CancellationToken,
+    ) -> Result<(), Error> {
+        if cancel.is_cancelled() {
+            return Err(Error::Cancelled);
+        }
+        let mut ticket = Ticket::new(self, priority);
+        loop {
+            let changed = self.changed.notified();
+            tokio::pin!(changed);
+            // Register for wakeups before looking, so a change between look and wait is not lost.
+            changed.as_mut().enable();
+            let wake_at = {
+                let mut state = lock(&self.state);
+                if state.queue.first() == Some(&ticket.key) {
+                    let now = Instant::now();
+                    let at = state.earliest(now);
+                    if at <= now {
+                        state.take(now);
+                        state.queue.remove(&ticket.key);
+                        ticket.done = true;
+                        drop(state);
+                        self.changed.notify_waiters();
+                        return Ok(());
+                    }
+                    Some(at)
+                } else {
+                    None
+                }
+            };
+            match wake_at {
+                Some(at) => tokio::select! {
+                    biased;
+                    () = cancel.cancelled() => return Err(Error::Cancelled),
+                    () = &mut changed => {}
+                    () = tokio::time::sleep_until(at) => {}
+                },
+                None => tokio::select! {
+                    biased;
+                    () = cancel.cancelled() => return Err(Error::Cancelled),
+                    () = &mut changed => {}
+                },
+            }
+        }
+    }
+
+    /// A 429 arrived: nobody sends for `pause`, and the rate is halved for a while.
+    pub fn rate_limited(&self, pause: Duration) {
+        lock(&self.state).rate_limited(Instant::now(), pause);
+        self.changed.notify_waiters();
+    }
+
+    /// Requests waiting for the budget now.
+    pub fn waiting(&self) -> usize {
+        lock(&self.state).queue.len()
+    }
+}
+
+/// A place in the queue; leaves the queue when dropped (served, cancelled or abandoned).
+struct Ticket<'a> {
+    budget: &'a Budget,
+    key: (Priority, u64),
+    done: bool,
+}
+
+impl<'a> Ticket<'a> {
+    fn new(budget: &'a Budget, priority: Priority) -> Self {
+        let key = {
+            let mut state = lock(&budget.state);
+            let key = (priority, state.next_ticket);
+            state.next_ticket += 1;
+            state.queue.insert(key);
+            key
+        };
+        // A new head (higher priority) must make the old head re-check.
+        budget.changed.notify_waiters();
+        Self {
+            budget,
+            key,
+            done: false,
+        }
+    }
+}
+
+impl Drop for Ticket<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            lock(&self.budget.state).queue.remove(&self.key);
+            self.budget.changed.notify_waiters();
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    /// Sends as fast as the state allows, `n` times, from `start`; returns the send instants.
+    fn drive(state: &mut State, start: Instant, n: usize) -> Vec<Instant> {
+        let mut now = start;
+        let mut sends = Vec::new();
+        for _ in 0..n {
+            now = state.earliest(now).max(now);
+            state.take(now);
+            sends.push(now);
+        }
+        sends
+    }
+
+    fn max_in_any_window(sends: &[Instant]) -> usize {
+        sends
+            .iter()
+            .map(|&s| sends.iter().filter(|&&t| t >= s && t < s + WINDOW).count())
+            .max()
+            .unwrap_or(0)
+    }
+
+    #[test]
+    fn burst_one_spaces_sends_and_keeps_every_window() {
+        let start = Instant::now();
+        let mut state = State::new(2.0, 1);
+        let sends = drive(&mut state, start, 10);
+        assert_eq!(sends[1] - sends[0], Duration::from_millis(500));
+        assert!(max_in_any_window(&sends) <= 2);
+        // 10 sends at 2/s take about 4.5 s plus the slack per window.
+        let span = sends[9] - sends[0];
+        assert!(
+            span >= Duration::from_millis(4500) && span < Duration::from_millis(4700),
+            "{span:?}"
+        );
+    }
+
+    #[test]
+    fn burst_allowance_lets_some_out_back_to_back_but_never_breaks_the_window() {
+        let start = Instant::now();
+        let mut state = State::new(5.0, 3);
+        let sends = drive(&mut state, start, 30);
+        assert_eq!(sends[0], sends[2], "the first three leave together");
+        assert!(max_in_any_window(&sends) <= 5);
+        // A burst above the rate is cut to the rate by the window.
+        let mut greedy = State::new(2.0, 10);
+        let sends = drive(&mut greedy, start, 10);
+        assert!(max_in_any_window(&sends) <= 2);
+    }
+
+    #[test]
+    fn fractional_rates_keep_their_spacing() {
+        let start = Instant::now();
+        let mut state = State::new(0.5, 1);
+        let sends = drive(&mut state, start, 3);
+        assert_eq!(sends[1] - sends[0], Duration::from_secs(2));
+        let mut state = State::new(2.5, 1);
+        let sends = drive(&mut state, start, 20);
+        assert!(max_in_any_window(&sends) <= 2);
+    }
+
+    #[test]
+    fn a_429_pauses_then_halves_the_rate() {
+        let start = Instant::now();
+        let mut state = State::new(2.0, 2);
+        state.take(start);
+        state.rate_limited(start, Duration::from_secs(3));
+        assert_eq!(state.earliest(start), start + Duration::from_secs(3));
+        let sends = drive(&mut state, start, 4);
+        assert_eq!(sends[0], start + Duration::from_secs(3));
+        assert_eq!(
+            sends[1] - sends[0],
+            Duration::from_secs(1),
+            "half the rate, no burst"
+        );
+        assert_eq!(sends[2] - sends[1], Duration::from_secs(1));
+        // After the slowdown period the normal rate returns.
+        let later = start + SLOWDOWN_PERIOD + Duration::from_secs(10);
+        let sends = drive(&mut state, later, 3);
+        assert_eq!(sends[0], later);
+        assert_eq!(sends[1], later, "the burst is back");
+        assert_eq!(sends[2] - sends[0], WINDOW + WINDOW_SLACK);
+    }
+
+    #[test]
+    fn priorities_order_the_queue() {
+        let mut queue = BTreeSet::new();
+        queue.insert((Priority::Backfill, 0));
+        queue.insert((Priority::Daily, 1));
+        queue.insert((Priority::Live, 2));
+        queue.insert((Priority::Daily, 3));
+        let order: Vec<_> = queue.into_iter().collect();
+        assert_eq!(
+            order,
+            vec![
+                (Priority::Live, 2),
+                (Priority::Daily, 1),
+                (Priority::Daily, 3),
+                (Priority::Backfill, 0)
+            ]
+        );
+    }
+
+    #[test]
+    fn clients_of_one_account_share_one_budget() {
+        let a = Budget::shared("test-share|https://example.test", 2.0, 1);
+        let b = Budget::shared("test-share|https://example.test", 2.0, 1);
+        let c = Budget::shared("test-share|https://other.test", 2.0, 1);
+        assert!(Arc::ptr_eq(&a, &b));
+        assert!(!Arc::ptr_eq(&a, &c));
+    }
+
+    #[tokio::test]
+    async fn the_highest_priority_waiter_goes_first() {
+        let budget = Arc::new(Budget::new(20.0, 1));
+        let cancel = CancellationToken::new();
+        // Use the first slot so every later request must wait.
+        budget.acquire(Priority::Daily, &cancel).await.unwrap();
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let mut tasks = Vec::new();
+        for (i, p) in [
+            Priority::Backfill,
+            Priority::Reference,
+            Priority::Backfill,
+            Priority::Live,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let (task_budget, cancel, order) = (budget.clone(), cancel.clone(), order.clone());
+            tasks.push(tokio::spawn(async move {
+                task_budget.acquire(p, &cancel).await.unwrap();
+                lock(&order).push((p, i));
+            }));
+            // Let each task queue up before the next is spawned.
+            while budget.waiting() < i + 1 {
+                tokio::task::yield_now().await;
+            }
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let order = lock(&order).clone();
+        assert_eq!(
+            order,
+            vec![
+                (Priority::Live, 3),
+                (Priority::Reference, 1),
+                (Priority::Backfill, 0),
+                (Priority::Backfill, 2)
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn cancelling_stops_a_wait_promptly() {
+        let budget = Budget::new(2.0, 1);
+        let cancel = CancellationToken::new();
+        budget.rate_limited(Duration::from_secs(100));
+        let started = std::time::Instant::now();
+        let waiter = budget.acquire(Priority::Live, &cancel);
+        let canceller = async {
+            while budget.waiting() == 0 {
+                tokio::task::yield_now().await;
+            }
+            cancel.cancel();
+        };
+        let (result, ()) = tokio::join!(waiter, canceller);
+        assert!(matches!(result, Err(Error::Cancelled)));
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert_eq!(budget.waiting(), 0, "the cancelled waiter left the queue");
+    }
+}

@@ -2,21 +2,14 @@
 //! from `fetch_coverage` (the original's `initialize_data.py` and `initialize_12months.py`).
 
 use async_trait::async_trait;
-use chrono::{Days, Months, NaiveDate};
+use chrono::{Months, NaiveDate};
 
-use super::units::{UnitKey, plan_name, run_units};
+use super::units::{UnitKey, allowed_range, dates_newest_first, run_units};
 use super::{JobContext, JobReport, Progress, UpdateJob};
 use crate::cli::BackfillArgs;
-use crate::config::{Plan, ResultsHistory};
 use crate::error::{Error, Result};
 use crate::model::Kind;
 use crate::store::CoverageStatus;
-
-/// The first day `/racecards/pro` has data for.
-pub const RACECARDS_FIRST_DAY: NaiveDate = match NaiveDate::from_ymd_opt(2023, 1, 23) {
-    Some(d) => d,
-    None => panic!("2023-01-23 is a valid date"),
-};
 
 /// Expected `/results` pages per day when planning (about 36 GB+IRE races a day, 50 a page).
 const PLANNED_RESULT_PAGES_PER_DAY: u64 = 1;
@@ -80,35 +73,15 @@ impl Backfill {
         let want_cards = !self.args.results_only && !cfg.features.skip_racecards;
         let want_results = !self.args.racecards_only && !cfg.features.skip_results;
 
-        let cards_from = if cfg.api.plan == Plan::Pro {
-            if from < RACECARDS_FIRST_DAY && want_cards {
-                notes.push(format!(
-                    "racecards exist from {RACECARDS_FIRST_DAY} only: {from} to {} fetch results only",
-                    RACECARDS_FIRST_DAY.pred_opt().unwrap_or(RACECARDS_FIRST_DAY)
-                ));
-            }
-            Some(from.max(RACECARDS_FIRST_DAY))
+        let cards = if want_cards {
+            allowed_range(ctx, Kind::Racecards, from, to, &mut notes)
         } else {
-            if want_cards {
-                notes.push(format!(
-                    "historical racecards need the Pro plan (api.plan is {}): fetching results only",
-                    plan_name(cfg.api.plan)
-                ));
-            }
             None
         };
-        let results_from = match cfg.api.results_history {
-            ResultsHistory::Full => from,
-            ResultsHistory::TwelveMonths => {
-                let earliest = today.checked_sub_months(Months::new(12)).unwrap_or(today);
-                if from < earliest && want_results {
-                    notes.push(format!(
-                        "results are available for the last 12 months only (from {earliest}; set api.results_history: full if your account has the history add-on): {from} to {} skipped",
-                        earliest.pred_opt().unwrap_or(earliest)
-                    ));
-                }
-                from.max(earliest)
-            }
+        let results = if want_results {
+            allowed_range(ctx, Kind::Results, from, to, &mut notes)
+        } else {
+            None
         };
 
         let store = ctx.store()?;
@@ -121,33 +94,24 @@ impl Backfill {
         let cards_done = complete(store.coverage(Kind::Racecards, from, to).await?);
         let results_done = complete(store.coverage(Kind::Results, from, to).await?);
 
+        let in_range = |range: Option<(NaiveDate, NaiveDate)>, date: NaiveDate| {
+            range.is_some_and(|(f, t)| f <= date && date <= t)
+        };
         let mut keys = Vec::new();
         let mut done = 0;
-        let mut date = to;
-        while date >= from {
-            if want_cards && cards_from.is_some_and(|f| date >= f) {
-                if cards_done.contains(&date) {
+        for date in dates_newest_first(from, to) {
+            for (kind, range, complete) in [
+                (Kind::Racecards, cards, &cards_done),
+                (Kind::Results, results, &results_done),
+            ] {
+                if !in_range(range, date) {
+                    continue;
+                }
+                if complete.contains(&date) {
                     done += 1;
                 } else {
-                    keys.push(UnitKey {
-                        kind: Kind::Racecards,
-                        date,
-                    });
+                    keys.push(UnitKey { kind, date });
                 }
-            }
-            if want_results && date >= results_from {
-                if results_done.contains(&date) {
-                    done += 1;
-                } else {
-                    keys.push(UnitKey {
-                        kind: Kind::Results,
-                        date,
-                    });
-                }
-            }
-            match date.checked_sub_days(Days::new(1)) {
-                Some(d) => date = d,
-                None => break,
             }
         }
         let api_calls = keys
@@ -223,7 +187,7 @@ mod tests {
     use super::*;
 
     fn d(s: &str) -> NaiveDate {
-        s.parse().unwrap_or(RACECARDS_FIRST_DAY)
+        s.parse().unwrap_or_default()
     }
 
     #[test]

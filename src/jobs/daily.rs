@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use chrono::Days;
 
-use super::units::{UnitKey, run_units};
+use super::units::{UnitKey, allowed_range, dates_newest_first, run_units};
 use super::{JobContext, JobReport, Progress, UpdateJob};
 use crate::cli::DailyArgs;
 use crate::error::Result;
@@ -21,35 +21,41 @@ pub struct Daily {
 impl Daily {
     pub const NAME: &'static str = "daily";
 
-    /// The units this run fetches when today is `today`: racecards from tomorrow to today+N,
-    /// then results from yesterday back N days.
-    pub fn plan(&self, ctx: &JobContext) -> Vec<UnitKey> {
+    /// The units this run fetches: racecards from tomorrow to today+N, then results from
+    /// yesterday back N days, each cut to what the plan allows (noted in `notes`).
+    pub fn plan(&self, ctx: &JobContext, notes: &mut Vec<String>) -> Vec<UnitKey> {
         let today = ctx.clock.racing_day();
         let features = &ctx.config.features;
         let mut keys = Vec::new();
-        if !self.args.results_only && !features.skip_racecards {
-            for ahead in 1..=u64::from(self.args.days_ahead) {
-                if let Some(date) = today.checked_add_days(Days::new(ahead)) {
-                    keys.push(UnitKey {
-                        kind: Kind::Racecards,
-                        date,
-                    });
-                }
+        if !self.args.results_only && !features.skip_racecards && self.args.days_ahead > 0 {
+            let from = today.checked_add_days(Days::new(1));
+            let to = today.checked_add_days(Days::new(u64::from(self.args.days_ahead)));
+            if let (Some(from), Some(to)) = (from, to)
+                && let Some((from, to)) = allowed_range(ctx, Kind::Racecards, from, to, notes)
+            {
+                let mut dates: Vec<_> = dates_newest_first(from, to).collect();
+                dates.reverse();
+                keys.extend(dates.into_iter().map(|date| UnitKey {
+                    kind: Kind::Racecards,
+                    date,
+                }));
             }
         }
-        if !self.args.racecards_only && !features.skip_results {
-            let back = if self.args.weekly {
-                WEEKLY_DAYS_BACK
-            } else {
-                self.args.days_back
-            };
-            for behind in 1..=u64::from(back) {
-                if let Some(date) = today.checked_sub_days(Days::new(behind)) {
-                    keys.push(UnitKey {
-                        kind: Kind::Results,
-                        date,
-                    });
-                }
+        let back = if self.args.weekly {
+            WEEKLY_DAYS_BACK
+        } else {
+            self.args.days_back
+        };
+        if !self.args.racecards_only && !features.skip_results && back > 0 {
+            let to = today.pred_opt();
+            let from = today.checked_sub_days(Days::new(u64::from(back)));
+            if let (Some(from), Some(to)) = (from, to)
+                && let Some((from, to)) = allowed_range(ctx, Kind::Results, from, to, notes)
+            {
+                keys.extend(dates_newest_first(from, to).map(|date| UnitKey {
+                    kind: Kind::Results,
+                    date,
+                }));
             }
         }
         keys
@@ -64,7 +70,7 @@ impl UpdateJob for Daily {
 
     async fn run(&self, ctx: &JobContext) -> Result<JobReport> {
         let mut report = JobReport::new(Self::NAME, ctx.dry_run);
-        let keys = self.plan(ctx);
+        let keys = self.plan(ctx, &mut report.notes);
         tracing::info!(units = keys.len(), "daily: {} units", keys.len());
         run_units(ctx, keys, &mut report, &Progress::hidden()).await?;
         Ok(report)

@@ -5,7 +5,7 @@ use chrono::NaiveDate;
 use futures_util::StreamExt;
 
 use super::{JobContext, JobReport};
-use crate::api::{self, Day};
+use crate::api::{self, Day, plan};
 use crate::config::Plan;
 use crate::error::Result;
 use crate::model::{Kind, Unit};
@@ -36,7 +36,7 @@ pub enum RacecardSource {
     ByDay(Day),
 }
 
-/// How to fetch racecards for `date` when today is `today`, or why it cannot be done.
+/// How to fetch racecards for `date` when today is `today`, or why the plan cannot.
 pub fn racecard_source(
     plan: Plan,
     date: NaiveDate,
@@ -52,18 +52,43 @@ pub fn racecard_source(
     } else {
         Err(format!(
             "racecards for {date} need the Pro plan (api.plan is {}; lower plans get today and tomorrow only)",
-            plan_name(plan)
+            plan::plan_name(plan)
         ))
     }
 }
 
-pub fn plan_name(plan: Plan) -> &'static str {
-    match plan {
-        Plan::Free => "free",
-        Plan::Basic => "basic",
-        Plan::Standard => "standard",
-        Plan::Pro => "pro",
+/// The part of `from..=to` the plan allows for `kind`, as of the context's racing day. What is
+/// dropped is noted once in `notes`.
+pub fn allowed_range(
+    ctx: &JobContext,
+    kind: Kind,
+    from: NaiveDate,
+    to: NaiveDate,
+    notes: &mut Vec<String>,
+) -> Option<(NaiveDate, NaiveDate)> {
+    let today = ctx.clock.racing_day();
+    let api = &ctx.config.api;
+    let clip = match kind {
+        Kind::Racecards => plan::clip_racecards(api.plan, today, (from, to)),
+        Kind::Results => plan::clip_results(api.plan, api.results_history, today, (from, to)),
+    };
+    if let Some(warning) = clip.warning {
+        tracing::warn!("{warning}");
+        if !notes.contains(&warning) {
+            notes.push(warning);
+        }
     }
+    clip.range
+}
+
+/// Every date of `from..=to`, newest first.
+pub fn dates_newest_first(from: NaiveDate, to: NaiveDate) -> impl Iterator<Item = NaiveDate> {
+    let mut next = Some(to);
+    std::iter::from_fn(move || {
+        let date = next.filter(|d| *d >= from)?;
+        next = date.pred_opt();
+        Some(date)
+    })
 }
 
 /// Fetch and normalise one unit. Network and payload errors come back as `api::Error`.

@@ -511,6 +511,7 @@ pub struct HorsePro {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -582,6 +582,15 @@ struct Names<'a> {
     damsire: (Option<&'a str>, Option<&'a str>, Option<&'a str>),
 }
 
+/// What every kept race has, whichever feed: checked ids, region, day and off time.
+struct RaceHead {
+    id: String,
+    region: String,
+    course_id: String,
+    race_date: NaiveDate,
+    off_at: Option<DateTime<Utc>>,
+}
+
 struct Normalizer<'u> {
     unit: &'u mut Unit,
     regions: &'u [String],
@@ -625,7 +634,7 @@ impl<'u> Normalizer<'u> {
         date_text: &Text,
         off_dt: &Text,
         free_hint: bool,
-    ) -> Option<(String, String, String, NaiveDate, Option<DateTime<Utc>>)> {
+    ) -> Option<RaceHead> {
         let id = text(race_id);
         let label = match &id {
             Some(id) => format!("race {id}"),
@@ -685,7 +694,13 @@ impl<'u> Normalizer<'u> {
             );
             return None;
         };
-        Some((id, region, course_id, day, off_at))
+        Some(RaceHead {
+            id,
+            region,
+            course_id,
+            race_date: day,
+            off_at,
+        })
     }
 
     fn course(&mut self, id: &str, name: Option<&str>, region: &str) {
@@ -802,7 +817,13 @@ impl<'u> Normalizer<'u> {
                 Lenient::Ok(ru) => ru.horse_id.as_deref().is_none(),
                 Lenient::Bad(rej) => rej.hint.horse_id.is_none(),
             });
-        let Some((id, region, course_id, race_date, off_at)) = self.race_head(
+        let Some(RaceHead {
+            id,
+            region,
+            course_id,
+            race_date,
+            off_at,
+        }) = self.race_head(
             &mut r.race_id,
             &mut r.region,
             &mut r.course_id,
@@ -810,7 +831,8 @@ impl<'u> Normalizer<'u> {
             &r.date,
             &r.off_dt,
             free,
-        ) else {
+        )
+        else {
             return;
         };
         self.race_ids.insert(id.clone());
@@ -1043,7 +1065,13 @@ impl<'u> Normalizer<'u> {
             Lenient::Ok(r) => r,
             Lenient::Bad(rej) => return self.rejected_race(rej),
         };
-        let Some((id, region, course_id, race_date, off_at)) = self.race_head(
+        let Some(RaceHead {
+            id,
+            region,
+            course_id,
+            race_date,
+            off_at,
+        }) = self.race_head(
             &mut r.race_id,
             &mut r.region,
             &mut r.course_id,
@@ -1051,7 +1079,8 @@ impl<'u> Normalizer<'u> {
             &r.date,
             &r.off_dt,
             false,
-        ) else {
+        )
+        else {
             return;
         };
         self.race_ids.insert(id.clone());
@@ -1218,6 +1247,7 @@ fn field_size(sent: Option<i32>, listed: usize) -> Option<i32> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::model::Kind;

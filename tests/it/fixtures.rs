@@ -3,6 +3,8 @@
 //! field by field. Expected values are computed here from the JSON with small helpers of this
 //! file, never by calling the code under test.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Europe::London;
 use darkhorses::api::normalize::{courses, horse_pro, racecards_into, regions, results_into};

@@ -40,7 +40,6 @@ pub fn racecards_into(unit: &mut Unit, body: &[u8], regions: &[String]) -> Resul
     for race in races {
         n.racecard_race(race);
     }
-    n.finish();
     Ok(())
 }
 
@@ -58,7 +57,6 @@ pub fn results_into(unit: &mut Unit, body: &[u8], regions: &[String]) -> Result<
     for race in races {
         n.result_race(race);
     }
-    n.finish();
     Ok(())
 }
 
@@ -277,8 +275,6 @@ impl<'u> Normalizer<'u> {
             bookmakers,
         }
     }
-
-    fn finish(self) {}
 
     fn skip(&mut self, record: String, reason: impl Into<String>) {
         self.unit.skipped.push(Skipped {

@@ -919,7 +919,7 @@ fn results_gb_ire_limit5_field_by_field() {
 
 #[test]
 fn results_synthetic_irish_non_finishers_field_by_field() {
-    let s = check_results("synthetic_results_ire_nonfinishers.json", &codes(GB_IRE));
+    let s = check_results("synthetic_finishes_ire.json", &codes(GB_IRE));
     assert_eq!(
         (s.races, s.runners),
         (2, 9),
@@ -961,7 +961,7 @@ fn results_synthetic_irish_non_finishers_field_by_field() {
     let mut skipped: Vec<_> = s.unit.skipped.iter().map(|k| k.record.as_str()).collect();
     skipped.sort_unstable();
     assert_eq!(skipped, ["race rac_900004", "runner rac_900001/#8"]);
-    let w = check_results("synthetic_results_ire_nonfinishers.json", &codes(WIDE));
+    let w = check_results("synthetic_finishes_ire.json", &codes(WIDE));
     assert_eq!((w.races, w.runners), (3, 10));
 }
 
@@ -997,7 +997,7 @@ fn every_fixture_parses() {
                 !u.races.is_empty() || !u.skipped.is_empty(),
                 "{name}: nothing read"
             );
-        } else if n.starts_with("results") || n.starts_with("synthetic_results") {
+        } else if n.starts_with("results") || n.starts_with("synthetic_finishes") {
             let mut u = unit(Kind::Results);
             results_into(&mut u, &body, &all).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert!(!u.races.is_empty(), "{name}: no races");

@@ -1,6 +1,8 @@
-//! The one integration-test binary: one module per area, each against real servers.
+//! The one integration-test binary: one module per area, each against real files, servers and
+//! databases.
 
 // Tests may panic on unexpected errors: that is how they fail.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod client;
+mod fixtures;

@@ -40,6 +40,10 @@ fn flag_overrides(cli: &Cli) -> Vec<FlagOverride> {
 fn run(cli: Cli) -> Result<Outcome> {
     let opts = LoadOptions { path: cli.global.config.clone(), flags: flag_overrides(&cli) };
     let loaded = crate::config::load(&opts)?;
+    // Printed here until logging is set up from the loaded configuration.
+    for warning in &loaded.warnings {
+        eprintln!("warning: {warning}");
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -49,9 +53,17 @@ fn run(cli: Cli) -> Result<Outcome> {
 
 async fn dispatch(cli: Cli, loaded: crate::config::Loaded) -> Result<Outcome> {
     match cli.command {
-        Command::Config(ConfigCommand::Show) | Command::Config(ConfigCommand::Check) => {
-            let _ = loaded;
-            Err(Error::Usage("config show/check are being built (issue 2)".into()))
+        Command::Config(command) => {
+            // `load` already validated everything that can be checked offline; an invalid
+            // configuration never gets here (exit 2 with the error).
+            let text = match (command, cli.global.json) {
+                (ConfigCommand::Show, false) => crate::config::show_human(&loaded),
+                (ConfigCommand::Show, true) => format!("{:#}\n", crate::config::show_json(&loaded)),
+                (ConfigCommand::Check, false) => format!("{}\n", crate::config::check_line(&loaded)),
+                (ConfigCommand::Check, true) => format!("{:#}\n", crate::config::check_json(&loaded)),
+            };
+            print!("{text}");
+            Ok(Outcome::Success)
         }
         Command::Db(DbCommand::Migrate) | Command::Db(DbCommand::Status) => {
             Err(Error::Usage("db is being built (issue 4)".into()))

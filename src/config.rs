@@ -3,10 +3,19 @@
 //! Precedence: built-in defaults < YAML file < environment < command-line flags. Only this module
 //! reads the environment. Defaults live in the `defaults` consts below.
 //!
-//! (The loader, origins, `config show` and `config check` are filled in by issue 2.)
+//! `load` reads the YAML file with positions (`yaml`), overlays the layers onto a JSON tree of the
+//! defaults, recording where every leaf came from (`layer`), then deserializes the tree into
+//! `Config` and validates it. `render` prints it for `config show` and `config check`.
+
+mod layer;
+mod render;
+mod yaml;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use layer::Layers;
+pub use render::{check_json, check_line, show_human, show_json};
 
 use serde::{Deserialize, Serialize};
 
@@ -459,13 +468,64 @@ pub struct FaultsConfig {
     pub fail_dates: Vec<String>,
 }
 
-/// What went wrong loading or validating the configuration. Every message names the place
-/// (file:line:column, key path or variable) and what to do. Exit code 2.
+/// What went wrong loading or validating the configuration. Every message is one line naming the
+/// place (file:line:column, key path or variable) and what to do. Exit code 2.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    #[error(
+        "config file {} not found: give an existing file to --config, or leave --config out to use \
+         config/darkhorses.yaml when present",
+        path.display()
+    )]
+    Missing { path: PathBuf },
+    #[error("cannot read config file {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("YAML syntax error in {}:{line}:{column}: {message}", path.display())]
+    Syntax { path: PathBuf, line: usize, column: usize, message: String },
+    /// `hint` is "; did you mean api.rate_limit?" or the list of valid keys.
+    #[error("unknown key {key} {place}{hint}")]
+    UnknownKey { key: String, place: String, hint: String },
+    /// `place` is "in config/x.yaml:12", "from environment variable X" or "from flag --x".
+    #[error("{key} {place} must be {expected}, found {found}")]
+    WrongType { key: String, place: String, expected: &'static str, found: String },
+    #[error("{key} {place} is invalid: {message}")]
+    InvalidValue { key: String, place: String, message: String },
+    #[error("invalid cron expression `{expr}` for interval {interval} {place}: {message}")]
+    InvalidSchedule { interval: String, expr: String, place: String, message: String },
+    #[error(
+        "invalid time zone `{tz}` for interval {interval} {place}: use an IANA name such as UTC or Europe/London"
+    )]
+    InvalidTimeZone { interval: String, tz: String, place: String },
+    #[error("unknown job `{job}` for interval {interval} {place}; valid jobs: {}", JOBS.join(", "))]
+    UnknownJob { interval: String, job: String, place: String },
+    #[error("interval {interval} {place} names no job: add `job:` with one of {}", JOBS.join(", "))]
+    MissingJob { interval: String, place: String },
+    #[error("unknown script `{script}` for interval {interval} {place}; write `job:` instead (scripts known from the Python system: {known})")]
+    UnknownScript { interval: String, script: String, place: String, known: String },
+    #[error(
+        "{var} is set but no Postgres database is configured: darkhorses connects to Postgres directly, \
+         so give the connection string from the Supabase project settings (Project Settings > Database > \
+         Connection string, URI) as DATABASE_URL=postgresql://...; or set DATABASE_URL=sqlite:darkhorses.db \
+         to use SQLite"
+    )]
+    Supabase { var: String },
     #[error("{0}")]
     Invalid(String),
 }
+
+/// Every job an interval may name (the registry in `jobs` is checked against this list by a test).
+pub const JOBS: [&str; 6] = ["live", "daily", "reference", "backfill", "health", "quality"];
+
+/// Keys whose values are secrets (`Secret` fields): `config show` prints them as `***`, and a
+/// database URL with only its password hidden.
+pub const SECRET_KEYS: [&str; 4] = ["api.username", "api.password", "database.url", "sandbox.password"];
+
+/// The file read when `--config` is not given, if it exists (relative to the working directory).
+pub const DEFAULT_FILE: &str = "config/darkhorses.yaml";
 
 /// Where a value of the effective configuration came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -506,8 +566,202 @@ pub struct Loaded {
     pub file: Option<PathBuf>,
 }
 
-/// Load the configuration: defaults < YAML file < environment < flags. The one function that does.
+impl std::fmt::Display for Origin {
+    /// As `config show` prints it: `default`, `config/darkhorses.yaml:14`, `env X`, `flag --x`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::Default => f.write_str("default"),
+            Origin::File { path, line } => write!(f, "{}:{line}", path.display()),
+            Origin::Env { var } => write!(f, "env {var}"),
+            Origin::Flag { flag } => write!(f, "flag {flag}"),
+        }
+    }
+}
+
+/// Load the configuration: defaults < YAML file < environment < flags. The one function that does,
+/// and the one place the process environment is read.
 pub fn load(opts: &LoadOptions) -> Result<Loaded, Error> {
-    let _ = opts;
-    Ok(Loaded { config: Config::default(), origins: BTreeMap::new(), warnings: Vec::new(), file: None })
+    let env: BTreeMap<String, String> =
+        std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))).collect();
+    let file = match &opts.path {
+        Some(path) => Some(read_file(path)?),
+        None => {
+            let path = PathBuf::from(DEFAULT_FILE);
+            if path.is_file() { Some(read_file(&path)?) } else { None }
+        }
+    };
+    load_from(file.as_ref().map(|(p, text)| (p.as_path(), text.as_str())), &env, &opts.flags)
+}
+
+fn read_file(path: &Path) -> Result<(PathBuf, String), Error> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok((path.to_path_buf(), text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::Missing { path: path.to_path_buf() }),
+        Err(source) => Err(Error::Read { path: path.to_path_buf(), source }),
+    }
+}
+
+/// `load` without the process: the file's path and text, an environment snapshot and the flags.
+pub fn load_from(
+    file: Option<(&Path, &str)>,
+    env: &BTreeMap<String, String>,
+    flags: &[FlagOverride],
+) -> Result<Loaded, Error> {
+    let mut layers = Layers::defaults()?;
+    if let Some((path, text)) = file {
+        let root = yaml::parse(text).map_err(|e| Error::Syntax {
+            path: path.to_path_buf(),
+            line: e.line,
+            column: e.col,
+            message: e.message,
+        })?;
+        if let Some(root) = root {
+            layers.apply_file(&root, path)?;
+        }
+    }
+    layers.apply_env(env)?;
+    layers.apply_flags(flags)?;
+    let config: Config = serde_path_to_error::deserialize(layers.tree.clone()).map_err(|e| {
+        let key = e.path().to_string();
+        Error::InvalidValue { place: layers.place_of(&key), key, message: e.inner().to_string() }
+    })?;
+    validate(&config, &layers)?;
+    check_supabase(&config, env)?;
+    let mut paths = Vec::new();
+    layer::leaves(&layers.tree, "", &mut paths);
+    let origins = paths
+        .into_iter()
+        .map(|p| {
+            let origin = layers.origins.get(&p).cloned().unwrap_or(Origin::Default);
+            (p, origin)
+        })
+        .collect();
+    Ok(Loaded { config, origins, warnings: layers.warnings, file: file.map(|(p, _)| p.to_path_buf()) })
+}
+
+/// Everything that can be checked offline beyond types: schedules, jobs, ranges, URLs.
+fn validate(config: &Config, layers: &Layers) -> Result<(), Error> {
+    let invalid = |key: &str, message: String| Error::InvalidValue {
+        key: key.to_string(),
+        place: layers.place_of(key),
+        message,
+    };
+    for (name, interval) in &config.intervals {
+        let key = |field: &str| format!("intervals.{name}.{field}");
+        if interval.job.is_empty() {
+            return Err(Error::MissingJob { interval: name.clone(), place: layers.place_of(&format!("intervals.{name}")) });
+        }
+        if !JOBS.contains(&interval.job.as_str()) {
+            return Err(Error::UnknownJob {
+                interval: name.clone(),
+                job: interval.job.clone(),
+                place: layers.place_of(&key("job")),
+            });
+        }
+        if interval.timezone.parse::<chrono_tz::Tz>().is_err() {
+            return Err(Error::InvalidTimeZone {
+                interval: name.clone(),
+                tz: interval.timezone.clone(),
+                place: layers.place_of(&key("timezone")),
+            });
+        }
+        if interval.frequency.trim().is_empty() {
+            return Err(invalid(&key("frequency"), "give a 5-field cron expression such as `0 6 * * *`".into()));
+        }
+        if let Err(message) = crate::schedule::check_expression(&interval.frequency, &interval.timezone) {
+            return Err(Error::InvalidSchedule {
+                interval: name.clone(),
+                expr: interval.frequency.clone(),
+                place: layers.place_of(&key("frequency")),
+                message,
+            });
+        }
+        if interval.timeout == 0 {
+            return Err(invalid(&key("timeout"), "give the seconds a run may take, more than 0".into()));
+        }
+    }
+    let positive = [
+        ("api.rate_limit", config.api.rate_limit),
+        ("sandbox.rate_limit", config.sandbox.rate_limit),
+        ("retry.backoff_factor", config.retry.backoff_factor),
+    ];
+    for (key, value) in positive {
+        if value <= 0.0 {
+            return Err(invalid(key, format!("{value} must be more than 0")));
+        }
+    }
+    let at_least_one = [
+        ("api.timeout", config.api.timeout),
+        ("database.batch_size", config.database.batch_size as u64),
+        ("database.pool_size", config.database.pool_size as u64),
+        ("database.connection_timeout", config.database.connection_timeout),
+        ("database.query_timeout", config.database.query_timeout),
+        ("retry.max_attempts", u64::from(config.retry.max_attempts)),
+    ];
+    for (key, value) in at_least_one {
+        if value == 0 {
+            return Err(invalid(key, "must be 1 or more".into()));
+        }
+    }
+    let faults = &config.sandbox.faults;
+    let shares = [
+        ("alerts.thresholds.api_error_rate", config.alerts.thresholds.api_error_rate),
+        ("sandbox.faults.5xx", faults.server_error),
+        ("sandbox.faults.429", faults.too_many_requests),
+        ("sandbox.faults.slow", faults.slow),
+        ("sandbox.faults.truncated", faults.truncated),
+        ("sandbox.faults.malformed", faults.malformed),
+        ("sandbox.faults.dropped", faults.dropped),
+    ];
+    for (key, value) in shares {
+        if !(0.0..=1.0).contains(&value) {
+            return Err(invalid(key, format!("{value} is a share: give a number from 0 to 1")));
+        }
+    }
+    if config.retry.initial_delay < 0.0 || config.retry.max_delay < config.retry.initial_delay {
+        return Err(invalid("retry.max_delay", "give 0 <= retry.initial_delay <= retry.max_delay".into()));
+    }
+    for (key, url) in [("api.base_url", config.api.base_url.as_str())] {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(invalid(key, format!("`{url}` is not an http:// or https:// URL")));
+        }
+    }
+    let db = config.database.url.expose();
+    if !(db.starts_with("sqlite:") || db.starts_with("postgres://") || db.starts_with("postgresql://")) {
+        return Err(invalid(
+            "database.url",
+            "give sqlite:PATH or a postgres://user:password@host:port/db connection string".into(),
+        ));
+    }
+    for (i, date) in config.sandbox.faults.fail_dates.iter().enumerate() {
+        if chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").is_err() {
+            return Err(invalid(&format!("sandbox.faults.fail_dates[{i}]"), format!("`{date}` is not a YYYY-MM-DD date")));
+        }
+    }
+    for directive in config.logging.level.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        let level = directive.rsplit('=').next().unwrap_or(directive).to_ascii_lowercase();
+        if !matches!(level.as_str(), "trace" | "debug" | "info" | "warn" | "warning" | "error" | "critical" | "off") {
+            return Err(invalid(
+                "logging.level",
+                format!("`{directive}` is not a level: give trace, debug, info, warn or error"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The original system talked to Supabase's REST API; this tool needs the Postgres connection string.
+fn check_supabase(config: &Config, env: &BTreeMap<String, String>) -> Result<(), Error> {
+    let has_database_url = env.get("DATABASE_URL").is_some_and(|v| !v.is_empty());
+    let url = config.database.url.expose();
+    let is_postgres = url.starts_with("postgres://") || url.starts_with("postgresql://");
+    if has_database_url || is_postgres {
+        return Ok(());
+    }
+    for var in ["SUPABASE_URL", "SUPABASE_SERVICE_KEY"] {
+        if env.get(var).is_some_and(|v| !v.is_empty()) {
+            return Err(Error::Supabase { var: var.to_string() });
+        }
+    }
+    Ok(())
 }

@@ -34,6 +34,39 @@ fn flag_overrides(cli: &Cli) -> Vec<FlagOverride> {
         };
         flags.push(FlagOverride { key: "logging.format".into(), value: value.into(), flag: "--log-format".into() });
     }
+    let level = match (cli.global.verbose, cli.global.quiet) {
+        (0, 0) => None,
+        (1, _) => Some(("debug", "-v")),
+        (v, _) if v > 1 => Some(("trace", "-vv")),
+        (_, 1) => Some(("warn", "-q")),
+        _ => Some(("error", "-qq")),
+    };
+    if let Some((level, flag)) = level {
+        flags.push(FlagOverride { key: "logging.level".into(), value: level.into(), flag: flag.into() });
+    }
+    let dry_run = match &cli.command {
+        Command::Reference(args) => args.dry_run.dry_run,
+        Command::Daily(args) => args.dry_run.dry_run,
+        Command::Live(args) => args.dry_run.dry_run,
+        Command::Backfill(args) => args.dry_run.dry_run,
+        _ => false,
+    };
+    if dry_run {
+        flags.push(FlagOverride { key: "features.dry_run".into(), value: true.into(), flag: "--dry-run".into() });
+    }
+    if let Command::Sandbox(args) = &cli.command {
+        let mut set = |key: &str, value: Option<serde_json::Value>, flag: &str| {
+            if let Some(value) = value {
+                flags.push(FlagOverride { key: key.into(), value, flag: flag.into() });
+            }
+        };
+        set("sandbox.port", args.port.map(Into::into), "--port");
+        set("sandbox.seed", args.seed.map(Into::into), "--seed");
+        set("sandbox.rate_limit", args.rate_limit.map(Into::into), "--rate-limit");
+        set("sandbox.username", args.username.clone().map(Into::into), "--username");
+        set("sandbox.password", args.password.clone().map(Into::into), "--password");
+        set("sandbox.plan", args.plan.clone().map(Into::into), "--plan");
+    }
     flags
 }
 

@@ -95,24 +95,35 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        let interval = |frequency: &str, job: &str, args: &[&str], priority: u32, timeout: u64| IntervalConfig {
-            enabled: true,
-            frequency: frequency.to_string(),
-            timezone: "UTC".to_string(),
-            timeout,
-            job: job.to_string(),
-            args: args.iter().map(|s| s.to_string()).collect(),
-            priority,
-            misfire: MisfirePolicy::default(),
+        let interval = |frequency: &str, job: &str, args: &[&str], priority: u32, timeout: u64| {
+            IntervalConfig {
+                enabled: true,
+                frequency: frequency.to_string(),
+                timezone: "UTC".to_string(),
+                timeout,
+                job: job.to_string(),
+                args: args.iter().map(|s| s.to_string()).collect(),
+                priority,
+                misfire: MisfirePolicy::default(),
+            }
         };
         let mut intervals = BTreeMap::new();
-        intervals.insert("live_data".to_string(), interval("*/15 9-20 * * *", "live", &[], 1, 600));
-        intervals.insert("daily_data".to_string(), interval("0 6 * * *", "daily", &[], 2, 3600));
+        intervals.insert(
+            "live_data".to_string(),
+            interval("*/15 9-20 * * *", "live", &[], 1, 600),
+        );
+        intervals.insert(
+            "daily_data".to_string(),
+            interval("0 6 * * *", "daily", &[], 2, 3600),
+        );
         intervals.insert(
             "weekly_reconciliation".to_string(),
             interval("0 23 * * 0", "daily", &["--weekly"], 3, 7200),
         );
-        intervals.insert("monthly_reference".to_string(), interval("0 3 1 * *", "reference", &[], 4, 1800));
+        intervals.insert(
+            "monthly_reference".to_string(),
+            interval("0 3 1 * *", "reference", &[], 4, 1800),
+        );
         Self {
             intervals,
             retry: RetryConfig::default(),
@@ -380,7 +391,11 @@ pub struct HealthCheckConfig {
 
 impl Default for HealthCheckConfig {
     fn default() -> Self {
-        Self { enabled: true, stuck_after: 7200, check_api: true }
+        Self {
+            enabled: true,
+            stuck_after: 7200,
+            check_api: true,
+        }
     }
 }
 
@@ -418,7 +433,9 @@ pub struct LocksConfig {
 
 impl Default for LocksConfig {
     fn default() -> Self {
-        Self { dir: PathBuf::from(defaults::LOCK_DIR) }
+        Self {
+            dir: PathBuf::from(defaults::LOCK_DIR),
+        }
     }
 }
 
@@ -485,27 +502,65 @@ pub enum Error {
         source: std::io::Error,
     },
     #[error("YAML syntax error in {}:{line}:{column}: {message}", path.display())]
-    Syntax { path: PathBuf, line: usize, column: usize, message: String },
+    Syntax {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
     /// `hint` is "; did you mean api.rate_limit?" or the list of valid keys.
     #[error("unknown key {key} {place}{hint}")]
-    UnknownKey { key: String, place: String, hint: String },
+    UnknownKey {
+        key: String,
+        place: String,
+        hint: String,
+    },
     /// `place` is "in config/x.yaml:12", "from environment variable X" or "from flag --x".
     #[error("{key} {place} must be {expected}, found {found}")]
-    WrongType { key: String, place: String, expected: &'static str, found: String },
+    WrongType {
+        key: String,
+        place: String,
+        expected: &'static str,
+        found: String,
+    },
     #[error("{key} {place} is invalid: {message}")]
-    InvalidValue { key: String, place: String, message: String },
+    InvalidValue {
+        key: String,
+        place: String,
+        message: String,
+    },
     #[error("invalid cron expression `{expr}` for interval {interval} {place}: {message}")]
-    InvalidSchedule { interval: String, expr: String, place: String, message: String },
+    InvalidSchedule {
+        interval: String,
+        expr: String,
+        place: String,
+        message: String,
+    },
     #[error(
         "invalid time zone `{tz}` for interval {interval} {place}: use an IANA name such as UTC or Europe/London"
     )]
-    InvalidTimeZone { interval: String, tz: String, place: String },
+    InvalidTimeZone {
+        interval: String,
+        tz: String,
+        place: String,
+    },
     #[error("unknown job `{job}` for interval {interval} {place}; valid jobs: {}", JOBS.join(", "))]
-    UnknownJob { interval: String, job: String, place: String },
+    UnknownJob {
+        interval: String,
+        job: String,
+        place: String,
+    },
     #[error("interval {interval} {place} names no job: add `job:` with one of {}", JOBS.join(", "))]
     MissingJob { interval: String, place: String },
-    #[error("unknown script `{script}` for interval {interval} {place}; write `job:` instead (scripts known from the Python system: {known})")]
-    UnknownScript { interval: String, script: String, place: String, known: String },
+    #[error(
+        "unknown script `{script}` for interval {interval} {place}; write `job:` instead (scripts known from the Python system: {known})"
+    )]
+    UnknownScript {
+        interval: String,
+        script: String,
+        place: String,
+        known: String,
+    },
     #[error(
         "{var} is set but no Postgres database is configured: darkhorses connects to Postgres directly, \
          so give the connection string from the Supabase project settings (Project Settings > Database > \
@@ -518,11 +573,23 @@ pub enum Error {
 }
 
 /// Every job an interval may name (the registry in `jobs` is checked against this list by a test).
-pub const JOBS: [&str; 6] = ["live", "daily", "reference", "backfill", "health", "quality"];
+pub const JOBS: [&str; 6] = [
+    "live",
+    "daily",
+    "reference",
+    "backfill",
+    "health",
+    "quality",
+];
 
 /// Keys whose values are secrets (`Secret` fields): `config show` prints them as `***`, and a
 /// database URL with only its password hidden.
-pub const SECRET_KEYS: [&str; 4] = ["api.username", "api.password", "database.url", "sandbox.password"];
+pub const SECRET_KEYS: [&str; 4] = [
+    "api.username",
+    "api.password",
+    "database.url",
+    "sandbox.password",
+];
 
 /// The file read when `--config` is not given, if it exists (relative to the working directory).
 pub const DEFAULT_FILE: &str = "config/darkhorses.yaml";
@@ -581,23 +648,37 @@ impl std::fmt::Display for Origin {
 /// Load the configuration: defaults < YAML file < environment < flags. The one function that does,
 /// and the one place the process environment is read.
 pub fn load(opts: &LoadOptions) -> Result<Loaded, Error> {
-    let env: BTreeMap<String, String> =
-        std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))).collect();
+    let env: BTreeMap<String, String> = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect();
     let file = match &opts.path {
         Some(path) => Some(read_file(path)?),
         None => {
             let path = PathBuf::from(DEFAULT_FILE);
-            if path.is_file() { Some(read_file(&path)?) } else { None }
+            if path.is_file() {
+                Some(read_file(&path)?)
+            } else {
+                None
+            }
         }
     };
-    load_from(file.as_ref().map(|(p, text)| (p.as_path(), text.as_str())), &env, &opts.flags)
+    load_from(
+        file.as_ref().map(|(p, text)| (p.as_path(), text.as_str())),
+        &env,
+        &opts.flags,
+    )
 }
 
 fn read_file(path: &Path) -> Result<(PathBuf, String), Error> {
     match std::fs::read_to_string(path) {
         Ok(text) => Ok((path.to_path_buf(), text)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::Missing { path: path.to_path_buf() }),
-        Err(source) => Err(Error::Read { path: path.to_path_buf(), source }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::Missing {
+            path: path.to_path_buf(),
+        }),
+        Err(source) => Err(Error::Read {
+            path: path.to_path_buf(),
+            source,
+        }),
     }
 }
 
@@ -623,7 +704,11 @@ pub fn load_from(
     layers.apply_flags(flags)?;
     let config: Config = serde_path_to_error::deserialize(layers.tree.clone()).map_err(|e| {
         let key = e.path().to_string();
-        Error::InvalidValue { place: layers.place_of(&key), key, message: e.inner().to_string() }
+        Error::InvalidValue {
+            place: layers.place_of(&key),
+            key,
+            message: e.inner().to_string(),
+        }
     })?;
     validate(&config, &layers)?;
     check_supabase(&config, env)?;
@@ -636,7 +721,12 @@ pub fn load_from(
             (p, origin)
         })
         .collect();
-    Ok(Loaded { config, origins, warnings: layers.warnings, file: file.map(|(p, _)| p.to_path_buf()) })
+    Ok(Loaded {
+        config,
+        origins,
+        warnings: layers.warnings,
+        file: file.map(|(p, _)| p.to_path_buf()),
+    })
 }
 
 /// Everything that can be checked offline beyond types: schedules, jobs, ranges, URLs.
@@ -649,7 +739,10 @@ fn validate(config: &Config, layers: &Layers) -> Result<(), Error> {
     for (name, interval) in &config.intervals {
         let key = |field: &str| format!("intervals.{name}.{field}");
         if interval.job.is_empty() {
-            return Err(Error::MissingJob { interval: name.clone(), place: layers.place_of(&format!("intervals.{name}")) });
+            return Err(Error::MissingJob {
+                interval: name.clone(),
+                place: layers.place_of(&format!("intervals.{name}")),
+            });
         }
         if !JOBS.contains(&interval.job.as_str()) {
             return Err(Error::UnknownJob {
@@ -666,9 +759,14 @@ fn validate(config: &Config, layers: &Layers) -> Result<(), Error> {
             });
         }
         if interval.frequency.trim().is_empty() {
-            return Err(invalid(&key("frequency"), "give a 5-field cron expression such as `0 6 * * *`".into()));
+            return Err(invalid(
+                &key("frequency"),
+                "give a 5-field cron expression such as `0 6 * * *`".into(),
+            ));
         }
-        if let Err(message) = crate::schedule::check_expression(&interval.frequency, &interval.timezone) {
+        if let Err(message) =
+            crate::schedule::check_expression(&interval.frequency, &interval.timezone)
+        {
             return Err(Error::InvalidSchedule {
                 interval: name.clone(),
                 expr: interval.frequency.clone(),
@@ -677,7 +775,10 @@ fn validate(config: &Config, layers: &Layers) -> Result<(), Error> {
             });
         }
         if interval.timeout == 0 {
-            return Err(invalid(&key("timeout"), "give the seconds a run may take, more than 0".into()));
+            return Err(invalid(
+                &key("timeout"),
+                "give the seconds a run may take, more than 0".into(),
+            ));
         }
     }
     let positive = [
@@ -694,7 +795,10 @@ fn validate(config: &Config, layers: &Layers) -> Result<(), Error> {
         ("api.timeout", config.api.timeout),
         ("database.batch_size", config.database.batch_size as u64),
         ("database.pool_size", config.database.pool_size as u64),
-        ("database.connection_timeout", config.database.connection_timeout),
+        (
+            "database.connection_timeout",
+            config.database.connection_timeout,
+        ),
         ("database.query_timeout", config.database.query_timeout),
         ("retry.max_attempts", u64::from(config.retry.max_attempts)),
     ];
@@ -705,7 +809,10 @@ fn validate(config: &Config, layers: &Layers) -> Result<(), Error> {
     }
     let faults = &config.sandbox.faults;
     let shares = [
-        ("alerts.thresholds.api_error_rate", config.alerts.thresholds.api_error_rate),
+        (
+            "alerts.thresholds.api_error_rate",
+            config.alerts.thresholds.api_error_rate,
+        ),
         ("sandbox.faults.5xx", faults.server_error),
         ("sandbox.faults.429", faults.too_many_requests),
         ("sandbox.faults.slow", faults.slow),
@@ -715,19 +822,31 @@ fn validate(config: &Config, layers: &Layers) -> Result<(), Error> {
     ];
     for (key, value) in shares {
         if !(0.0..=1.0).contains(&value) {
-            return Err(invalid(key, format!("{value} is a share: give a number from 0 to 1")));
+            return Err(invalid(
+                key,
+                format!("{value} is a share: give a number from 0 to 1"),
+            ));
         }
     }
     if config.retry.initial_delay < 0.0 || config.retry.max_delay < config.retry.initial_delay {
-        return Err(invalid("retry.max_delay", "give 0 <= retry.initial_delay <= retry.max_delay".into()));
+        return Err(invalid(
+            "retry.max_delay",
+            "give 0 <= retry.initial_delay <= retry.max_delay".into(),
+        ));
     }
     for (key, url) in [("api.base_url", config.api.base_url.as_str())] {
         if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(invalid(key, format!("`{url}` is not an http:// or https:// URL")));
+            return Err(invalid(
+                key,
+                format!("`{url}` is not an http:// or https:// URL"),
+            ));
         }
     }
     let db = config.database.url.expose();
-    if !(db.starts_with("sqlite:") || db.starts_with("postgres://") || db.starts_with("postgresql://")) {
+    if !(db.starts_with("sqlite:")
+        || db.starts_with("postgres://")
+        || db.starts_with("postgresql://"))
+    {
         return Err(invalid(
             "database.url",
             "give sqlite:PATH or a postgres://user:password@host:port/db connection string".into(),
@@ -735,12 +854,28 @@ fn validate(config: &Config, layers: &Layers) -> Result<(), Error> {
     }
     for (i, date) in config.sandbox.faults.fail_dates.iter().enumerate() {
         if chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").is_err() {
-            return Err(invalid(&format!("sandbox.faults.fail_dates[{i}]"), format!("`{date}` is not a YYYY-MM-DD date")));
+            return Err(invalid(
+                &format!("sandbox.faults.fail_dates[{i}]"),
+                format!("`{date}` is not a YYYY-MM-DD date"),
+            ));
         }
     }
-    for directive in config.logging.level.split(',').map(str::trim).filter(|d| !d.is_empty()) {
-        let level = directive.rsplit('=').next().unwrap_or(directive).to_ascii_lowercase();
-        if !matches!(level.as_str(), "trace" | "debug" | "info" | "warn" | "warning" | "error" | "critical" | "off") {
+    for directive in config
+        .logging
+        .level
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+    {
+        let level = directive
+            .rsplit('=')
+            .next()
+            .unwrap_or(directive)
+            .to_ascii_lowercase();
+        if !matches!(
+            level.as_str(),
+            "trace" | "debug" | "info" | "warn" | "warning" | "error" | "critical" | "off"
+        ) {
             return Err(invalid(
                 "logging.level",
                 format!("`{directive}` is not a level: give trace, debug, info, warn or error"),
@@ -760,20 +895,26 @@ fn check_supabase(config: &Config, env: &BTreeMap<String, String>) -> Result<(),
     }
     for var in ["SUPABASE_URL", "SUPABASE_SERVICE_KEY"] {
         if env.get(var).is_some_and(|v| !v.is_empty()) {
-            return Err(Error::Supabase { var: var.to_string() });
+            return Err(Error::Supabase {
+                var: var.to_string(),
+            });
         }
     }
     Ok(())
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 mod tests {
     use super::*;
 
     const SHIPPED: &str = include_str!("../config/darkhorses.yaml");
 
     fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     fn from_yaml(text: &str) -> Result<Loaded, Error> {
@@ -791,7 +932,10 @@ mod tests {
     }
 
     fn file_origin(line: usize) -> Origin {
-        Origin::File { path: "x.yaml".into(), line }
+        Origin::File {
+            path: "x.yaml".into(),
+            line,
+        }
     }
 
     #[test]
@@ -801,27 +945,49 @@ mod tests {
         assert!(loaded.file.is_none());
         assert!(loaded.warnings.is_empty());
         assert!(loaded.origins.values().all(|o| *o == Origin::Default));
-        for key in ["api.rate_limit", "intervals.live_data.timeout", "alerts.thresholds.stale_data_hours", "sandbox.faults.5xx"] {
+        for key in [
+            "api.rate_limit",
+            "intervals.live_data.timeout",
+            "alerts.thresholds.stale_data_hours",
+            "sandbox.faults.5xx",
+        ] {
             assert!(loaded.origins.contains_key(key), "{key}");
         }
     }
 
     #[test]
     fn shipped_file_equals_the_defaults_and_lists_every_key() {
-        let loaded = load_from(Some((Path::new(DEFAULT_FILE), SHIPPED)), &BTreeMap::new(), &[]).unwrap();
+        let loaded = load_from(
+            Some((Path::new(DEFAULT_FILE), SHIPPED)),
+            &BTreeMap::new(),
+            &[],
+        )
+        .unwrap();
         assert_eq!(loaded.config, Config::default());
         assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
-        let missing: Vec<&String> =
-            loaded.origins.iter().filter(|(_, o)| !matches!(o, Origin::File { .. })).map(|(k, _)| k).collect();
-        assert!(missing.is_empty(), "keys missing from {DEFAULT_FILE}: {missing:?}");
+        let missing: Vec<&String> = loaded
+            .origins
+            .iter()
+            .filter(|(_, o)| !matches!(o, Origin::File { .. }))
+            .map(|(k, _)| k)
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "keys missing from {DEFAULT_FILE}: {missing:?}"
+        );
     }
 
     #[test]
     fn shipped_file_comments_every_key() {
         for (i, line) in SHIPPED.lines().enumerate() {
             let trimmed = line.trim();
-            let is_leaf = !trimmed.starts_with('#') && !trimmed.is_empty() && !trimmed.ends_with(':');
-            assert!(!is_leaf || line.contains(" # "), "line {} has no comment: {line}", i + 1);
+            let is_leaf =
+                !trimmed.starts_with('#') && !trimmed.is_empty() && !trimmed.ends_with(':');
+            assert!(
+                !is_leaf || line.contains(" # "),
+                "line {} has no comment: {line}",
+                i + 1
+            );
         }
     }
 
@@ -848,7 +1014,10 @@ mod tests {
     #[test]
     fn syntax_errors_name_file_line_and_column() {
         let message = err(from_yaml("api:\n  rate_limit: [1, 2\ndatabase: {\n"));
-        assert!(message.starts_with("YAML syntax error in x.yaml:"), "{message}");
+        assert!(
+            message.starts_with("YAML syntax error in x.yaml:"),
+            "{message}"
+        );
         let message = err(from_yaml("api:\n  rate_limit: 1\n bad: 2\n"));
         assert!(message.contains("x.yaml:3:"), "{message}");
     }
@@ -856,39 +1025,84 @@ mod tests {
     #[test]
     fn unknown_keys_name_the_path_and_the_nearest_key() {
         let message = err(from_yaml("api:\n  rate_limt: 1\n"));
-        assert_eq!(message, "unknown key api.rate_limt in x.yaml:2; did you mean api.rate_limit?");
+        assert_eq!(
+            message,
+            "unknown key api.rate_limt in x.yaml:2; did you mean api.rate_limit?"
+        );
         let message = err(from_yaml("databse:\n  url: x\n"));
-        assert!(message.contains("unknown key databse in x.yaml:1; did you mean database?"), "{message}");
+        assert!(
+            message.contains("unknown key databse in x.yaml:1; did you mean database?"),
+            "{message}"
+        );
         let message = err(from_yaml("api:\n  zzzzzzzzzzzzzzzzz: 1\n"));
-        assert!(message.contains("valid keys here: base_url, username"), "{message}");
-        let message = err(from_yaml("intervals:\n  live_data:\n    frequncy: '* * * * *'\n"));
-        assert!(message.contains("intervals.live_data.frequncy in x.yaml:3; did you mean intervals.live_data.frequency?"));
+        assert!(
+            message.contains("valid keys here: base_url, username"),
+            "{message}"
+        );
+        let message = err(from_yaml(
+            "intervals:\n  live_data:\n    frequncy: '* * * * *'\n",
+        ));
+        assert!(message.contains(
+            "intervals.live_data.frequncy in x.yaml:3; did you mean intervals.live_data.frequency?"
+        ));
     }
 
     #[test]
     fn wrong_types_name_the_key_the_place_and_the_type() {
         let message = err(from_yaml("api:\n  rate_limit: fast\n"));
-        assert_eq!(message, "api.rate_limit in x.yaml:2 must be a number, found `fast`");
+        assert_eq!(
+            message,
+            "api.rate_limit in x.yaml:2 must be a number, found `fast`"
+        );
         let message = err(from_yaml("api:\n  rate_limit: \"0.5\"\n"));
         assert!(message.contains("found the string \"0.5\""), "{message}");
         let message = err(from_yaml("database:\n  batch_size: -5\n"));
-        assert!(message.contains("database.batch_size in x.yaml:2 must be a whole number"), "{message}");
+        assert!(
+            message.contains("database.batch_size in x.yaml:2 must be a whole number"),
+            "{message}"
+        );
         let message = err(from_yaml("alerts:\n  enabled: sometimes\n"));
-        assert!(message.contains("alerts.enabled in x.yaml:2 must be a boolean"), "{message}");
+        assert!(
+            message.contains("alerts.enabled in x.yaml:2 must be a boolean"),
+            "{message}"
+        );
         let message = err(from_yaml("retry:\n  retry_status_codes: [429, x]\n"));
-        assert!(message.contains("retry.retry_status_codes[1] in x.yaml:2"), "{message}");
+        assert!(
+            message.contains("retry.retry_status_codes[1] in x.yaml:2"),
+            "{message}"
+        );
         let message = err(from_yaml("api: 3\n"));
-        assert!(message.contains("api in x.yaml:1 must be a mapping"), "{message}");
+        assert!(
+            message.contains("api in x.yaml:1 must be a mapping"),
+            "{message}"
+        );
         let message = err(from_yaml("- a\n- b\n"));
         assert!(message.contains("the top level"), "{message}");
     }
 
     #[test]
+    fn control_characters_in_keys_and_values_stay_on_one_line() {
+        let message = err(from_yaml("api:\n  \"rate\\nlimit\": 1\n"));
+        assert!(message.contains("api.rate\\nlimit"), "{message}");
+        let message = err(from_yaml("api:\n  rate_limit: |\n    1\n    2\n"));
+        assert!(
+            message.contains("found the string \"1\\n2\\n\""),
+            "{message}"
+        );
+    }
+
+    #[test]
     fn out_of_range_and_unknown_variants_name_the_key_and_line() {
         let message = err(from_yaml("sandbox:\n  port: 70000\n"));
-        assert!(message.starts_with("sandbox.port in x.yaml:2 is invalid:"), "{message}");
+        assert!(
+            message.starts_with("sandbox.port in x.yaml:2 is invalid:"),
+            "{message}"
+        );
         let message = err(from_yaml("api:\n  plan: gold\n"));
-        assert!(message.starts_with("api.plan in x.yaml:2 is invalid: unknown variant `gold`"), "{message}");
+        assert!(
+            message.starts_with("api.plan in x.yaml:2 is invalid: unknown variant `gold`"),
+            "{message}"
+        );
     }
 
     #[test]
@@ -898,31 +1112,61 @@ mod tests {
         assert_eq!(names, ["live_data", "nightly"]);
         let live = &loaded.config.intervals["live_data"];
         assert_eq!(live.timeout, 60);
-        assert_eq!(live.frequency, "*/15 9-20 * * *", "an entry named like a default starts from it");
-        assert_eq!(loaded.origins["intervals.live_data.timeout"], file_origin(3));
-        assert_eq!(loaded.origins["intervals.live_data.frequency"], Origin::Default);
-        assert_eq!(loaded.config.intervals["nightly"].priority, IntervalConfig::default().priority);
-        assert!(!loaded.origins.keys().any(|k| k.starts_with("intervals.daily_data")));
+        assert_eq!(
+            live.frequency, "*/15 9-20 * * *",
+            "an entry named like a default starts from it"
+        );
+        assert_eq!(
+            loaded.origins["intervals.live_data.timeout"],
+            file_origin(3)
+        );
+        assert_eq!(
+            loaded.origins["intervals.live_data.frequency"],
+            Origin::Default
+        );
+        assert_eq!(
+            loaded.config.intervals["nightly"].priority,
+            IntervalConfig::default().priority
+        );
+        assert!(
+            !loaded
+                .origins
+                .keys()
+                .any(|k| k.starts_with("intervals.daily_data"))
+        );
     }
 
     #[test]
     fn retention_days_merge_with_the_defaults() {
         let loaded = from_yaml("logging:\n  retention_days:\n    daily_update: 14\n").unwrap();
         let days = &loaded.config.logging.retention_days;
-        assert_eq!((days["daily_update"], days["default"], days["live_update"]), (14, 30, 7));
+        assert_eq!(
+            (days["daily_update"], days["default"], days["live_update"]),
+            (14, 30, 7)
+        );
     }
 
     #[test]
     fn interval_problems_name_the_interval() {
-        let message = err(from_yaml("intervals:\n  x:\n    frequency: '0 1 * * *'\n    job: dialy\n"));
+        let message = err(from_yaml(
+            "intervals:\n  x:\n    frequency: '0 1 * * *'\n    job: dialy\n",
+        ));
         assert_eq!(
             message,
             "unknown job `dialy` for interval x in x.yaml:4; valid jobs: live, daily, reference, backfill, health, quality"
         );
         let message = err(from_yaml("intervals:\n  x:\n    frequency: '0 1 * * *'\n"));
-        assert!(message.contains("interval x") && message.contains("names no job"), "{message}");
-        let message = err(from_yaml("intervals:\n  x:\n    frequency: '0 1 * * *'\n    job: daily\n    timezone: Mars/Olympus\n"));
-        assert!(message.starts_with("invalid time zone `Mars/Olympus` for interval x in x.yaml:5"), "{message}");
+        assert!(
+            message.contains("interval x") && message.contains("names no job"),
+            "{message}"
+        );
+        let message = err(from_yaml(
+            "intervals:\n  x:\n    frequency: '0 1 * * *'\n    job: daily\n    timezone: Mars/Olympus\n",
+        ));
+        assert!(
+            message.starts_with("invalid time zone `Mars/Olympus` for interval x in x.yaml:5"),
+            "{message}"
+        );
         let message = err(from_yaml("intervals:\n  x:\n    job: daily\n"));
         assert!(message.contains("intervals.x.frequency"), "{message}");
         let message = err(from_yaml("intervals:\n  a.b:\n    job: daily\n"));
@@ -941,8 +1185,16 @@ mod tests {
         assert_eq!(history.job, "backfill");
         assert_eq!(history.args, ["--months", "12"]);
         assert_eq!(loaded.warnings.len(), 2, "{:?}", loaded.warnings);
-        assert!(loaded.warnings[0].contains("write `job: daily` instead"), "{:?}", loaded.warnings);
-        assert!(loaded.warnings[1].contains("write `job: backfill` and `args: [--months, 12]`"), "{:?}", loaded.warnings);
+        assert!(
+            loaded.warnings[0].contains("write `job: daily` instead"),
+            "{:?}",
+            loaded.warnings
+        );
+        assert!(
+            loaded.warnings[1].contains("write `job: backfill` and `args: [--months, 12]`"),
+            "{:?}",
+            loaded.warnings
+        );
         for (script, job) in [
             ("update_live_data.py", "live"),
             ("update_reference_data.py", "reference"),
@@ -955,8 +1207,13 @@ mod tests {
 
     #[test]
     fn unknown_scripts_are_errors_naming_them() {
-        let message = err(from_yaml("intervals:\n  x:\n    script: scripts/do_magic.py\n    frequency: '0 1 * * *'\n"));
-        assert!(message.starts_with("unknown script `scripts/do_magic.py` for interval x in x.yaml:3"), "{message}");
+        let message = err(from_yaml(
+            "intervals:\n  x:\n    script: scripts/do_magic.py\n    frequency: '0 1 * * *'\n",
+        ));
+        assert!(
+            message.starts_with("unknown script `scripts/do_magic.py` for interval x in x.yaml:3"),
+            "{message}"
+        );
     }
 
     #[test]
@@ -987,8 +1244,18 @@ mod tests {
         assert_eq!(c.alerts.thresholds.stale_data_hours, 6);
         assert_eq!(c.api.regions, ["gb"]);
         assert_eq!(c.sandbox.password.expose(), "007");
-        assert_eq!(loaded.origins["api.rate_limit"], Origin::Env { var: "DARKHORSES_API_RATE_LIMIT".into() });
-        assert_eq!(loaded.origins["api.password"], Origin::Env { var: "RACING_API_PASSWORD".into() });
+        assert_eq!(
+            loaded.origins["api.rate_limit"],
+            Origin::Env {
+                var: "DARKHORSES_API_RATE_LIMIT".into()
+            }
+        );
+        assert_eq!(
+            loaded.origins["api.password"],
+            Origin::Env {
+                var: "RACING_API_PASSWORD".into()
+            }
+        );
         assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
     }
 
@@ -996,19 +1263,35 @@ mod tests {
     fn darkhorses_logging_level_overrides_log_level() {
         let loaded = from_env(&[("LOG_LEVEL", "debug")]).unwrap();
         assert_eq!(loaded.config.logging.level, "debug");
-        let loaded = from_env(&[("LOG_LEVEL", "debug"), ("DARKHORSES_LOGGING_LEVEL", "warn")]).unwrap();
+        let loaded =
+            from_env(&[("LOG_LEVEL", "debug"), ("DARKHORSES_LOGGING_LEVEL", "warn")]).unwrap();
         assert_eq!(loaded.config.logging.level, "warn");
-        assert_eq!(loaded.origins["logging.level"], Origin::Env { var: "DARKHORSES_LOGGING_LEVEL".into() });
+        assert_eq!(
+            loaded.origins["logging.level"],
+            Origin::Env {
+                var: "DARKHORSES_LOGGING_LEVEL".into()
+            }
+        );
         let message = err(from_env(&[("LOG_LEVEL", "loud")]));
-        assert!(message.starts_with("logging.level from environment variable LOG_LEVEL is invalid"), "{message}");
+        assert!(
+            message.starts_with("logging.level from environment variable LOG_LEVEL is invalid"),
+            "{message}"
+        );
     }
 
     #[test]
     fn unknown_darkhorses_variables_are_warned_about_by_name() {
-        let loaded = from_env(&[("DARKHORSES_API_RATE_LIMT", "1"), ("DARKHORSES_TEST_DATABASE_URL", "x"), ("OTHER", "1")]).unwrap();
+        let loaded = from_env(&[
+            ("DARKHORSES_API_RATE_LIMT", "1"),
+            ("DARKHORSES_TEST_DATABASE_URL", "x"),
+            ("OTHER", "1"),
+        ])
+        .unwrap();
         assert_eq!(
             loaded.warnings,
-            ["environment variable DARKHORSES_API_RATE_LIMT names no config key and is ignored; did you mean DARKHORSES_API_RATE_LIMIT?"]
+            [
+                "environment variable DARKHORSES_API_RATE_LIMT names no config key and is ignored; did you mean DARKHORSES_API_RATE_LIMIT?"
+            ]
         );
     }
 
@@ -1020,27 +1303,48 @@ mod tests {
             "api.rate_limit from environment variable DARKHORSES_API_RATE_LIMIT must be a number, found `fast`"
         );
         let message = err(from_env(&[("DARKHORSES_SANDBOX_PORT", "99999")]));
-        assert!(message.starts_with("sandbox.port from environment variable DARKHORSES_SANDBOX_PORT is invalid"), "{message}");
+        assert!(
+            message.starts_with(
+                "sandbox.port from environment variable DARKHORSES_SANDBOX_PORT is invalid"
+            ),
+            "{message}"
+        );
     }
 
     #[test]
     fn empty_variables_are_ignored() {
-        let loaded = from_env(&[("RACING_API_PASSWORD", ""), ("DARKHORSES_API_RATE_LIMIT", "")]).unwrap();
+        let loaded = from_env(&[
+            ("RACING_API_PASSWORD", ""),
+            ("DARKHORSES_API_RATE_LIMIT", ""),
+        ])
+        .unwrap();
         assert_eq!(loaded.config, Config::default());
     }
 
     #[test]
     fn environment_beats_the_file_and_flags_beat_both() {
-        let flags = [FlagOverride { key: "logging.format".into(), value: "json".into(), flag: "--log-format".into() }];
+        let flags = [FlagOverride {
+            key: "logging.format".into(),
+            value: "json".into(),
+            flag: "--log-format".into(),
+        }];
         let file = "logging:\n  format: human\n  level: debug\napi:\n  rate_limit: 1.5\n";
         let loaded = load_from(
             Some((Path::new("x.yaml"), file)),
-            &env(&[("DARKHORSES_LOGGING_FORMAT", "human"), ("DARKHORSES_API_RATE_LIMIT", "0.5")]),
+            &env(&[
+                ("DARKHORSES_LOGGING_FORMAT", "human"),
+                ("DARKHORSES_API_RATE_LIMIT", "0.5"),
+            ]),
             &flags,
         )
         .unwrap();
         assert_eq!(loaded.config.logging.format, LogFormat::Json);
-        assert_eq!(loaded.origins["logging.format"], Origin::Flag { flag: "--log-format".into() });
+        assert_eq!(
+            loaded.origins["logging.format"],
+            Origin::Flag {
+                flag: "--log-format".into()
+            }
+        );
         assert_eq!(loaded.config.api.rate_limit, 0.5);
         assert_eq!(loaded.config.logging.level, "debug");
         assert_eq!(loaded.origins["logging.level"], file_origin(3));
@@ -1048,44 +1352,103 @@ mod tests {
 
     #[test]
     fn flags_are_typed_and_checked() {
-        let flag = |key: &str, value: serde_json::Value| FlagOverride { key: key.into(), value, flag: "--x".into() };
-        let loaded = load_from(None, &BTreeMap::new(), &[flag("features.dry_run", true.into()), flag("sandbox.port", "9000".into())]).unwrap();
+        let flag = |key: &str, value: serde_json::Value| FlagOverride {
+            key: key.into(),
+            value,
+            flag: "--x".into(),
+        };
+        let loaded = load_from(
+            None,
+            &BTreeMap::new(),
+            &[
+                flag("features.dry_run", true.into()),
+                flag("sandbox.port", "9000".into()),
+            ],
+        )
+        .unwrap();
         assert!(loaded.config.features.dry_run);
         assert_eq!(loaded.config.sandbox.port, 9000);
-        let message = err(load_from(None, &BTreeMap::new(), &[flag("sandbox.port", "x".into())]));
+        let message = err(load_from(
+            None,
+            &BTreeMap::new(),
+            &[flag("sandbox.port", "x".into())],
+        ));
         assert!(message.contains("from flag --x"), "{message}");
-        let message = err(load_from(None, &BTreeMap::new(), &[flag("no.such", true.into())]));
+        let message = err(load_from(
+            None,
+            &BTreeMap::new(),
+            &[flag("no.such", true.into())],
+        ));
         assert!(message.contains("unknown config key no.such"), "{message}");
     }
 
     #[test]
     fn supabase_variables_without_a_postgres_url_explain_what_is_needed() {
         let message = err(from_env(&[("SUPABASE_URL", "https://x.supabase.co")]));
-        assert!(message.contains("Project Settings > Database > Connection string"), "{message}");
+        assert!(
+            message.contains("Project Settings > Database > Connection string"),
+            "{message}"
+        );
         assert!(message.contains("DATABASE_URL"), "{message}");
-        assert!(from_env(&[("SUPABASE_URL", "https://x.supabase.co"), ("DATABASE_URL", "postgres://h/db")]).is_ok());
+        assert!(
+            from_env(&[
+                ("SUPABASE_URL", "https://x.supabase.co"),
+                ("DATABASE_URL", "postgres://h/db")
+            ])
+            .is_ok()
+        );
         let file = "database:\n  url: postgresql://u@h/db\n";
-        assert!(load_from(Some((Path::new("x.yaml"), file)), &env(&[("SUPABASE_SERVICE_KEY", "k")]), &[]).is_ok());
+        assert!(
+            load_from(
+                Some((Path::new("x.yaml"), file)),
+                &env(&[("SUPABASE_SERVICE_KEY", "k")]),
+                &[]
+            )
+            .is_ok()
+        );
     }
 
     #[test]
     fn other_values_are_validated() {
         let message = err(from_yaml("api:\n  rate_limit: 0\n"));
-        assert!(message.starts_with("api.rate_limit in x.yaml:2 is invalid"), "{message}");
+        assert!(
+            message.starts_with("api.rate_limit in x.yaml:2 is invalid"),
+            "{message}"
+        );
         let message = err(from_yaml("database:\n  url: mysql://x\n"));
-        assert!(message.starts_with("database.url in x.yaml:2 is invalid"), "{message}");
-        assert!(!message.contains("mysql://x"), "the URL may hold a password: {message}");
+        assert!(
+            message.starts_with("database.url in x.yaml:2 is invalid"),
+            "{message}"
+        );
+        assert!(
+            !message.contains("mysql://x"),
+            "the URL may hold a password: {message}"
+        );
         let message = err(from_yaml("sandbox:\n  faults:\n    5xx: 2\n"));
-        assert!(message.starts_with("sandbox.faults.5xx in x.yaml:3 is invalid"), "{message}");
-        let message = err(from_yaml("sandbox:\n  faults:\n    fail_dates: [2026-02-30]\n"));
-        assert!(message.contains("sandbox.faults.fail_dates[0] in x.yaml:3"), "{message}");
+        assert!(
+            message.starts_with("sandbox.faults.5xx in x.yaml:3 is invalid"),
+            "{message}"
+        );
+        let message = err(from_yaml(
+            "sandbox:\n  faults:\n    fail_dates: [2026-02-30]\n",
+        ));
+        assert!(
+            message.contains("sandbox.faults.fail_dates[0] in x.yaml:3"),
+            "{message}"
+        );
     }
 
     #[test]
     fn missing_named_file_is_an_error_naming_it() {
-        let opts = LoadOptions { path: Some("/nonexistent/dh.yaml".into()), flags: Vec::new() };
+        let opts = LoadOptions {
+            path: Some("/nonexistent/dh.yaml".into()),
+            flags: Vec::new(),
+        };
         let message = load(&opts).map(|_| ()).unwrap_err().to_string();
-        assert!(message.starts_with("config file /nonexistent/dh.yaml not found"), "{message}");
+        assert!(
+            message.starts_with("config file /nonexistent/dh.yaml not found"),
+            "{message}"
+        );
     }
 
     #[test]
@@ -1102,12 +1465,24 @@ mod tests {
         )
         .unwrap();
         let text = show_human(&loaded);
-        assert!(text.contains("api.rate_limit: 0.5  (env DARKHORSES_API_RATE_LIMIT)\n"), "{text}");
+        assert!(
+            text.contains("api.rate_limit: 0.5  (env DARKHORSES_API_RATE_LIMIT)\n"),
+            "{text}"
+        );
         assert!(text.contains("api.timeout: 9  (x.yaml:2)\n"), "{text}");
         assert!(text.contains("api.max_retries: 5  (default)\n"), "{text}");
-        assert!(text.contains("api.password: ***  (env RACING_API_PASSWORD)\n"), "{text}");
-        assert!(text.contains("database.url: postgres://bob:***@db:5432/racing  (env DATABASE_URL)\n"), "{text}");
-        assert!(text.contains("api.regions: [gb, ire]  (default)\n"), "{text}");
+        assert!(
+            text.contains("api.password: ***  (env RACING_API_PASSWORD)\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("database.url: postgres://bob:***@db:5432/racing  (env DATABASE_URL)\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("api.regions: [gb, ire]  (default)\n"),
+            "{text}"
+        );
         let json = show_json(&loaded).to_string();
         assert!(json.contains(r#""api.rate_limit":{"value":0.5,"origin":{"kind":"env","var":"DARKHORSES_API_RATE_LIMIT"}}"#), "{json}");
         for out in [&text, &json, &format!("{loaded:?}")] {
@@ -1118,7 +1493,37 @@ mod tests {
 
     #[test]
     fn check_names_the_file_or_the_defaults() {
-        assert_eq!(check_line(&from_env(&[]).unwrap()), "configuration OK: defaults (no config file)");
-        assert_eq!(check_line(&from_yaml("").unwrap()), "configuration OK: x.yaml");
+        assert_eq!(
+            check_line(&from_env(&[]).unwrap()),
+            "configuration OK: defaults (no config file)"
+        );
+        assert_eq!(
+            check_line(&from_yaml("").unwrap()),
+            "configuration OK: x.yaml"
+        );
+    }
+
+    #[test]
+    fn mangled_files_give_errors_not_panics() {
+        // Deterministic mutations of the shipped file: every one loads or fails with a one-line error.
+        let mut rng = fastrand::Rng::with_seed(7);
+        let alphabet: Vec<char> = " \t\n:-[]{}#&*!|>'\"%@`,?0123456789abc".chars().collect();
+        for _ in 0..1000 {
+            let mut chars: Vec<char> = SHIPPED.chars().collect();
+            for _ in 0..rng.usize(1..4) {
+                let at = rng.usize(..chars.len());
+                match rng.u8(..3) {
+                    0 => {
+                        chars.remove(at);
+                    }
+                    1 => chars.insert(at, alphabet[rng.usize(..alphabet.len())]),
+                    _ => chars[at] = alphabet[rng.usize(..alphabet.len())],
+                }
+            }
+            let text: String = chars.into_iter().collect();
+            if let Err(e) = load_from(Some((Path::new("x.yaml"), &text)), &BTreeMap::new(), &[]) {
+                assert!(!e.to_string().contains('\n'), "{e}");
+            }
+        }
     }
 }

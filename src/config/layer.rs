@@ -44,7 +44,11 @@ fn open_map_template(path: &str) -> Option<Value> {
 }
 
 pub fn join(prefix: &str, key: &str) -> String {
-    if prefix.is_empty() { key.to_string() } else { format!("{prefix}.{key}") }
+    if prefix.is_empty() {
+        key.to_string()
+    } else {
+        format!("{prefix}.{key}")
+    }
 }
 
 /// Every leaf (a scalar or a list) under `value`, as dotted paths, in tree order.
@@ -72,7 +76,8 @@ fn all_paths(value: &Value, prefix: &str, out: &mut Vec<String>) {
 
 /// The value at a dotted path.
 pub fn get<'a>(tree: &'a Value, path: &str) -> Option<&'a Value> {
-    path.split('.').try_fold(tree, |node, key| node.as_object()?.get(key))
+    path.split('.')
+        .try_fold(tree, |node, key| node.as_object()?.get(key))
 }
 
 /// Edit distance between two strings, for "did you mean".
@@ -84,7 +89,9 @@ pub fn levenshtein(a: &str, b: &str) -> usize {
         row[0] = i + 1;
         for (j, cb) in b.iter().enumerate() {
             let above = row[j + 1];
-            row[j + 1] = (above + 1).min(row[j] + 1).min(diagonal + usize::from(ca != *cb));
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
             diagonal = above;
         }
     }
@@ -105,7 +112,11 @@ pub fn nearest<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) 
 /// The canonical variable name for a key: `DARKHORSES_API_RATE_LIMIT`, `DARKHORSES_INTERVALS__LIVE_DATA__TIMEOUT`.
 pub fn env_name(path: &str) -> String {
     let segments: Vec<&str> = path.split('.').collect();
-    let body = if segments.len() == 2 { segments.join("_") } else { segments.join("__") };
+    let body = if segments.len() == 2 {
+        segments.join("_")
+    } else {
+        segments.join("__")
+    };
     format!("{ENV_PREFIX}{}", body.to_ascii_uppercase())
 }
 
@@ -152,7 +163,9 @@ fn typed_text(template: &Value, text: &str) -> Option<Value> {
         Value::Bool(_) => parse_bool(text).map(Value::Bool),
         Value::Number(n) if n.is_f64() => {
             let x: f64 = text.trim().parse().ok()?;
-            serde_json::Number::from_f64(x).filter(|_| x.is_finite()).map(Value::Number)
+            serde_json::Number::from_f64(x)
+                .filter(|_| x.is_finite())
+                .map(Value::Number)
         }
         Value::Number(_) => text.trim().parse::<u64>().ok().map(Value::from),
         Value::Array(_) | Value::Object(_) => None,
@@ -161,7 +174,10 @@ fn typed_text(template: &Value, text: &str) -> Option<Value> {
 
 fn element_template(template: &Value) -> Value {
     match template {
-        Value::Array(items) => items.first().cloned().unwrap_or(Value::String(String::new())),
+        Value::Array(items) => items
+            .first()
+            .cloned()
+            .unwrap_or(Value::String(String::new())),
         _ => Value::String(String::new()),
     }
 }
@@ -169,7 +185,11 @@ fn element_template(template: &Value) -> Value {
 /// A YAML value typed by the default it replaces. Quoted values are strings, so `"0.5"` does not
 /// fill a number.
 fn from_yaml(template: &Value, node: &Node, key: &str) -> Result<Value, Mismatch> {
-    let mismatch = || Mismatch { key: key.to_string(), expected: expected(template), found: node.describe() };
+    let mismatch = || Mismatch {
+        key: key.to_string(),
+        expected: expected(template),
+        found: node.describe(),
+    };
     match (template, &node.kind) {
         (Value::Array(_), Kind::Seq(items)) => {
             let element = element_template(template);
@@ -181,12 +201,22 @@ fn from_yaml(template: &Value, node: &Node, key: &str) -> Result<Value, Mismatch
         }
         (Value::Array(_), _) if node.is_null() => Ok(Value::Array(Vec::new())),
         // A job's arguments may be written as one string, as the Python system's config did.
-        (Value::Array(_), Kind::Scalar { text, .. }) if key.starts_with("intervals.") && key.ends_with(".args") => {
-            Ok(Value::Array(text.split_whitespace().map(|s| Value::String(s.to_string())).collect()))
+        (Value::Array(_), Kind::Scalar { text, .. })
+            if key.starts_with("intervals.") && key.ends_with(".args") =>
+        {
+            Ok(Value::Array(
+                text.split_whitespace()
+                    .map(|s| Value::String(s.to_string()))
+                    .collect(),
+            ))
         }
         (Value::String(_) | Value::Null, _) if node.is_null() => Ok(Value::String(String::new())),
-        (Value::String(_) | Value::Null, Kind::Scalar { text, .. }) => Ok(Value::String(text.clone())),
-        (Value::Bool(_) | Value::Number(_), Kind::Scalar { text, plain: true }) if !node.is_null() => {
+        (Value::String(_) | Value::Null, Kind::Scalar { text, .. }) => {
+            Ok(Value::String(text.clone()))
+        }
+        (Value::Bool(_) | Value::Number(_), Kind::Scalar { text, plain: true })
+            if !node.is_null() =>
+        {
             typed_text(template, text).ok_or_else(mismatch)
         }
         _ => Err(mismatch()),
@@ -195,12 +225,19 @@ fn from_yaml(template: &Value, node: &Node, key: &str) -> Result<Value, Mismatch
 
 /// An environment value typed by the default it replaces: strings raw, lists comma-separated.
 fn from_text(template: &Value, text: &str, key: &str) -> Result<Value, Mismatch> {
-    let mismatch = || Mismatch { key: key.to_string(), expected: expected(template), found: format!("`{text}`") };
+    let mismatch = || Mismatch {
+        key: key.to_string(),
+        expected: expected(template),
+        found: format!("`{}`", text.escape_debug()),
+    };
     match template {
         Value::Array(_) => {
             let element = element_template(template);
             let items = text.split(',').map(str::trim).filter(|s| !s.is_empty());
-            items.map(|item| typed_text(&element, item).ok_or_else(mismatch)).collect::<Result<Vec<_>, _>>().map(Value::Array)
+            items
+                .map(|item| typed_text(&element, item).ok_or_else(mismatch))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Value::Array)
         }
         _ => typed_text(template, text).ok_or_else(mismatch),
     }
@@ -209,12 +246,16 @@ fn from_text(template: &Value, text: &str, key: &str) -> Result<Value, Mismatch>
 /// A flag's value: JSON of the right type, or text typed as the environment's is.
 fn from_json(template: &Value, value: &Value, key: &str) -> Result<Value, Mismatch> {
     match (template, value) {
-        (Value::String(_), Value::String(_)) | (Value::Bool(_), Value::Bool(_)) | (Value::Array(_), Value::Array(_)) => {
-            Ok(value.clone())
-        }
+        (Value::String(_), Value::String(_))
+        | (Value::Bool(_), Value::Bool(_))
+        | (Value::Array(_), Value::Array(_)) => Ok(value.clone()),
         (Value::Number(t), Value::Number(v)) if t.is_f64() || v.is_u64() => Ok(value.clone()),
         (_, Value::String(text)) => from_text(template, text, key),
-        _ => Err(Mismatch { key: key.to_string(), expected: expected(template), found: format!("`{value}`") }),
+        _ => Err(Mismatch {
+            key: key.to_string(),
+            expected: expected(template),
+            found: format!("`{}`", value.to_string().escape_debug()),
+        }),
     }
 }
 
@@ -234,7 +275,11 @@ impl Layers {
         let mut paths = Vec::new();
         leaves(&tree, "", &mut paths);
         let origins = paths.into_iter().map(|p| (p, Origin::Default)).collect();
-        Ok(Self { tree, origins, warnings: Vec::new() })
+        Ok(Self {
+            tree,
+            origins,
+            warnings: Vec::new(),
+        })
     }
 
     fn origin_of(&self, key: &str) -> Option<&Origin> {
@@ -250,7 +295,11 @@ impl Layers {
 
     /// Overlay a parsed YAML file.
     pub fn apply_file(&mut self, root: &Node, file: &Path) -> Result<(), Error> {
-        let mut cx = FileCx { file, origins: &mut self.origins, warnings: &mut self.warnings };
+        let mut cx = FileCx {
+            file,
+            origins: &mut self.origins,
+            warnings: &mut self.warnings,
+        };
         cx.overlay(&mut self.tree, root, "", root.line)
     }
 
@@ -262,7 +311,10 @@ impl Layers {
             }
         }
         for (var, text) in env {
-            if !var.starts_with(ENV_PREFIX) || var.starts_with(NON_CONFIG_ENV_PREFIX) || text.is_empty() {
+            if !var.starts_with(ENV_PREFIX)
+                || var.starts_with(NON_CONFIG_ENV_PREFIX)
+                || text.is_empty()
+            {
                 continue;
             }
             match self.env_key(var) {
@@ -275,7 +327,9 @@ impl Layers {
                         Some(name) => format!("; did you mean {name}?"),
                         None => "; see `darkhorses config show` for the keys".to_string(),
                     };
-                    self.warnings.push(format!("environment variable {var} names no config key and is ignored{hint}"));
+                    self.warnings.push(format!(
+                        "environment variable {var} names no config key and is ignored{hint}"
+                    ));
                 }
             }
         }
@@ -286,16 +340,25 @@ impl Layers {
     pub fn apply_flags(&mut self, flags: &[FlagOverride]) -> Result<(), Error> {
         for flag in flags {
             let Some(template) = get(&self.tree, &flag.key).cloned() else {
-                return Err(Error::Invalid(format!("flag {} sets unknown config key {}", flag.flag, flag.key)));
+                return Err(Error::Invalid(format!(
+                    "flag {} sets unknown config key {}",
+                    flag.flag, flag.key
+                )));
             };
-            let value = from_json(&template, &flag.value, &flag.key).map_err(|m| Error::WrongType {
-                key: m.key,
-                place: format!("from flag {}", flag.flag),
-                expected: m.expected,
-                found: m.found,
-            })?;
+            let value =
+                from_json(&template, &flag.value, &flag.key).map_err(|m| Error::WrongType {
+                    key: m.key,
+                    place: format!("from flag {}", flag.flag),
+                    expected: m.expected,
+                    found: m.found,
+                })?;
             set(&mut self.tree, &flag.key, value);
-            self.origins.insert(flag.key.clone(), Origin::Flag { flag: flag.flag.clone() });
+            self.origins.insert(
+                flag.key.clone(),
+                Origin::Flag {
+                    flag: flag.flag.clone(),
+                },
+            );
         }
         Ok(())
     }
@@ -304,7 +367,10 @@ impl Layers {
     fn set_text(&mut self, key: &str, text: &str, var: &str) -> Result<(), Error> {
         let template = match get(&self.tree, key) {
             Some(value) => value.clone(),
-            None => key.rsplit_once('.').and_then(|(parent, _)| open_map_template(parent)).unwrap_or(Value::Null),
+            None => key
+                .rsplit_once('.')
+                .and_then(|(parent, _)| open_map_template(parent))
+                .unwrap_or(Value::Null),
         };
         let value = from_text(&template, text, key).map_err(|m| Error::WrongType {
             key: m.key,
@@ -313,7 +379,12 @@ impl Layers {
             found: m.found,
         })?;
         set(&mut self.tree, key, value);
-        self.origins.insert(key.to_string(), Origin::Env { var: var.to_string() });
+        self.origins.insert(
+            key.to_string(),
+            Origin::Env {
+                var: var.to_string(),
+            },
+        );
         Ok(())
     }
 
@@ -370,7 +441,9 @@ fn set(tree: &mut Value, path: &str, value: Value) {
             map.insert(key.to_string(), value);
             return;
         }
-        node = map.entry(key.to_string()).or_insert_with(|| Value::Object(Map::new()));
+        node = map
+            .entry(key.to_string())
+            .or_insert_with(|| Value::Object(Map::new()));
     }
 }
 
@@ -385,7 +458,13 @@ impl FileCx<'_> {
         format!("in {}:{line}", self.file.display())
     }
 
-    fn unknown_key(&self, key: &str, line: usize, siblings: &Map<String, Value>, parent: &str) -> Error {
+    fn unknown_key(
+        &self,
+        key: &str,
+        line: usize,
+        siblings: &Map<String, Value>,
+        parent: &str,
+    ) -> Error {
         let mut candidates = Vec::new();
         for (name, child) in siblings {
             let path = join(parent, name);
@@ -399,11 +478,21 @@ impl FileCx<'_> {
                 format!("; valid keys here: {}", names.join(", "))
             }
         };
-        Error::UnknownKey { key: key.to_string(), place: self.at(line), hint }
+        Error::UnknownKey {
+            key: key.escape_debug().to_string(),
+            place: self.at(line),
+            hint,
+        }
     }
 
     /// Overlay `node` onto `slot`, the value at `path`; `line` is the line of the key that holds it.
-    fn overlay(&mut self, slot: &mut Value, node: &Node, path: &str, line: usize) -> Result<(), Error> {
+    fn overlay(
+        &mut self,
+        slot: &mut Value,
+        node: &Node,
+        path: &str,
+        line: usize,
+    ) -> Result<(), Error> {
         let Value::Object(map) = slot else {
             let value = from_yaml(slot, node, path).map_err(|m| Error::WrongType {
                 key: m.key,
@@ -412,7 +501,13 @@ impl FileCx<'_> {
                 found: m.found,
             })?;
             *slot = value;
-            self.origins.insert(path.to_string(), Origin::File { path: self.file.to_path_buf(), line });
+            self.origins.insert(
+                path.to_string(),
+                Origin::File {
+                    path: self.file.to_path_buf(),
+                    line,
+                },
+            );
             return Ok(());
         };
         if node.is_null() {
@@ -421,7 +516,11 @@ impl FileCx<'_> {
         }
         let Kind::Map(entries) = &node.kind else {
             return Err(Error::WrongType {
-                key: if path.is_empty() { "the top level".to_string() } else { path.to_string() },
+                key: if path.is_empty() {
+                    "the top level".to_string()
+                } else {
+                    path.to_string()
+                },
                 place: self.at(line),
                 expected: "a mapping of keys",
                 found: node.describe(),
@@ -451,14 +550,22 @@ impl FileCx<'_> {
         template: &Value,
     ) -> Result<(), Error> {
         let replace = path == "intervals";
-        let old = if replace { std::mem::take(map) } else { map.clone() };
+        let old = if replace {
+            std::mem::take(map)
+        } else {
+            map.clone()
+        };
         if replace {
             let prefix = format!("{path}.");
             self.origins.retain(|k, _| !k.starts_with(&prefix));
         }
         for entry in entries {
             let name = &entry.key;
-            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            {
                 return Err(Error::InvalidValue {
                     key: join(path, name),
                     place: self.at(entry.line),
@@ -483,14 +590,27 @@ impl FileCx<'_> {
     }
 
     /// One `intervals` entry, which may name a script of the Python system instead of a job.
-    fn overlay_interval(&mut self, slot: &mut Value, node: &Node, path: &str, line: usize) -> Result<(), Error> {
+    fn overlay_interval(
+        &mut self,
+        slot: &mut Value,
+        node: &Node,
+        path: &str,
+        line: usize,
+    ) -> Result<(), Error> {
         let Kind::Map(entries) = &node.kind else {
             return self.overlay(slot, node, path, line);
         };
-        let (scripts, rest): (Vec<_>, Vec<_>) = entries.iter().cloned().partition(|e| e.key == "script");
-        let plain = Node { kind: Kind::Map(rest.clone()), line: node.line, col: node.col };
+        let (scripts, rest): (Vec<_>, Vec<_>) =
+            entries.iter().cloned().partition(|e| e.key == "script");
+        let plain = Node {
+            kind: Kind::Map(rest.clone()),
+            line: node.line,
+            col: node.col,
+        };
         self.overlay(slot, &plain, path, line)?;
-        let Some(script) = scripts.first() else { return Ok(()) };
+        let Some(script) = scripts.first() else {
+            return Ok(());
+        };
         let Kind::Scalar { text, .. } = &script.value.kind else {
             return Err(Error::WrongType {
                 key: join(path, "script"),
@@ -508,8 +628,13 @@ impl FileCx<'_> {
         }
         let words: Vec<&str> = text.split_whitespace().collect();
         let script_at = words.iter().position(|w| w.ends_with(".py"));
-        let file_name = script_at.and_then(|i| Path::new(words[i]).file_name()).and_then(|n| n.to_str());
-        let Some((_, job, extra)) = SEED_SCRIPTS.iter().find(|(name, _, _)| Some(*name) == file_name) else {
+        let file_name = script_at
+            .and_then(|i| Path::new(words[i]).file_name())
+            .and_then(|n| n.to_str());
+        let Some((_, job, extra)) = SEED_SCRIPTS
+            .iter()
+            .find(|(name, _, _)| Some(*name) == file_name)
+        else {
             let known: Vec<&str> = SEED_SCRIPTS.iter().map(|(name, _, _)| *name).collect();
             return Err(Error::UnknownScript {
                 interval: path.trim_start_matches("intervals.").to_string(),
@@ -523,13 +648,25 @@ impl FileCx<'_> {
         let mut args: Vec<Value> = extra.iter().map(|a| Value::String(a.to_string())).collect();
         let after = script_at.map_or(&[][..], |i| &words[i + 1..]);
         args.extend(after.iter().map(|a| Value::String(a.to_string())));
-        let origin = Origin::File { path: self.file.to_path_buf(), line: script.line };
+        let origin = Origin::File {
+            path: self.file.to_path_buf(),
+            line: script.line,
+        };
         if let Value::Object(map) = slot {
             map.insert("job".into(), Value::String(job.to_string()));
             self.origins.insert(join(path, "job"), origin.clone());
             if !args.is_empty() {
-                let given = map.get("args").and_then(Value::as_array).cloned().unwrap_or_default();
-                let suggested: Vec<String> = args.iter().chain(&given).filter_map(Value::as_str).map(str::to_string).collect();
+                let given = map
+                    .get("args")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
+                let suggested: Vec<String> = args
+                    .iter()
+                    .chain(&given)
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect();
                 args.extend(given);
                 map.insert("args".into(), Value::Array(args));
                 self.origins.insert(join(path, "args"), origin);
@@ -550,6 +687,7 @@ impl FileCx<'_> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 mod tests {
     use super::*;
 
@@ -562,33 +700,66 @@ mod tests {
 
     #[test]
     fn nearest_ignores_far_candidates() {
-        assert_eq!(nearest("api.rate_limt", ["api.rate_limit", "api.timeout"]), Some("api.rate_limit"));
+        assert_eq!(
+            nearest("api.rate_limt", ["api.rate_limit", "api.timeout"]),
+            Some("api.rate_limit")
+        );
         assert_eq!(nearest("zzzzzzzz", ["api.rate_limit", "api.timeout"]), None);
     }
 
     #[test]
     fn env_names_are_canonical() {
         assert_eq!(env_name("api.rate_limit"), "DARKHORSES_API_RATE_LIMIT");
-        assert_eq!(env_name("intervals.live_data.timeout"), "DARKHORSES_INTERVALS__LIVE_DATA__TIMEOUT");
+        assert_eq!(
+            env_name("intervals.live_data.timeout"),
+            "DARKHORSES_INTERVALS__LIVE_DATA__TIMEOUT"
+        );
     }
 
     #[test]
     fn env_names_resolve_to_keys() {
         let layers = Layers::defaults().unwrap();
         let key = |var: &str| layers.env_key(var);
-        assert_eq!(key("DARKHORSES_API_RATE_LIMIT").as_deref(), Some("api.rate_limit"));
-        assert_eq!(key("DARKHORSES_LOGGING_LEVEL").as_deref(), Some("logging.level"));
-        assert_eq!(key("DARKHORSES_DATABASE_BATCH_SIZE").as_deref(), Some("database.batch_size"));
-        assert_eq!(key("DARKHORSES_ALERTS_ENABLED").as_deref(), Some("alerts.enabled"));
-        assert_eq!(key("DARKHORSES_FEATURES_DRY_RUN").as_deref(), Some("features.dry_run"));
-        assert_eq!(key("DARKHORSES_HEALTH_CHECK_STUCK_AFTER").as_deref(), Some("health_check.stuck_after"));
-        assert_eq!(key("DARKHORSES_INTERVALS__LIVE_DATA__TIMEOUT").as_deref(), Some("intervals.live_data.timeout"));
+        assert_eq!(
+            key("DARKHORSES_API_RATE_LIMIT").as_deref(),
+            Some("api.rate_limit")
+        );
+        assert_eq!(
+            key("DARKHORSES_LOGGING_LEVEL").as_deref(),
+            Some("logging.level")
+        );
+        assert_eq!(
+            key("DARKHORSES_DATABASE_BATCH_SIZE").as_deref(),
+            Some("database.batch_size")
+        );
+        assert_eq!(
+            key("DARKHORSES_ALERTS_ENABLED").as_deref(),
+            Some("alerts.enabled")
+        );
+        assert_eq!(
+            key("DARKHORSES_FEATURES_DRY_RUN").as_deref(),
+            Some("features.dry_run")
+        );
+        assert_eq!(
+            key("DARKHORSES_HEALTH_CHECK_STUCK_AFTER").as_deref(),
+            Some("health_check.stuck_after")
+        );
+        assert_eq!(
+            key("DARKHORSES_INTERVALS__LIVE_DATA__TIMEOUT").as_deref(),
+            Some("intervals.live_data.timeout")
+        );
         assert_eq!(
             key("DARKHORSES_ALERTS__THRESHOLDS__STALE_DATA_HOURS").as_deref(),
             Some("alerts.thresholds.stale_data_hours")
         );
-        assert_eq!(key("darkhorses_api_rate_limit".to_ascii_uppercase().as_str()).as_deref(), Some("api.rate_limit"));
-        assert_eq!(key("DARKHORSES_SANDBOX__FAULTS__5XX").as_deref(), Some("sandbox.faults.5xx"));
+        assert_eq!(
+            key("darkhorses_api_rate_limit".to_ascii_uppercase().as_str()).as_deref(),
+            Some("api.rate_limit")
+        );
+        assert_eq!(
+            key("DARKHORSES_SANDBOX__FAULTS__5XX").as_deref(),
+            Some("sandbox.faults.5xx")
+        );
         assert_eq!(
             key("DARKHORSES_LOGGING__RETENTION_DAYS__DAILY_UPDATE").as_deref(),
             Some("logging.retention_days.daily_update")
@@ -609,14 +780,34 @@ mod tests {
         assert!(from_text(&int, "-1", "k").is_err());
         assert!(from_text(&int, "1.5", "k").is_err());
         assert!(from_text(&num, "NaN", "k").is_err());
-        assert_eq!(from_text(&Value::from("x"), "007", "k").ok(), Some(Value::from("007")));
-        for (text, want) in [("true", true), ("1", true), ("YES", true), ("false", false), ("0", false), ("no", false)] {
-            assert_eq!(from_text(&Value::Bool(false), text, "k").ok(), Some(Value::Bool(want)), "{text}");
+        assert_eq!(
+            from_text(&Value::from("x"), "007", "k").ok(),
+            Some(Value::from("007"))
+        );
+        for (text, want) in [
+            ("true", true),
+            ("1", true),
+            ("YES", true),
+            ("false", false),
+            ("0", false),
+            ("no", false),
+        ] {
+            assert_eq!(
+                from_text(&Value::Bool(false), text, "k").ok(),
+                Some(Value::Bool(want)),
+                "{text}"
+            );
         }
         assert!(from_text(&Value::Bool(false), "maybe", "k").is_err());
-        assert_eq!(from_text(&list, "gb, ire,", "k").ok(), Some(serde_json::json!(["gb", "ire"])));
+        assert_eq!(
+            from_text(&list, "gb, ire,", "k").ok(),
+            Some(serde_json::json!(["gb", "ire"]))
+        );
         let codes = serde_json::json!([429]);
-        assert_eq!(from_text(&codes, "429,503", "k").ok(), Some(serde_json::json!([429, 503])));
+        assert_eq!(
+            from_text(&codes, "429,503", "k").ok(),
+            Some(serde_json::json!([429, 503]))
+        );
         assert!(from_text(&codes, "429,x", "k").is_err());
     }
 }

@@ -12,8 +12,9 @@ pub fn redact_url(url: &str) -> String {
     let mut out = url.to_string();
     if let Some(scheme_end) = out.find("://") {
         let authority_start = scheme_end + 3;
-        let authority_end =
-            out[authority_start..].find(['/', '?', '#']).map_or(out.len(), |i| authority_start + i);
+        let authority_end = out[authority_start..]
+            .find(['/', '?', '#'])
+            .map_or(out.len(), |i| authority_start + i);
         if let Some(at) = out[authority_start..authority_end].rfind('@') {
             let userinfo = &out[authority_start..authority_start + at];
             if let Some(colon) = userinfo.find(':') {
@@ -27,7 +28,9 @@ pub fn redact_url(url: &str) -> String {
     while let Some(i) = rest.to_ascii_lowercase().find("password=") {
         let value_start = i + "password=".len();
         result.push_str(&rest[..value_start]);
-        let value_len = rest[value_start..].find(['&', ' ', ';']).unwrap_or(rest.len() - value_start);
+        let value_len = rest[value_start..]
+            .find(['&', ' ', ';'])
+            .unwrap_or(rest.len() - value_start);
         result.push_str("***");
         rest = &rest[value_start + value_len..];
     }
@@ -66,7 +69,10 @@ fn human_value(value: &Value) -> String {
     match value {
         Value::String(s) if s.is_empty() => "\"\"".into(),
         Value::String(s) => s.clone(),
-        Value::Array(items) => format!("[{}]", items.iter().map(human_value).collect::<Vec<_>>().join(", ")),
+        Value::Array(items) => format!(
+            "[{}]",
+            items.iter().map(human_value).collect::<Vec<_>>().join(", ")
+        ),
         other => other.to_string(),
     }
 }
@@ -108,16 +114,32 @@ pub fn check_json(loaded: &Loaded) -> Value {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 mod tests {
     use super::*;
 
     #[test]
     fn urls_keep_everything_but_the_password() {
-        assert_eq!(redact_url("postgres://user:pw@db.example.com:5432/app"), "postgres://user:***@db.example.com:5432/app");
-        assert_eq!(redact_url("postgresql://u:p@ss@host/db"), "postgresql://u:***@host/db");
-        assert_eq!(redact_url("postgres://user@host/db"), "postgres://user@host/db");
-        assert_eq!(redact_url("postgres://host/db?user=u&password=pw&sslmode=require"), "postgres://host/db?user=u&password=***&sslmode=require");
-        assert_eq!(redact_url("host=h password=pw dbname=d"), "host=h password=*** dbname=d");
+        assert_eq!(
+            redact_url("postgres://user:pw@db.example.com:5432/app"),
+            "postgres://user:***@db.example.com:5432/app"
+        );
+        assert_eq!(
+            redact_url("postgresql://u:p@ss@host/db"),
+            "postgresql://u:***@host/db"
+        );
+        assert_eq!(
+            redact_url("postgres://user@host/db"),
+            "postgres://user@host/db"
+        );
+        assert_eq!(
+            redact_url("postgres://host/db?user=u&password=pw&sslmode=require"),
+            "postgres://host/db?user=u&password=***&sslmode=require"
+        );
+        assert_eq!(
+            redact_url("host=h password=pw dbname=d"),
+            "host=h password=*** dbname=d"
+        );
         assert_eq!(redact_url("sqlite:darkhorses.db"), "sqlite:darkhorses.db");
     }
 

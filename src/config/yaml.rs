@@ -21,7 +21,10 @@ pub struct Node {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Kind {
     /// A scalar as written. `plain` is false for quoted and block scalars, which are always strings.
-    Scalar { text: String, plain: bool },
+    Scalar {
+        text: String,
+        plain: bool,
+    },
     Seq(Vec<Node>),
     /// Entries in file order; keys are scalars, with their own position.
     Map(Vec<Entry>),
@@ -46,7 +49,11 @@ pub struct SyntaxError {
 impl From<ScanError> for SyntaxError {
     fn from(e: ScanError) -> Self {
         // yaml-rust2 counts lines from 1 and columns from 0.
-        Self { line: e.marker().line(), col: e.marker().col() + 1, message: e.info().to_string() }
+        Self {
+            line: e.marker().line(),
+            col: e.marker().col() + 1,
+            message: e.info().to_string(),
+        }
     }
 }
 
@@ -60,8 +67,10 @@ impl Node {
     pub fn describe(&self) -> String {
         match &self.kind {
             _ if self.is_null() => "an empty value".to_string(),
-            Kind::Scalar { text, plain: true } => format!("`{text}`"),
-            Kind::Scalar { text, plain: false } => format!("the string \"{text}\""),
+            Kind::Scalar { text, plain: true } => format!("`{}`", text.escape_debug()),
+            Kind::Scalar { text, plain: false } => {
+                format!("the string \"{}\"", text.escape_debug())
+            }
             Kind::Seq(_) => "a list".to_string(),
             Kind::Map(_) => "a mapping".to_string(),
         }
@@ -72,7 +81,10 @@ impl Node {
 pub fn parse(text: &str) -> Result<Option<Node>, SyntaxError> {
     let mut sink = Sink::default();
     Parser::new_from_str(text).load(&mut sink, true)?;
-    let mut builder = Builder { events: sink.events.into_iter().peekable(), anchors: HashMap::new() };
+    let mut builder = Builder {
+        events: sink.events.into_iter().peekable(),
+        anchors: HashMap::new(),
+    };
     let mut root = None;
     let mut documents = 0;
     while let Some((event, mark)) = builder.events.next() {
@@ -83,7 +95,8 @@ pub fn parse(text: &str) -> Result<Option<Node>, SyntaxError> {
                     return Err(SyntaxError {
                         line: mark.line(),
                         col: mark.col() + 1,
-                        message: "a config file holds one YAML document; remove the second `---`".into(),
+                        message: "a config file holds one YAML document; remove the second `---`"
+                            .into(),
                     });
                 }
                 let (event, mark) = builder.next_event(mark)?;
@@ -114,7 +127,11 @@ struct Builder {
 }
 
 fn unexpected(event: &Event, mark: Marker) -> SyntaxError {
-    SyntaxError { line: mark.line(), col: mark.col() + 1, message: format!("unexpected YAML event {event:?}") }
+    SyntaxError {
+        line: mark.line(),
+        col: mark.col() + 1,
+        message: format!("unexpected YAML event {event:?}"),
+    }
 }
 
 impl Builder {
@@ -136,7 +153,14 @@ impl Builder {
         let (line, col) = (mark.line(), mark.col() + 1);
         match event {
             Event::Scalar(text, style, anchor, _tag) => {
-                let node = Node { kind: Kind::Scalar { text, plain: style == TScalarStyle::Plain }, line, col };
+                let node = Node {
+                    kind: Kind::Scalar {
+                        text,
+                        plain: style == TScalarStyle::Plain,
+                    },
+                    line,
+                    col,
+                };
                 self.remember(anchor, &node);
                 Ok(node)
             }
@@ -154,7 +178,11 @@ impl Builder {
                     }
                     items.push(self.node(event, mark)?);
                 }
-                let node = Node { kind: Kind::Seq(items), line, col };
+                let node = Node {
+                    kind: Kind::Seq(items),
+                    line,
+                    col,
+                };
                 self.remember(anchor, &node);
                 Ok(node)
             }
@@ -177,14 +205,27 @@ impl Builder {
                         return Err(SyntaxError {
                             line: key.line,
                             col: key.col,
-                            message: format!("duplicate key `{key_text}` (first given on line {})", first.line),
+                            message: format!(
+                                "duplicate key `{}` (first given on line {})",
+                                key_text.escape_debug(),
+                                first.line
+                            ),
                         });
                     }
                     let (event, vmark) = self.next_event(kmark)?;
                     let value = self.node(event, vmark)?;
-                    entries.push(Entry { key: key_text, line: key.line, col: key.col, value });
+                    entries.push(Entry {
+                        key: key_text,
+                        line: key.line,
+                        col: key.col,
+                        value,
+                    });
                 }
-                let node = Node { kind: Kind::Map(entries), line, col };
+                let node = Node {
+                    kind: Kind::Map(entries),
+                    line,
+                    col,
+                };
                 self.remember(anchor, &node);
                 Ok(node)
             }
@@ -194,6 +235,7 @@ impl Builder {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 mod tests {
     use super::*;
 
@@ -206,12 +248,26 @@ mod tests {
 
     #[test]
     fn keys_carry_their_lines() {
-        let root = parse("# comment\napi:\n  rate_limit: 0.5\n  regions: [gb, ire]\n").unwrap().unwrap();
+        let root = parse("# comment\napi:\n  rate_limit: 0.5\n  regions: [gb, ire]\n")
+            .unwrap()
+            .unwrap();
         let top = map(&root);
-        assert_eq!((top[0].key.as_str(), top[0].line, top[0].col), ("api", 2, 1));
+        assert_eq!(
+            (top[0].key.as_str(), top[0].line, top[0].col),
+            ("api", 2, 1)
+        );
         let api = map(&top[0].value);
-        assert_eq!((api[0].key.as_str(), api[0].line, api[0].col), ("rate_limit", 3, 3));
-        assert_eq!(api[0].value.kind, Kind::Scalar { text: "0.5".into(), plain: true });
+        assert_eq!(
+            (api[0].key.as_str(), api[0].line, api[0].col),
+            ("rate_limit", 3, 3)
+        );
+        assert_eq!(
+            api[0].value.kind,
+            Kind::Scalar {
+                text: "0.5".into(),
+                plain: true
+            }
+        );
         assert_eq!(api[1].line, 4);
         assert!(matches!(&api[1].value.kind, Kind::Seq(items) if items.len() == 2));
     }
@@ -220,8 +276,20 @@ mod tests {
     fn quoted_scalars_are_not_plain() {
         let root = parse("a: '123'\nb: 123\nc:\n").unwrap().unwrap();
         let top = map(&root);
-        assert_eq!(top[0].value.kind, Kind::Scalar { text: "123".into(), plain: false });
-        assert_eq!(top[1].value.kind, Kind::Scalar { text: "123".into(), plain: true });
+        assert_eq!(
+            top[0].value.kind,
+            Kind::Scalar {
+                text: "123".into(),
+                plain: false
+            }
+        );
+        assert_eq!(
+            top[1].value.kind,
+            Kind::Scalar {
+                text: "123".into(),
+                plain: true
+            }
+        );
         assert!(top[2].value.is_null());
     }
 

@@ -35,6 +35,8 @@ const SEED_SCRIPTS: [(&str, &str, &[&str]); 5] = [
 
 /// Maps whose keys the user chooses, with the template of one entry: the type of its values and
 /// the defaults of the keys an entry leaves out.
+const OPEN_MAPS: [&str; 2] = ["intervals", "logging.retention_days"];
+
 fn open_map_template(path: &str) -> Option<Value> {
     match path {
         "intervals" => serde_json::to_value(IntervalConfig::default()).ok(),
@@ -263,6 +265,8 @@ fn from_json(template: &Value, value: &Value, key: &str) -> Result<Value, Mismat
 #[derive(Debug, Clone)]
 pub struct Layers {
     pub tree: Value,
+    /// The built-in defaults, which type every value that replaces them.
+    defaults: Value,
     pub origins: BTreeMap<String, Origin>,
     pub warnings: Vec<String>,
 }
@@ -276,10 +280,30 @@ impl Layers {
         leaves(&tree, "", &mut paths);
         let origins = paths.into_iter().map(|p| (p, Origin::Default)).collect();
         Ok(Self {
+            defaults: tree.clone(),
             tree,
             origins,
             warnings: Vec::new(),
         })
+    }
+
+    /// The value that types a new value at `key`: its built-in default or, for an entry of an open
+    /// map that the defaults lack, the map's template. The defaults, not the current tree, so a list
+    /// emptied by the file still types the elements the environment gives it.
+    fn template_for(&self, key: &str) -> Option<Value> {
+        if let Some(value) = get(&self.defaults, key) {
+            return Some(value.clone());
+        }
+        for map in OPEN_MAPS {
+            if let Some(rest) = key.strip_prefix(map).and_then(|r| r.strip_prefix('.')) {
+                let template = open_map_template(map)?;
+                return match rest.split_once('.') {
+                    None => Some(template),
+                    Some((_, field)) => get(&template, field).cloned(),
+                };
+            }
+        }
+        get(&self.tree, key).cloned()
     }
 
     fn origin_of(&self, key: &str) -> Option<&Origin> {
@@ -339,7 +363,9 @@ impl Layers {
     /// Overlay command-line flags (last, so they win).
     pub fn apply_flags(&mut self, flags: &[FlagOverride]) -> Result<(), Error> {
         for flag in flags {
-            let Some(template) = get(&self.tree, &flag.key).cloned() else {
+            let Some(template) =
+                get(&self.tree, &flag.key).and_then(|_| self.template_for(&flag.key))
+            else {
                 return Err(Error::Invalid(format!(
                     "flag {} sets unknown config key {}",
                     flag.flag, flag.key
@@ -365,13 +391,7 @@ impl Layers {
 
     /// Set a leaf from an environment variable's text.
     fn set_text(&mut self, key: &str, text: &str, var: &str) -> Result<(), Error> {
-        let template = match get(&self.tree, key) {
-            Some(value) => value.clone(),
-            None => key
-                .rsplit_once('.')
-                .and_then(|(parent, _)| open_map_template(parent))
-                .unwrap_or(Value::Null),
-        };
+        let template = self.template_for(key).unwrap_or(Value::Null);
         let value = from_text(&template, text, key).map_err(|m| Error::WrongType {
             key: m.key,
             place: format!("from environment variable {var}"),
@@ -768,6 +788,38 @@ mod tests {
         assert_eq!(key("DARKHORSES_API"), None, "a section is not a value");
         assert_eq!(key("DARKHORSES_INTERVALS__NO_SUCH_JOB__TIMEOUT"), None);
         assert_eq!(key("DARKHORSES_API__"), None);
+    }
+
+    #[test]
+    fn lists_emptied_by_the_file_still_type_their_elements() {
+        let mut layers = Layers::defaults().unwrap();
+        let root = super::super::yaml::parse(
+            "retry:\n  retry_status_codes: []\nintervals:\n  x:\n    job: daily\n",
+        )
+        .unwrap()
+        .unwrap();
+        layers.apply_file(&root, Path::new("x.yaml")).unwrap();
+        let env: BTreeMap<String, String> = [
+            ("DARKHORSES_RETRY_RETRY_STATUS_CODES", "429,503"),
+            ("DARKHORSES_INTERVALS__X__TIMEOUT", "60"),
+            ("DARKHORSES_LOGGING__RETENTION_DAYS__DAILY_UPDATE", "14"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        layers.apply_env(&env).unwrap();
+        assert_eq!(
+            get(&layers.tree, "retry.retry_status_codes"),
+            Some(&serde_json::json!([429, 503]))
+        );
+        assert_eq!(
+            get(&layers.tree, "intervals.x.timeout"),
+            Some(&Value::from(60u64))
+        );
+        assert_eq!(
+            get(&layers.tree, "logging.retention_days.daily_update"),
+            Some(&Value::from(14u64))
+        );
     }
 
     #[test]

@@ -68,6 +68,8 @@ fn rows(loaded: &Loaded) -> Vec<(String, Value, Origin)> {
 fn human_value(value: &Value) -> String {
     match value {
         Value::String(s) if s.is_empty() => "\"\"".into(),
+        // A value with a line break or other control character stays on its line.
+        Value::String(s) if s.chars().any(char::is_control) => format!("{s:?}"),
         Value::String(s) => s.clone(),
         Value::Array(items) => format!(
             "[{}]",

@@ -15,7 +15,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use layer::Layers;
-pub use render::{check_json, check_line, show_human, show_json};
+pub use layer::env_name;
+pub use render::{check_json, check_line, redact_url, show_human, show_json};
 
 use serde::{Deserialize, Serialize};
 
@@ -568,11 +569,13 @@ pub enum Error {
          to use SQLite"
     )]
     Supabase { var: String },
+    /// Anything else, already phrased as a one-line message naming the key and what to do.
     #[error("{0}")]
     Invalid(String),
 }
 
-/// Every job an interval may name (the registry in `jobs` is checked against this list by a test).
+/// Every job an interval may name. It should equal the names in `jobs::registry()`; a test there
+/// can check it once every job is registered.
 pub const JOBS: [&str; 6] = [
     "live",
     "daily",

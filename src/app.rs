@@ -15,11 +15,7 @@ pub fn main() -> ExitCode {
         Err(e) => {
             // clap prints help/version to stdout (exit 0) and usage errors to stderr (exit 2).
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() {
-                crate::error::exit::FATAL
-            } else {
-                crate::error::exit::OK
-            });
+            return ExitCode::from(if e.use_stderr() { crate::error::exit::FATAL } else { crate::error::exit::OK });
         }
     };
     let result = run(cli);
@@ -36,21 +32,51 @@ fn flag_overrides(cli: &Cli) -> Vec<FlagOverride> {
             LogFormatArg::Human => "human",
             LogFormatArg::Json => "json",
         };
-        flags.push(FlagOverride {
-            key: "logging.format".into(),
-            value: value.into(),
-            flag: "--log-format".into(),
-        });
+        flags.push(FlagOverride { key: "logging.format".into(), value: value.into(), flag: "--log-format".into() });
+    }
+    let level = match (cli.global.verbose, cli.global.quiet) {
+        (0, 0) => None,
+        (1, _) => Some(("debug", "-v")),
+        (v, _) if v > 1 => Some(("trace", "-vv")),
+        (_, 1) => Some(("warn", "-q")),
+        _ => Some(("error", "-qq")),
+    };
+    if let Some((level, flag)) = level {
+        flags.push(FlagOverride { key: "logging.level".into(), value: level.into(), flag: flag.into() });
+    }
+    let dry_run = match &cli.command {
+        Command::Reference(args) => args.dry_run.dry_run,
+        Command::Daily(args) => args.dry_run.dry_run,
+        Command::Live(args) => args.dry_run.dry_run,
+        Command::Backfill(args) => args.dry_run.dry_run,
+        _ => false,
+    };
+    if dry_run {
+        flags.push(FlagOverride { key: "features.dry_run".into(), value: true.into(), flag: "--dry-run".into() });
+    }
+    if let Command::Sandbox(args) = &cli.command {
+        let mut set = |key: &str, value: Option<serde_json::Value>, flag: &str| {
+            if let Some(value) = value {
+                flags.push(FlagOverride { key: key.into(), value, flag: flag.into() });
+            }
+        };
+        set("sandbox.port", args.port.map(Into::into), "--port");
+        set("sandbox.seed", args.seed.map(Into::into), "--seed");
+        set("sandbox.rate_limit", args.rate_limit.map(Into::into), "--rate-limit");
+        set("sandbox.username", args.username.clone().map(Into::into), "--username");
+        set("sandbox.password", args.password.clone().map(Into::into), "--password");
+        set("sandbox.plan", args.plan.clone().map(Into::into), "--plan");
     }
     flags
 }
 
 fn run(cli: Cli) -> Result<Outcome> {
-    let opts = LoadOptions {
-        path: cli.global.config.clone(),
-        flags: flag_overrides(&cli),
-    };
+    let opts = LoadOptions { path: cli.global.config.clone(), flags: flag_overrides(&cli) };
     let loaded = crate::config::load(&opts)?;
+    // Printed here until logging is set up from the loaded configuration.
+    for warning in &loaded.warnings {
+        eprintln!("warning: {warning}");
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -60,11 +86,21 @@ fn run(cli: Cli) -> Result<Outcome> {
 
 async fn dispatch(cli: Cli, loaded: crate::config::Loaded) -> Result<Outcome> {
     match cli.command {
-        Command::Config(ConfigCommand::Show) | Command::Config(ConfigCommand::Check) => {
-            let _ = loaded;
-            Err(Error::Usage(
-                "config show/check are being built (issue 2)".into(),
-            ))
+        Command::Config(command) => {
+            // `load` already validated everything that can be checked offline; an invalid
+            // configuration never gets here (exit 2 with the error).
+            let text = match (command, cli.global.json) {
+                (ConfigCommand::Show, false) => crate::config::show_human(&loaded),
+                (ConfigCommand::Show, true) => format!("{:#}\n", crate::config::show_json(&loaded)),
+                (ConfigCommand::Check, false) => {
+                    format!("{}\n", crate::config::check_line(&loaded))
+                }
+                (ConfigCommand::Check, true) => {
+                    format!("{:#}\n", crate::config::check_json(&loaded))
+                }
+            };
+            print!("{text}");
+            Ok(Outcome::Success)
         }
         Command::Db(DbCommand::Migrate) | Command::Db(DbCommand::Status) => {
             Err(Error::Usage("db is being built (issue 4)".into()))

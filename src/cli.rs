@@ -68,9 +68,7 @@ pub enum LogFormatArg {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Courses, regions and bookmakers (monthly). At most 2 API calls.
-    #[command(
-        after_help = "Examples:\n  darkhorses reference\n  darkhorses reference --courses-only --dry-run"
-    )]
+    #[command(after_help = "Examples:\n  darkhorses reference\n  darkhorses reference --courses-only --dry-run")]
     Reference(ReferenceArgs),
 
     /// Racecards for the next days and results for the last days.
@@ -187,11 +185,7 @@ pub struct BackfillArgs {
 #[derive(Debug, Clone, Args)]
 pub struct ScheduleArgs {
     /// A 5-field cron expression. Example: '*/15 9-20 * * *'
-    #[arg(
-        value_name = "EXPR",
-        required_unless_present = "job",
-        conflicts_with = "job"
-    )]
+    #[arg(value_name = "EXPR", required_unless_present = "job", conflicts_with = "job")]
     pub expr: Option<String>,
     /// A configured job (an `intervals` entry) instead of an expression. Example: --job live_data
     #[arg(long, value_name = "NAME")]
@@ -210,9 +204,7 @@ pub struct ScheduleArgs {
 #[derive(Debug, Subcommand)]
 pub enum DbCommand {
     /// Apply pending migrations (safe to run from several hosts at once).
-    #[command(
-        after_help = "Example:\n  DATABASE_URL=postgres://user@host/db darkhorses db migrate"
-    )]
+    #[command(after_help = "Example:\n  DATABASE_URL=postgres://user@host/db darkhorses db migrate")]
     Migrate,
     /// List applied and pending migrations.
     #[command(after_help = "Example:\n  darkhorses db status")]

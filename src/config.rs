@@ -3,10 +3,20 @@
 //! Precedence: built-in defaults < YAML file < environment < command-line flags. Only this module
 //! reads the environment. Defaults live in the `defaults` consts below.
 //!
-//! (The loader, origins, `config show` and `config check` are filled in by issue 2.)
+//! `load` reads the YAML file with positions (`yaml`), overlays the layers onto a JSON tree of the
+//! defaults, recording where every leaf came from (`layer`), then deserializes the tree into
+//! `Config` and validates it. `render` prints it for `config show` and `config check`.
+
+mod layer;
+mod render;
+mod yaml;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use layer::Layers;
+pub use layer::env_name;
+pub use render::{check_json, check_line, redact_url, show_human, show_json};
 
 use serde::{Deserialize, Serialize};
 
@@ -86,35 +96,21 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        let interval = |frequency: &str, job: &str, args: &[&str], priority: u32, timeout: u64| {
-            IntervalConfig {
-                enabled: true,
-                frequency: frequency.to_string(),
-                timezone: "UTC".to_string(),
-                timeout,
-                job: job.to_string(),
-                args: args.iter().map(|s| s.to_string()).collect(),
-                priority,
-                misfire: MisfirePolicy::default(),
-            }
+        let interval = |frequency: &str, job: &str, args: &[&str], priority: u32, timeout: u64| IntervalConfig {
+            enabled: true,
+            frequency: frequency.to_string(),
+            timezone: "UTC".to_string(),
+            timeout,
+            job: job.to_string(),
+            args: args.iter().map(|s| s.to_string()).collect(),
+            priority,
+            misfire: MisfirePolicy::default(),
         };
         let mut intervals = BTreeMap::new();
-        intervals.insert(
-            "live_data".to_string(),
-            interval("*/15 9-20 * * *", "live", &[], 1, 600),
-        );
-        intervals.insert(
-            "daily_data".to_string(),
-            interval("0 6 * * *", "daily", &[], 2, 3600),
-        );
-        intervals.insert(
-            "weekly_reconciliation".to_string(),
-            interval("0 23 * * 0", "daily", &["--weekly"], 3, 7200),
-        );
-        intervals.insert(
-            "monthly_reference".to_string(),
-            interval("0 3 1 * *", "reference", &[], 4, 1800),
-        );
+        intervals.insert("live_data".to_string(), interval("*/15 9-20 * * *", "live", &[], 1, 600));
+        intervals.insert("daily_data".to_string(), interval("0 6 * * *", "daily", &[], 2, 3600));
+        intervals.insert("weekly_reconciliation".to_string(), interval("0 23 * * 0", "daily", &["--weekly"], 3, 7200));
+        intervals.insert("monthly_reference".to_string(), interval("0 3 1 * *", "reference", &[], 4, 1800));
         Self {
             intervals,
             retry: RetryConfig::default(),
@@ -382,11 +378,7 @@ pub struct HealthCheckConfig {
 
 impl Default for HealthCheckConfig {
     fn default() -> Self {
-        Self {
-            enabled: true,
-            stuck_after: 7200,
-            check_api: true,
-        }
+        Self { enabled: true, stuck_after: 7200, check_api: true }
     }
 }
 
@@ -424,9 +416,7 @@ pub struct LocksConfig {
 
 impl Default for LocksConfig {
     fn default() -> Self {
-        Self {
-            dir: PathBuf::from(defaults::LOCK_DIR),
-        }
+        Self { dir: PathBuf::from(defaults::LOCK_DIR) }
     }
 }
 
@@ -476,13 +466,66 @@ pub struct FaultsConfig {
     pub fail_dates: Vec<String>,
 }
 
-/// What went wrong loading or validating the configuration. Every message names the place
-/// (file:line:column, key path or variable) and what to do. Exit code 2.
+/// What went wrong loading or validating the configuration. Every message is one line naming the
+/// place (file:line:column, key path or variable) and what to do. Exit code 2.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    #[error(
+        "config file {} not found: give an existing file to --config, or leave --config out to use \
+         config/darkhorses.yaml when present",
+        path.display()
+    )]
+    Missing { path: PathBuf },
+    #[error("cannot read config file {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("YAML syntax error in {}:{line}:{column}: {message}", path.display())]
+    Syntax { path: PathBuf, line: usize, column: usize, message: String },
+    /// `hint` is "; did you mean api.rate_limit?" or the list of valid keys.
+    #[error("unknown key {key} {place}{hint}")]
+    UnknownKey { key: String, place: String, hint: String },
+    /// `place` is "in config/x.yaml:12", "from environment variable X" or "from flag --x".
+    #[error("{key} {place} must be {expected}, found {found}")]
+    WrongType { key: String, place: String, expected: &'static str, found: String },
+    #[error("{key} {place} is invalid: {message}")]
+    InvalidValue { key: String, place: String, message: String },
+    #[error("invalid cron expression `{expr}` for interval {interval} {place}: {message}")]
+    InvalidSchedule { interval: String, expr: String, place: String, message: String },
+    #[error("invalid time zone `{tz}` for interval {interval} {place}: use an IANA name such as UTC or Europe/London")]
+    InvalidTimeZone { interval: String, tz: String, place: String },
+    #[error("unknown job `{job}` for interval {interval} {place}; valid jobs: {}", JOBS.join(", "))]
+    UnknownJob { interval: String, job: String, place: String },
+    #[error("interval {interval} {place} names no job: add `job:` with one of {}", JOBS.join(", "))]
+    MissingJob { interval: String, place: String },
+    #[error(
+        "unknown script `{script}` for interval {interval} {place}; write `job:` instead (scripts known from the Python system: {known})"
+    )]
+    UnknownScript { interval: String, script: String, place: String, known: String },
+    #[error(
+        "{var} is set but no Postgres database is configured: darkhorses connects to Postgres directly, \
+         so give the connection string from the Supabase project settings (Project Settings > Database > \
+         Connection string, URI) as DATABASE_URL=postgresql://...; or set DATABASE_URL=sqlite:darkhorses.db \
+         to use SQLite"
+    )]
+    Supabase { var: String },
+    /// Anything else, already phrased as a one-line message naming the key and what to do.
     #[error("{0}")]
     Invalid(String),
 }
+
+/// Every job an interval may name. It should equal the names in `jobs::registry()`; a test there
+/// can check it once every job is registered.
+pub const JOBS: [&str; 6] = ["live", "daily", "reference", "backfill", "health", "quality"];
+
+/// Keys whose values are secrets (`Secret` fields): `config show` prints them as `***`, and a
+/// database URL with only its password hidden.
+pub const SECRET_KEYS: [&str; 4] = ["api.username", "api.password", "database.url", "sandbox.password"];
+
+/// The file read when `--config` is not given, if it exists (relative to the working directory).
+pub const DEFAULT_FILE: &str = "config/darkhorses.yaml";
 
 /// Where a value of the effective configuration came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -523,13 +566,636 @@ pub struct Loaded {
     pub file: Option<PathBuf>,
 }
 
-/// Load the configuration: defaults < YAML file < environment < flags. The one function that does.
+impl std::fmt::Display for Origin {
+    /// As `config show` prints it: `default`, `config/darkhorses.yaml:14`, `env X`, `flag --x`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::Default => f.write_str("default"),
+            Origin::File { path, line } => write!(f, "{}:{line}", path.display()),
+            Origin::Env { var } => write!(f, "env {var}"),
+            Origin::Flag { flag } => write!(f, "flag {flag}"),
+        }
+    }
+}
+
+/// Load the configuration: defaults < YAML file < environment < flags. The one function that does,
+/// and the one place the process environment is read.
 pub fn load(opts: &LoadOptions) -> Result<Loaded, Error> {
-    let _ = opts;
-    Ok(Loaded {
-        config: Config::default(),
-        origins: BTreeMap::new(),
-        warnings: Vec::new(),
-        file: None,
-    })
+    // The one place the process environment is read (clippy.toml bans it elsewhere).
+    #[allow(clippy::disallowed_methods)]
+    let env: BTreeMap<String, String> =
+        std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))).collect();
+    let file = match &opts.path {
+        Some(path) => Some(read_file(path)?),
+        None => {
+            let path = PathBuf::from(DEFAULT_FILE);
+            if path.is_file() { Some(read_file(&path)?) } else { None }
+        }
+    };
+    load_from(file.as_ref().map(|(p, text)| (p.as_path(), text.as_str())), &env, &opts.flags)
+}
+
+fn read_file(path: &Path) -> Result<(PathBuf, String), Error> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok((path.to_path_buf(), text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::Missing { path: path.to_path_buf() }),
+        Err(source) => Err(Error::Read { path: path.to_path_buf(), source }),
+    }
+}
+
+/// `load` without the process: the file's path and text, an environment snapshot and the flags.
+pub fn load_from(
+    file: Option<(&Path, &str)>,
+    env: &BTreeMap<String, String>,
+    flags: &[FlagOverride],
+) -> Result<Loaded, Error> {
+    let mut layers = Layers::defaults()?;
+    if let Some((path, text)) = file {
+        let root = yaml::parse(text).map_err(|e| Error::Syntax {
+            path: path.to_path_buf(),
+            line: e.line,
+            column: e.col,
+            message: e.message,
+        })?;
+        if let Some(root) = root {
+            layers.apply_file(&root, path)?;
+        }
+    }
+    layers.apply_env(env)?;
+    layers.apply_flags(flags)?;
+    let config: Config = serde_path_to_error::deserialize(layers.tree.clone()).map_err(|e| {
+        let key = e.path().to_string();
+        Error::InvalidValue { place: layers.place_of(&key), key, message: e.inner().to_string() }
+    })?;
+    validate(&config, &layers)?;
+    check_supabase(&config, env)?;
+    let mut paths = Vec::new();
+    layer::leaves(&layers.tree, "", &mut paths);
+    let origins = paths
+        .into_iter()
+        .map(|p| {
+            let origin = layers.origins.get(&p).cloned().unwrap_or(Origin::Default);
+            (p, origin)
+        })
+        .collect();
+    Ok(Loaded { config, origins, warnings: layers.warnings, file: file.map(|(p, _)| p.to_path_buf()) })
+}
+
+/// Everything that can be checked offline beyond types: schedules, jobs, ranges, URLs.
+fn validate(config: &Config, layers: &Layers) -> Result<(), Error> {
+    let invalid =
+        |key: &str, message: String| Error::InvalidValue { key: key.to_string(), place: layers.place_of(key), message };
+    for (name, interval) in &config.intervals {
+        let key = |field: &str| format!("intervals.{name}.{field}");
+        if interval.job.is_empty() {
+            return Err(Error::MissingJob {
+                interval: name.clone(),
+                place: layers.place_of(&format!("intervals.{name}")),
+            });
+        }
+        if !JOBS.contains(&interval.job.as_str()) {
+            return Err(Error::UnknownJob {
+                interval: name.clone(),
+                job: interval.job.clone(),
+                place: layers.place_of(&key("job")),
+            });
+        }
+        if interval.timezone.parse::<chrono_tz::Tz>().is_err() {
+            return Err(Error::InvalidTimeZone {
+                interval: name.clone(),
+                tz: interval.timezone.clone(),
+                place: layers.place_of(&key("timezone")),
+            });
+        }
+        if interval.frequency.trim().is_empty() {
+            return Err(invalid(&key("frequency"), "give a 5-field cron expression such as `0 6 * * *`".into()));
+        }
+        if let Err(message) = crate::schedule::check_expression(&interval.frequency, &interval.timezone) {
+            return Err(Error::InvalidSchedule {
+                interval: name.clone(),
+                expr: interval.frequency.clone(),
+                place: layers.place_of(&key("frequency")),
+                message,
+            });
+        }
+        if interval.timeout == 0 {
+            return Err(invalid(&key("timeout"), "give the seconds a run may take, more than 0".into()));
+        }
+    }
+    let positive = [
+        ("api.rate_limit", config.api.rate_limit),
+        ("sandbox.rate_limit", config.sandbox.rate_limit),
+        ("retry.backoff_factor", config.retry.backoff_factor),
+    ];
+    for (key, value) in positive {
+        if value <= 0.0 {
+            return Err(invalid(key, format!("{value} must be more than 0")));
+        }
+    }
+    let at_least_one = [
+        ("api.timeout", config.api.timeout),
+        ("database.batch_size", config.database.batch_size as u64),
+        ("database.pool_size", config.database.pool_size as u64),
+        ("database.connection_timeout", config.database.connection_timeout),
+        ("database.query_timeout", config.database.query_timeout),
+        ("retry.max_attempts", u64::from(config.retry.max_attempts)),
+    ];
+    for (key, value) in at_least_one {
+        if value == 0 {
+            return Err(invalid(key, "must be 1 or more".into()));
+        }
+    }
+    let faults = &config.sandbox.faults;
+    let shares = [
+        ("alerts.thresholds.api_error_rate", config.alerts.thresholds.api_error_rate),
+        ("sandbox.faults.5xx", faults.server_error),
+        ("sandbox.faults.429", faults.too_many_requests),
+        ("sandbox.faults.slow", faults.slow),
+        ("sandbox.faults.truncated", faults.truncated),
+        ("sandbox.faults.malformed", faults.malformed),
+        ("sandbox.faults.dropped", faults.dropped),
+    ];
+    for (key, value) in shares {
+        if !(0.0..=1.0).contains(&value) {
+            return Err(invalid(key, format!("{value} is a share: give a number from 0 to 1")));
+        }
+    }
+    if config.retry.initial_delay < 0.0 || config.retry.max_delay < config.retry.initial_delay {
+        return Err(invalid("retry.max_delay", "give 0 <= retry.initial_delay <= retry.max_delay".into()));
+    }
+    for (key, url) in [("api.base_url", config.api.base_url.as_str())] {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(invalid(key, format!("`{url}` is not an http:// or https:// URL")));
+        }
+    }
+    let db = config.database.url.expose();
+    if !(db.starts_with("sqlite:") || db.starts_with("postgres://") || db.starts_with("postgresql://")) {
+        return Err(invalid(
+            "database.url",
+            "give sqlite:PATH or a postgres://user:password@host:port/db connection string".into(),
+        ));
+    }
+    for (i, date) in config.sandbox.faults.fail_dates.iter().enumerate() {
+        if chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").is_err() {
+            return Err(invalid(
+                &format!("sandbox.faults.fail_dates[{i}]"),
+                format!("`{date}` is not a YYYY-MM-DD date"),
+            ));
+        }
+    }
+    for directive in config.logging.level.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        let level = directive.rsplit('=').next().unwrap_or(directive).to_ascii_lowercase();
+        if !matches!(level.as_str(), "trace" | "debug" | "info" | "warn" | "warning" | "error" | "critical" | "off") {
+            return Err(invalid(
+                "logging.level",
+                format!("`{directive}` is not a level: give trace, debug, info, warn or error"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The original system talked to Supabase's REST API; this tool needs the Postgres connection string.
+fn check_supabase(config: &Config, env: &BTreeMap<String, String>) -> Result<(), Error> {
+    let has_database_url = env.get("DATABASE_URL").is_some_and(|v| !v.is_empty());
+    let url = config.database.url.expose();
+    let is_postgres = url.starts_with("postgres://") || url.starts_with("postgresql://");
+    if has_database_url || is_postgres {
+        return Ok(());
+    }
+    for var in ["SUPABASE_URL", "SUPABASE_SERVICE_KEY"] {
+        if env.get(var).is_some_and(|v| !v.is_empty()) {
+            return Err(Error::Supabase { var: var.to_string() });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
+mod tests {
+    use super::*;
+
+    const SHIPPED: &str = include_str!("../config/darkhorses.yaml");
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    fn from_yaml(text: &str) -> Result<Loaded, Error> {
+        load_from(Some((Path::new("x.yaml"), text)), &BTreeMap::new(), &[])
+    }
+
+    fn from_env(pairs: &[(&str, &str)]) -> Result<Loaded, Error> {
+        load_from(None, &env(pairs), &[])
+    }
+
+    fn err(result: Result<Loaded, Error>) -> String {
+        let message = result.map(|_| ()).unwrap_err().to_string();
+        assert!(!message.contains('\n'), "errors are one line: {message}");
+        message
+    }
+
+    fn file_origin(line: usize) -> Origin {
+        Origin::File { path: "x.yaml".into(), line }
+    }
+
+    #[test]
+    fn defaults_alone_give_the_default_tree_with_an_origin_for_every_leaf() {
+        let loaded = from_env(&[]).unwrap();
+        assert_eq!(loaded.config, Config::default());
+        assert!(loaded.file.is_none());
+        assert!(loaded.warnings.is_empty());
+        assert!(loaded.origins.values().all(|o| *o == Origin::Default));
+        for key in [
+            "api.rate_limit",
+            "intervals.live_data.timeout",
+            "alerts.thresholds.stale_data_hours",
+            "sandbox.faults.5xx",
+        ] {
+            assert!(loaded.origins.contains_key(key), "{key}");
+        }
+    }
+
+    #[test]
+    fn shipped_file_equals_the_defaults_and_lists_every_key() {
+        let loaded = load_from(Some((Path::new(DEFAULT_FILE), SHIPPED)), &BTreeMap::new(), &[]).unwrap();
+        assert_eq!(loaded.config, Config::default());
+        assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+        let missing: Vec<&String> =
+            loaded.origins.iter().filter(|(_, o)| !matches!(o, Origin::File { .. })).map(|(k, _)| k).collect();
+        assert!(missing.is_empty(), "keys missing from {DEFAULT_FILE}: {missing:?}");
+    }
+
+    #[test]
+    fn shipped_file_comments_every_key() {
+        for (i, line) in SHIPPED.lines().enumerate() {
+            let trimmed = line.trim();
+            let is_leaf = !trimmed.starts_with('#') && !trimmed.is_empty() && !trimmed.ends_with(':');
+            assert!(!is_leaf || line.contains(" # "), "line {} has no comment: {line}", i + 1);
+        }
+    }
+
+    #[test]
+    fn file_values_are_typed_and_located() {
+        let loaded = from_yaml(
+            "# top\napi:\n  rate_limit: 0.5\n  regions: [gb]\n  password: 123456\ndatabase:\n  batch_size: 50\n",
+        )
+        .unwrap();
+        assert_eq!(loaded.config.api.rate_limit, 0.5);
+        assert_eq!(loaded.config.api.regions, vec!["gb"]);
+        assert_eq!(loaded.config.api.password.expose(), "123456");
+        assert_eq!(loaded.config.database.batch_size, 50);
+        assert_eq!(loaded.origins["api.rate_limit"], file_origin(3));
+        assert_eq!(loaded.origins["api.regions"], file_origin(4));
+        assert_eq!(loaded.origins["database.batch_size"], file_origin(7));
+        assert_eq!(loaded.origins["api.timeout"], Origin::Default);
+        assert_eq!(loaded.file.as_deref(), Some(Path::new("x.yaml")));
+    }
+
+    #[test]
+    fn integer_values_fill_float_keys() {
+        let loaded = from_yaml("api:\n  rate_limit: 1\n").unwrap();
+        assert_eq!(loaded.config.api.rate_limit, 1.0);
+    }
+
+    #[test]
+    fn syntax_errors_name_file_line_and_column() {
+        let message = err(from_yaml("api:\n  rate_limit: [1, 2\ndatabase: {\n"));
+        assert!(message.starts_with("YAML syntax error in x.yaml:"), "{message}");
+        let message = err(from_yaml("api:\n  rate_limit: 1\n bad: 2\n"));
+        assert!(message.contains("x.yaml:3:"), "{message}");
+    }
+
+    #[test]
+    fn unknown_keys_name_the_path_and_the_nearest_key() {
+        let message = err(from_yaml("api:\n  rate_limt: 1\n"));
+        assert_eq!(message, "unknown key api.rate_limt in x.yaml:2; did you mean api.rate_limit?");
+        let message = err(from_yaml("databse:\n  url: x\n"));
+        assert!(message.contains("unknown key databse in x.yaml:1; did you mean database?"), "{message}");
+        let message = err(from_yaml("api:\n  zzzzzzzzzzzzzzzzz: 1\n"));
+        assert!(message.contains("valid keys here: base_url, username"), "{message}");
+        let message = err(from_yaml("intervals:\n  live_data:\n    frequncy: '* * * * *'\n"));
+        assert!(
+            message.contains("intervals.live_data.frequncy in x.yaml:3; did you mean intervals.live_data.frequency?")
+        );
+    }
+
+    #[test]
+    fn wrong_types_name_the_key_the_place_and_the_type() {
+        let message = err(from_yaml("api:\n  rate_limit: fast\n"));
+        assert_eq!(message, "api.rate_limit in x.yaml:2 must be a number, found `fast`");
+        let message = err(from_yaml("api:\n  rate_limit: \"0.5\"\n"));
+        assert!(message.contains("found the string \"0.5\""), "{message}");
+        let message = err(from_yaml("database:\n  batch_size: -5\n"));
+        assert!(message.contains("database.batch_size in x.yaml:2 must be a whole number"), "{message}");
+        let message = err(from_yaml("alerts:\n  enabled: sometimes\n"));
+        assert!(message.contains("alerts.enabled in x.yaml:2 must be a boolean"), "{message}");
+        let message = err(from_yaml("retry:\n  retry_status_codes: [429, x]\n"));
+        assert!(message.contains("retry.retry_status_codes[1] in x.yaml:2"), "{message}");
+        let message = err(from_yaml("api: 3\n"));
+        assert!(message.contains("api in x.yaml:1 must be a mapping"), "{message}");
+        let message = err(from_yaml("- a\n- b\n"));
+        assert!(message.contains("the top level"), "{message}");
+    }
+
+    #[test]
+    fn control_characters_in_keys_and_values_stay_on_one_line() {
+        let message = err(from_yaml("api:\n  \"rate\\nlimit\": 1\n"));
+        assert!(message.contains("api.rate\\nlimit"), "{message}");
+        let message = err(from_yaml("api:\n  rate_limit: |\n    1\n    2\n"));
+        assert!(message.contains("found the string \"1\\n2\\n\""), "{message}");
+    }
+
+    #[test]
+    fn out_of_range_and_unknown_variants_name_the_key_and_line() {
+        let message = err(from_yaml("sandbox:\n  port: 70000\n"));
+        assert!(message.starts_with("sandbox.port in x.yaml:2 is invalid:"), "{message}");
+        let message = err(from_yaml("api:\n  plan: gold\n"));
+        assert!(message.starts_with("api.plan in x.yaml:2 is invalid: unknown variant `gold`"), "{message}");
+    }
+
+    #[test]
+    fn intervals_in_a_file_replace_the_default_schedule() {
+        let loaded = from_yaml(
+            "intervals:\n  live_data:\n    timeout: 60\n  nightly:\n    frequency: '0 1 * * *'\n    job: quality\n",
+        )
+        .unwrap();
+        let names: Vec<&str> = loaded.config.intervals.keys().map(String::as_str).collect();
+        assert_eq!(names, ["live_data", "nightly"]);
+        let live = &loaded.config.intervals["live_data"];
+        assert_eq!(live.timeout, 60);
+        assert_eq!(live.frequency, "*/15 9-20 * * *", "an entry named like a default starts from it");
+        assert_eq!(loaded.origins["intervals.live_data.timeout"], file_origin(3));
+        assert_eq!(loaded.origins["intervals.live_data.frequency"], Origin::Default);
+        assert_eq!(loaded.config.intervals["nightly"].priority, IntervalConfig::default().priority);
+        assert!(!loaded.origins.keys().any(|k| k.starts_with("intervals.daily_data")));
+    }
+
+    #[test]
+    fn retention_days_merge_with_the_defaults() {
+        let loaded = from_yaml("logging:\n  retention_days:\n    daily_update: 14\n").unwrap();
+        let days = &loaded.config.logging.retention_days;
+        assert_eq!((days["daily_update"], days["default"], days["live_update"]), (14, 30, 7));
+    }
+
+    #[test]
+    fn interval_problems_name_the_interval() {
+        let message = err(from_yaml("intervals:\n  x:\n    frequency: '0 1 * * *'\n    job: dialy\n"));
+        assert_eq!(
+            message,
+            "unknown job `dialy` for interval x in x.yaml:4; valid jobs: live, daily, reference, backfill, health, quality"
+        );
+        let message = err(from_yaml("intervals:\n  x:\n    frequency: '0 1 * * *'\n"));
+        assert!(message.contains("interval x") && message.contains("names no job"), "{message}");
+        let message = err(from_yaml(
+            "intervals:\n  x:\n    frequency: '0 1 * * *'\n    job: daily\n    timezone: Mars/Olympus\n",
+        ));
+        assert!(message.starts_with("invalid time zone `Mars/Olympus` for interval x in x.yaml:5"), "{message}");
+        let message = err(from_yaml("intervals:\n  x:\n    job: daily\n"));
+        assert!(message.contains("intervals.x.frequency"), "{message}");
+        let message = err(from_yaml("intervals:\n  a.b:\n    job: daily\n"));
+        assert!(message.contains("intervals.a.b in x.yaml:2"), "{message}");
+    }
+
+    #[test]
+    fn seed_era_scripts_map_to_jobs_with_a_warning() {
+        let text = "intervals:\n  daily:\n    script: scripts/update_daily_data.py\n    frequency: '0 6 * * *'\n    args: --days-ahead 3\n  history:\n    script: scripts/initialize_12months.py\n    frequency: '0 2 * * *'\n";
+        let loaded = from_yaml(text).unwrap();
+        let daily = &loaded.config.intervals["daily"];
+        assert_eq!(daily.job, "daily");
+        assert_eq!(daily.args, ["--days-ahead", "3"]);
+        assert_eq!(loaded.origins["intervals.daily.job"], file_origin(3));
+        let history = &loaded.config.intervals["history"];
+        assert_eq!(history.job, "backfill");
+        assert_eq!(history.args, ["--months", "12"]);
+        assert_eq!(loaded.warnings.len(), 2, "{:?}", loaded.warnings);
+        assert!(loaded.warnings[0].contains("write `job: daily` instead"), "{:?}", loaded.warnings);
+        assert!(
+            loaded.warnings[1].contains("write `job: backfill` and `args: [--months, 12]`"),
+            "{:?}",
+            loaded.warnings
+        );
+        for (script, job) in [
+            ("update_live_data.py", "live"),
+            ("update_reference_data.py", "reference"),
+            ("initialize_data.py", "backfill"),
+        ] {
+            let loaded = from_yaml(&format!(
+                "intervals:\n  x:\n    script: python3 scripts/{script}\n    frequency: '0 1 * * *'\n"
+            ))
+            .unwrap();
+            assert_eq!(loaded.config.intervals["x"].job, job);
+        }
+    }
+
+    #[test]
+    fn unknown_scripts_are_errors_naming_them() {
+        let message = err(from_yaml("intervals:\n  x:\n    script: scripts/do_magic.py\n    frequency: '0 1 * * *'\n"));
+        assert!(message.starts_with("unknown script `scripts/do_magic.py` for interval x in x.yaml:3"), "{message}");
+    }
+
+    #[test]
+    fn environment_sets_the_documented_keys() {
+        let loaded = from_env(&[
+            ("RACING_API_USERNAME", "007"),
+            ("RACING_API_PASSWORD", "123456"),
+            ("DATABASE_URL", "postgres://u:p@localhost/db"),
+            ("DARKHORSES_API_RATE_LIMIT", "0.5"),
+            ("DARKHORSES_DATABASE_BATCH_SIZE", "250"),
+            ("DARKHORSES_ALERTS_ENABLED", "no"),
+            ("DARKHORSES_FEATURES_DRY_RUN", "1"),
+            ("DARKHORSES_INTERVALS__LIVE_DATA__TIMEOUT", "60"),
+            ("DARKHORSES_ALERTS__THRESHOLDS__STALE_DATA_HOURS", "6"),
+            ("DARKHORSES_API_REGIONS", "gb"),
+            ("DARKHORSES_SANDBOX_PASSWORD", "007"),
+        ])
+        .unwrap();
+        let c = &loaded.config;
+        assert_eq!(c.api.username.expose(), "007");
+        assert_eq!(c.api.password.expose(), "123456");
+        assert_eq!(c.database.url.expose(), "postgres://u:p@localhost/db");
+        assert_eq!(c.api.rate_limit, 0.5);
+        assert_eq!(c.database.batch_size, 250);
+        assert!(!c.alerts.enabled);
+        assert!(c.features.dry_run);
+        assert_eq!(c.intervals["live_data"].timeout, 60);
+        assert_eq!(c.alerts.thresholds.stale_data_hours, 6);
+        assert_eq!(c.api.regions, ["gb"]);
+        assert_eq!(c.sandbox.password.expose(), "007");
+        assert_eq!(loaded.origins["api.rate_limit"], Origin::Env { var: "DARKHORSES_API_RATE_LIMIT".into() });
+        assert_eq!(loaded.origins["api.password"], Origin::Env { var: "RACING_API_PASSWORD".into() });
+        assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    }
+
+    #[test]
+    fn darkhorses_logging_level_overrides_log_level() {
+        let loaded = from_env(&[("LOG_LEVEL", "debug")]).unwrap();
+        assert_eq!(loaded.config.logging.level, "debug");
+        let loaded = from_env(&[("LOG_LEVEL", "debug"), ("DARKHORSES_LOGGING_LEVEL", "warn")]).unwrap();
+        assert_eq!(loaded.config.logging.level, "warn");
+        assert_eq!(loaded.origins["logging.level"], Origin::Env { var: "DARKHORSES_LOGGING_LEVEL".into() });
+        let message = err(from_env(&[("LOG_LEVEL", "loud")]));
+        assert!(message.starts_with("logging.level from environment variable LOG_LEVEL is invalid"), "{message}");
+    }
+
+    #[test]
+    fn unknown_darkhorses_variables_are_warned_about_by_name() {
+        let loaded =
+            from_env(&[("DARKHORSES_API_RATE_LIMT", "1"), ("DARKHORSES_TEST_DATABASE_URL", "x"), ("OTHER", "1")])
+                .unwrap();
+        assert_eq!(
+            loaded.warnings,
+            [
+                "environment variable DARKHORSES_API_RATE_LIMT names no config key and is ignored; did you mean DARKHORSES_API_RATE_LIMIT?"
+            ]
+        );
+    }
+
+    #[test]
+    fn environment_type_errors_name_the_variable() {
+        let message = err(from_env(&[("DARKHORSES_API_RATE_LIMIT", "fast")]));
+        assert_eq!(
+            message,
+            "api.rate_limit from environment variable DARKHORSES_API_RATE_LIMIT must be a number, found `fast`"
+        );
+        let message = err(from_env(&[("DARKHORSES_SANDBOX_PORT", "99999")]));
+        assert!(
+            message.starts_with("sandbox.port from environment variable DARKHORSES_SANDBOX_PORT is invalid"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn empty_variables_are_ignored() {
+        let loaded = from_env(&[("RACING_API_PASSWORD", ""), ("DARKHORSES_API_RATE_LIMIT", "")]).unwrap();
+        assert_eq!(loaded.config, Config::default());
+    }
+
+    #[test]
+    fn environment_beats_the_file_and_flags_beat_both() {
+        let flags = [FlagOverride { key: "logging.format".into(), value: "json".into(), flag: "--log-format".into() }];
+        let file = "logging:\n  format: human\n  level: debug\napi:\n  rate_limit: 1.5\n";
+        let loaded = load_from(
+            Some((Path::new("x.yaml"), file)),
+            &env(&[("DARKHORSES_LOGGING_FORMAT", "human"), ("DARKHORSES_API_RATE_LIMIT", "0.5")]),
+            &flags,
+        )
+        .unwrap();
+        assert_eq!(loaded.config.logging.format, LogFormat::Json);
+        assert_eq!(loaded.origins["logging.format"], Origin::Flag { flag: "--log-format".into() });
+        assert_eq!(loaded.config.api.rate_limit, 0.5);
+        assert_eq!(loaded.config.logging.level, "debug");
+        assert_eq!(loaded.origins["logging.level"], file_origin(3));
+    }
+
+    #[test]
+    fn flags_are_typed_and_checked() {
+        let flag = |key: &str, value: serde_json::Value| FlagOverride { key: key.into(), value, flag: "--x".into() };
+        let loaded = load_from(
+            None,
+            &BTreeMap::new(),
+            &[flag("features.dry_run", true.into()), flag("sandbox.port", "9000".into())],
+        )
+        .unwrap();
+        assert!(loaded.config.features.dry_run);
+        assert_eq!(loaded.config.sandbox.port, 9000);
+        let message = err(load_from(None, &BTreeMap::new(), &[flag("sandbox.port", "x".into())]));
+        assert!(message.contains("from flag --x"), "{message}");
+        let message = err(load_from(None, &BTreeMap::new(), &[flag("no.such", true.into())]));
+        assert!(message.contains("unknown config key no.such"), "{message}");
+    }
+
+    #[test]
+    fn supabase_variables_without_a_postgres_url_explain_what_is_needed() {
+        let message = err(from_env(&[("SUPABASE_URL", "https://x.supabase.co")]));
+        assert!(message.contains("Project Settings > Database > Connection string"), "{message}");
+        assert!(message.contains("DATABASE_URL"), "{message}");
+        assert!(from_env(&[("SUPABASE_URL", "https://x.supabase.co"), ("DATABASE_URL", "postgres://h/db")]).is_ok());
+        let file = "database:\n  url: postgresql://u@h/db\n";
+        assert!(load_from(Some((Path::new("x.yaml"), file)), &env(&[("SUPABASE_SERVICE_KEY", "k")]), &[]).is_ok());
+    }
+
+    #[test]
+    fn other_values_are_validated() {
+        let message = err(from_yaml("api:\n  rate_limit: 0\n"));
+        assert!(message.starts_with("api.rate_limit in x.yaml:2 is invalid"), "{message}");
+        let message = err(from_yaml("database:\n  url: mysql://x\n"));
+        assert!(message.starts_with("database.url in x.yaml:2 is invalid"), "{message}");
+        assert!(!message.contains("mysql://x"), "the URL may hold a password: {message}");
+        let message = err(from_yaml("sandbox:\n  faults:\n    5xx: 2\n"));
+        assert!(message.starts_with("sandbox.faults.5xx in x.yaml:3 is invalid"), "{message}");
+        let message = err(from_yaml("sandbox:\n  faults:\n    fail_dates: [2026-02-30]\n"));
+        assert!(message.contains("sandbox.faults.fail_dates[0] in x.yaml:3"), "{message}");
+    }
+
+    #[test]
+    fn missing_named_file_is_an_error_naming_it() {
+        let opts = LoadOptions { path: Some("/nonexistent/dh.yaml".into()), flags: Vec::new() };
+        let message = load(&opts).map(|_| ()).unwrap_err().to_string();
+        assert!(message.starts_with("config file /nonexistent/dh.yaml not found"), "{message}");
+    }
+
+    #[test]
+    fn show_prints_origins_and_hides_secrets() {
+        let loaded = load_from(
+            Some((Path::new("x.yaml"), "api:\n  timeout: 9\n")),
+            &env(&[
+                ("DARKHORSES_API_RATE_LIMIT", "0.5"),
+                ("RACING_API_PASSWORD", "hunter2"),
+                ("RACING_API_USERNAME", "alice-hunter2"),
+                ("DATABASE_URL", "postgres://bob:hunter2@db:5432/racing"),
+            ]),
+            &[],
+        )
+        .unwrap();
+        let text = show_human(&loaded);
+        assert!(text.contains("api.rate_limit: 0.5  (env DARKHORSES_API_RATE_LIMIT)\n"), "{text}");
+        assert!(text.contains("api.timeout: 9  (x.yaml:2)\n"), "{text}");
+        assert!(text.contains("api.max_retries: 5  (default)\n"), "{text}");
+        assert!(text.contains("api.password: ***  (env RACING_API_PASSWORD)\n"), "{text}");
+        assert!(text.contains("database.url: postgres://bob:***@db:5432/racing  (env DATABASE_URL)\n"), "{text}");
+        assert!(text.contains("api.regions: [gb, ire]  (default)\n"), "{text}");
+        let json = show_json(&loaded).to_string();
+        assert!(
+            json.contains(
+                r#""api.rate_limit":{"value":0.5,"origin":{"kind":"env","var":"DARKHORSES_API_RATE_LIMIT"}}"#
+            ),
+            "{json}"
+        );
+        for out in [&text, &json, &format!("{loaded:?}")] {
+            assert!(!out.contains("hunter2"), "{out}");
+        }
+        assert_eq!(text.lines().count(), loaded.origins.len());
+    }
+
+    #[test]
+    fn check_names_the_file_or_the_defaults() {
+        assert_eq!(check_line(&from_env(&[]).unwrap()), "configuration OK: defaults (no config file)");
+        assert_eq!(check_line(&from_yaml("").unwrap()), "configuration OK: x.yaml");
+    }
+
+    #[test]
+    fn mangled_files_give_errors_not_panics() {
+        // Deterministic mutations of the shipped file: every one loads or fails with a one-line error.
+        let mut rng = fastrand::Rng::with_seed(7);
+        let alphabet: Vec<char> = " \t\n:-[]{}#&*!|>'\"%@`,?0123456789abc".chars().collect();
+        for _ in 0..1000 {
+            let mut chars: Vec<char> = SHIPPED.chars().collect();
+            for _ in 0..rng.usize(1..4) {
+                let at = rng.usize(..chars.len());
+                match rng.u8(..3) {
+                    0 => {
+                        chars.remove(at);
+                    }
+                    1 => chars.insert(at, alphabet[rng.usize(..alphabet.len())]),
+                    _ => chars[at] = alphabet[rng.usize(..alphabet.len())],
+                }
+            }
+            let text: String = chars.into_iter().collect();
+            if let Err(e) = load_from(Some((Path::new("x.yaml"), &text)), &BTreeMap::new(), &[]) {
+                assert!(!e.to_string().contains('\n'), "{e}");
+            }
+        }
+    }
 }

@@ -30,9 +30,7 @@ pub const SLOWDOWN_FACTOR: u32 = 2;
 
 /// Who is waiting for the budget. When several wait, the highest priority goes first: live
 /// before daily before reference before backfill. (`Ord`: `Live` is the smallest.)
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Priority {
     Live,
@@ -73,9 +71,7 @@ struct State {
 impl State {
     fn new(rate: f64, burst: u32) -> Self {
         // Callers validate `rate` (finite, > 0); the floor keeps a zero interval impossible.
-        let interval = Duration::try_from_secs_f64(1.0 / rate)
-            .unwrap_or(WINDOW)
-            .max(Duration::from_micros(1));
+        let interval = Duration::try_from_secs_f64(1.0 / rate).unwrap_or(WINDOW).max(Duration::from_micros(1));
         // Truncation is intended: 2.5 requests/s allows 2 in a window. Float-to-int `as` saturates.
         let window_cap = (rate.floor() as usize).max(1);
         Self {
@@ -140,25 +136,19 @@ impl State {
 }
 
 /// Budgets alive in the process, by account, base URL and settings.
-static BUDGETS: LazyLock<Mutex<HashMap<String, Weak<Budget>>>> =
-    LazyLock::new(|| Mutex::new(HashMap::new()));
+static BUDGETS: LazyLock<Mutex<HashMap<String, Weak<Budget>>>> = LazyLock::new(|| Mutex::new(HashMap::new()));
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding the lock cannot leave the state inconsistent (every update is a few
     // field writes), so a poisoned lock is used as is.
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Budget {
     /// A budget of `rate` requests per second (finite, > 0) with `burst` requests allowed back to
     /// back (1 = strictly spaced at 1/rate).
     pub fn new(rate: f64, burst: u32) -> Self {
-        Self {
-            state: Mutex::new(State::new(rate, burst)),
-            changed: Notify::new(),
-        }
+        Self { state: Mutex::new(State::new(rate, burst)), changed: Notify::new() }
     }
 
     /// The budget for `key` (account and base URL) with these settings: every client built for
@@ -177,11 +167,7 @@ impl Budget {
 
     /// Waits for a send slot: the highest-priority waiter goes first, each when the budget
     /// allows. Returns `Error::Cancelled` promptly when `cancel` fires.
-    pub async fn acquire(
-        &self,
-        priority: Priority,
-        cancel: &CancellationToken,
-    ) -> Result<(), Error> {
+    pub async fn acquire(&self, priority: Priority, cancel: &CancellationToken) -> Result<(), Error> {
         if cancel.is_cancelled() {
             return Err(Error::Cancelled);
         }
@@ -255,11 +241,7 @@ impl<'a> Ticket<'a> {
         };
         // A new head (higher priority) must make the old head re-check.
         budget.changed.notify_waiters();
-        Self {
-            budget,
-            key,
-            done: false,
-        }
+        Self { budget, key, done: false }
     }
 }
 
@@ -290,11 +272,7 @@ mod tests {
     }
 
     fn max_in_any_window(sends: &[Instant]) -> usize {
-        sends
-            .iter()
-            .map(|&s| sends.iter().filter(|&&t| t >= s && t < s + WINDOW).count())
-            .max()
-            .unwrap_or(0)
+        sends.iter().map(|&s| sends.iter().filter(|&&t| t >= s && t < s + WINDOW).count()).max().unwrap_or(0)
     }
 
     #[test]
@@ -306,10 +284,7 @@ mod tests {
         assert!(max_in_any_window(&sends) <= 2);
         // 10 sends at 2/s take about 4.5 s plus the slack per window.
         let span = sends[9] - sends[0];
-        assert!(
-            span >= Duration::from_millis(4500) && span < Duration::from_millis(4700),
-            "{span:?}"
-        );
+        assert!(span >= Duration::from_millis(4500) && span < Duration::from_millis(4700), "{span:?}");
     }
 
     #[test]
@@ -345,11 +320,7 @@ mod tests {
         assert_eq!(state.earliest(start), start + Duration::from_secs(3));
         let sends = drive(&mut state, start, 4);
         assert_eq!(sends[0], start + Duration::from_secs(3));
-        assert_eq!(
-            sends[1] - sends[0],
-            Duration::from_secs(1),
-            "half the rate, no burst"
-        );
+        assert_eq!(sends[1] - sends[0], Duration::from_secs(1), "half the rate, no burst");
         assert_eq!(sends[2] - sends[1], Duration::from_secs(1));
         // After the slowdown period the normal rate returns.
         let later = start + SLOWDOWN_PERIOD + Duration::from_secs(10);
@@ -369,12 +340,7 @@ mod tests {
         let order: Vec<_> = queue.into_iter().collect();
         assert_eq!(
             order,
-            vec![
-                (Priority::Live, 2),
-                (Priority::Daily, 1),
-                (Priority::Daily, 3),
-                (Priority::Backfill, 0)
-            ]
+            vec![(Priority::Live, 2), (Priority::Daily, 1), (Priority::Daily, 3), (Priority::Backfill, 0)]
         );
     }
 
@@ -395,14 +361,8 @@ mod tests {
         budget.acquire(Priority::Daily, &cancel).await.unwrap();
         let order = Arc::new(Mutex::new(Vec::new()));
         let mut tasks = Vec::new();
-        for (i, p) in [
-            Priority::Backfill,
-            Priority::Reference,
-            Priority::Backfill,
-            Priority::Live,
-        ]
-        .into_iter()
-        .enumerate()
+        for (i, p) in
+            [Priority::Backfill, Priority::Reference, Priority::Backfill, Priority::Live].into_iter().enumerate()
         {
             let (task_budget, cancel, order) = (budget.clone(), cancel.clone(), order.clone());
             tasks.push(tokio::spawn(async move {
@@ -420,12 +380,7 @@ mod tests {
         let order = lock(&order).clone();
         assert_eq!(
             order,
-            vec![
-                (Priority::Live, 3),
-                (Priority::Reference, 1),
-                (Priority::Backfill, 0),
-                (Priority::Backfill, 2)
-            ]
+            vec![(Priority::Live, 3), (Priority::Reference, 1), (Priority::Backfill, 0), (Priority::Backfill, 2)]
         );
     }
 

@@ -35,7 +35,8 @@ pub const RESULTS_MAX_SKIP: u64 = 20_000;
 /// Priority of `/horses/{id}/pro` enrichment, whatever the client's own priority.
 pub const ENRICHMENT_PRIORITY: Priority = Priority::Backfill;
 
-const CREDENTIALS_HELP: &str = "set RACING_API_USERNAME and RACING_API_PASSWORD (or api.username and api.password in the config file)";
+const CREDENTIALS_HELP: &str =
+    "set RACING_API_USERNAME and RACING_API_PASSWORD (or api.username and api.password in the config file)";
 
 /// `day=` of the racecards endpoints below Pro.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -163,21 +164,12 @@ fn redacted(url: &Url) -> String {
 /// the host is loopback.
 pub fn parse_base_url(text: &str) -> Result<Url, Error> {
     let text = text.trim();
-    let text = if text.is_empty() {
-        DEFAULT_BASE_URL
-    } else {
-        text
-    };
-    let url = Url::parse(text).map_err(|e| {
-        Error::Config(format!(
-            "api.base_url {text:?} is not a URL ({e}); use e.g. {DEFAULT_BASE_URL}"
-        ))
-    })?;
+    let text = if text.is_empty() { DEFAULT_BASE_URL } else { text };
+    let url = Url::parse(text)
+        .map_err(|e| Error::Config(format!("api.base_url {text:?} is not a URL ({e}); use e.g. {DEFAULT_BASE_URL}")))?;
     let shown = redacted(&url);
     if url.cannot_be_a_base() || url.host().is_none() {
-        return Err(Error::Config(format!(
-            "api.base_url {shown} has no host; use e.g. {DEFAULT_BASE_URL}"
-        )));
+        return Err(Error::Config(format!("api.base_url {shown} has no host; use e.g. {DEFAULT_BASE_URL}")));
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err(Error::Config(format!(
@@ -185,9 +177,7 @@ pub fn parse_base_url(text: &str) -> Result<Url, Error> {
         )));
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(Error::Config(format!(
-            "api.base_url {shown} has a query or fragment; give the base path only"
-        )));
+        return Err(Error::Config(format!("api.base_url {shown} has a query or fragment; give the base path only")));
     }
     match url.scheme() {
         "https" => {}
@@ -198,9 +188,7 @@ pub fn parse_base_url(text: &str) -> Result<Url, Error> {
             )));
         }
         other => {
-            return Err(Error::Config(format!(
-                "api.base_url {shown} has scheme {other:?}; use https"
-            )));
+            return Err(Error::Config(format!("api.base_url {shown} has scheme {other:?}; use https")));
         }
     }
     Ok(url)
@@ -212,9 +200,7 @@ impl Client {
     pub fn new(api: &ApiConfig, retry: &RetryConfig) -> Result<Self, Error> {
         let base = parse_base_url(&api.base_url)?;
         if api.username.is_empty() || api.password.is_empty() {
-            return Err(Error::Config(format!(
-                "The Racing API credentials are missing: {CREDENTIALS_HELP}"
-            )));
+            return Err(Error::Config(format!("The Racing API credentials are missing: {CREDENTIALS_HELP}")));
         }
         if !api.rate_limit.is_finite() || api.rate_limit <= 0.0 {
             return Err(Error::Config(format!(
@@ -223,16 +209,10 @@ impl Client {
             )));
         }
         if api.timeout == 0 {
-            return Err(Error::Config(
-                "api.timeout is 0; it must be at least 1 second".into(),
-            ));
+            return Err(Error::Config("api.timeout is 0; it must be at least 1 second".into()));
         }
         let timeout = Duration::from_secs(api.timeout);
-        let user_agent = if api.user_agent.trim().is_empty() {
-            DEFAULT_USER_AGENT
-        } else {
-            api.user_agent.trim()
-        };
+        let user_agent = if api.user_agent.trim().is_empty() { DEFAULT_USER_AGENT } else { api.user_agent.trim() };
         let http = reqwest::Client::builder()
             .user_agent(user_agent)
             .timeout(timeout)
@@ -242,11 +222,7 @@ impl Client {
             // somewhere else. A 3xx becomes a `Rejected` error naming the URL.
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| {
-                Error::Config(format!(
-                    "could not build the HTTP client (check api.user_agent): {e}"
-                ))
-            })?;
+            .map_err(|e| Error::Config(format!("could not build the HTTP client (check api.user_agent): {e}")))?;
         let budget_key = format!("{}|{}", api.username.expose(), base.as_str());
         let budget = Budget::shared(&budget_key, api.rate_limit, api.burst_allowance);
         Ok(Self {
@@ -267,19 +243,13 @@ impl Client {
 
     /// The same client (budget, counters) whose requests wait in the budget at `priority`.
     pub fn with_priority(&self, priority: Priority) -> Client {
-        Client {
-            priority,
-            ..self.clone()
-        }
+        Client { priority, ..self.clone() }
     }
 
     /// The same client (budget, counters) whose waits and requests stop with `Error::Cancelled`
     /// when `cancel` fires.
     pub fn with_cancel(&self, cancel: CancellationToken) -> Client {
-        Client {
-            cancel,
-            ..self.clone()
-        }
+        Client { cancel, ..self.clone() }
     }
 
     pub fn priority(&self) -> Priority {
@@ -326,11 +296,7 @@ impl Client {
     }
 
     /// `GET /racecards/pro?date=D&region_codes=..` (Pro).
-    pub async fn racecards_pro(
-        &self,
-        date: NaiveDate,
-        regions: &[String],
-    ) -> Result<RawResponse, Error> {
+    pub async fn racecards_pro(&self, date: NaiveDate, regions: &[String]) -> Result<RawResponse, Error> {
         if date < plan::PRO_RACECARDS_FROM {
             return Err(Error::Plan(format!(
                 "racecards for {date} not requested: The Racing API has racecards from {} only",
@@ -353,24 +319,15 @@ impl Client {
     }
 
     /// `GET /results?start_date=D&end_date=D&region=..&limit=50&skip=N`, every page.
-    pub async fn results(
-        &self,
-        date: NaiveDate,
-        regions: &[String],
-    ) -> Result<Vec<RawResponse>, Error> {
-        let mut query = vec![
-            ("start_date", date.to_string()),
-            ("end_date", date.to_string()),
-        ];
+    pub async fn results(&self, date: NaiveDate, regions: &[String]) -> Result<Vec<RawResponse>, Error> {
+        let mut query = vec![("start_date", date.to_string()), ("end_date", date.to_string())];
         query.extend(repeated("region", regions));
-        self.paged(&["results"], query, Some(RESULTS_MAX_SKIP))
-            .await
+        self.paged(&["results"], query, Some(RESULTS_MAX_SKIP)).await
     }
 
     /// `GET /results/today?region=..&limit=50&skip=N`, every page.
     pub async fn results_today(&self, regions: &[String]) -> Result<Vec<RawResponse>, Error> {
-        self.paged(&["results", "today"], repeated("region", regions), None)
-            .await
+        self.paged(&["results", "today"], repeated("region", regions), None).await
     }
 
     /// `GET /results/{race_id}`
@@ -382,8 +339,7 @@ impl Client {
     /// `GET /horses/{id}/pro` (Pro), at the lowest priority of the budget.
     pub async fn horse_pro(&self, horse_id: &str) -> Result<RawResponse, Error> {
         let request = self.request(&["horses", horse_id, "pro"], &[])?;
-        self.fetch(&request, self.priority.max(ENRICHMENT_PRIORITY))
-            .await
+        self.fetch(&request, self.priority.max(ENRICHMENT_PRIORITY)).await
     }
 
     /// Builds the URL for `segments` below the base (each percent-encoded as one segment) with
@@ -398,10 +354,7 @@ impl Client {
                 plan::plan_name(self.shared.plan)
             )));
         }
-        if segments
-            .iter()
-            .any(|s| s.is_empty() || *s == "." || *s == "..")
-        {
+        if segments.iter().any(|s| s.is_empty() || *s == "." || *s == "..") {
             return Err(Error::Rejected {
                 url: format!("{}{endpoint}", self.shared.base),
                 status: 0,
@@ -412,10 +365,7 @@ impl Client {
         {
             let Ok(mut path) = url.path_segments_mut() else {
                 // parse_base_url rejected URLs that cannot be a base.
-                return Err(Error::Config(format!(
-                    "api.base_url {} cannot take a path",
-                    self.shared.base
-                )));
+                return Err(Error::Config(format!("api.base_url {} cannot take a path", self.shared.base)));
             };
             path.pop_if_empty();
             path.extend(segments);
@@ -427,11 +377,7 @@ impl Client {
             }
         }
         let params = url.query().unwrap_or_default().to_string();
-        Ok(Request {
-            endpoint,
-            url,
-            params,
-        })
+        Ok(Request { endpoint, url, params })
     }
 
     /// Fetches every page of a `limit`/`skip` endpoint: page one, its `total`, then the rest.
@@ -450,11 +396,10 @@ impl Client {
             let request = self.request(segments, &page_query)?;
             let page = self.fetch(&request, self.priority).await?;
             // fetch() returned only bodies that are valid JSON; this reads the paging fields.
-            let header: PageHeader =
-                serde_json::from_slice(&page.body).map_err(|e| Error::Payload {
-                    what: request.url.to_string(),
-                    message: format!("not a results page ({e})"),
-                })?;
+            let header: PageHeader = serde_json::from_slice(&page.body).map_err(|e| Error::Payload {
+                what: request.url.to_string(),
+                message: format!("not a results page ({e})"),
+            })?;
             let total = page_total(&header.total).ok_or_else(|| Error::Payload {
                 what: request.url.to_string(),
                 message: format!("`total` is {} where a count was expected", header.total),
@@ -509,10 +454,7 @@ impl Client {
                 () = self.cancel.cancelled() => return Err(Error::Cancelled),
                 attempt = self.attempt(&request.url) => attempt,
             };
-            bump(
-                &counters.latency_ms_total,
-                u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-            );
+            bump(&counters.latency_ms_total, u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX));
             bump(&counters.bytes, attempt.body.len() as u64);
             let decision = retry::classify(&attempt.outcome, &shared.policy);
             tracing::debug!(
@@ -543,9 +485,7 @@ impl Client {
                         return Err(Error::Exhausted {
                             url: url.to_string(),
                             attempts: sent,
-                            last: format!(
-                                "HTTP 429 rate limited {limited} times in a row; lower api.rate_limit"
-                            ),
+                            last: format!("HTTP 429 rate limited {limited} times in a row; lower api.rate_limit"),
                         });
                     }
                     tracing::warn!(
@@ -557,17 +497,9 @@ impl Client {
                 }
                 Decision::Retry { reason, at_least } => {
                     failed += 1;
-                    let last = if attempt.detail.is_empty() {
-                        reason
-                    } else {
-                        format!("{reason}: {}", attempt.detail)
-                    };
+                    let last = if attempt.detail.is_empty() { reason } else { format!("{reason}: {}", attempt.detail) };
                     if failed >= shared.policy.max_attempts {
-                        return Err(Error::Exhausted {
-                            url: url.to_string(),
-                            attempts: sent,
-                            last,
-                        });
+                        return Err(Error::Exhausted { url: url.to_string(), attempts: sent, last });
                     }
                     let delay = shared.policy.delay(failed - 1).max(at_least);
                     tracing::warn!(
@@ -584,15 +516,10 @@ impl Client {
                     }
                 }
                 Decision::Unauthorized => {
-                    return Err(Error::Unauthorized {
-                        url: url.to_string(),
-                        status: attempt.status,
-                    });
+                    return Err(Error::Unauthorized { url: url.to_string(), status: attempt.status });
                 }
                 Decision::NotFound => {
-                    return Err(Error::NotFound {
-                        url: url.to_string(),
-                    });
+                    return Err(Error::NotFound { url: url.to_string() });
                 }
                 Decision::Rejected => {
                     return Err(Error::Rejected {
@@ -627,28 +554,16 @@ impl Client {
             .and_then(|v| retry::parse_retry_after(v, Utc::now()));
         match response.bytes().await {
             Ok(body) => {
-                let body_is_json = (200..300).contains(&status)
-                    && serde_json::from_slice::<serde::de::IgnoredAny>(&body).is_ok();
+                let body_is_json =
+                    (200..300).contains(&status) && serde_json::from_slice::<serde::de::IgnoredAny>(&body).is_ok();
                 let detail = if (200..300).contains(&status) && !body_is_json {
                     format!("{} bytes starting {:?}", body.len(), excerpt(&body))
                 } else {
                     String::new()
                 };
-                Attempt {
-                    outcome: Outcome::Response {
-                        status,
-                        retry_after,
-                        body_is_json,
-                    },
-                    status,
-                    body,
-                    detail,
-                }
+                Attempt { outcome: Outcome::Response { status, retry_after, body_is_json }, status, body, detail }
             }
-            Err(e) => Attempt {
-                status,
-                ..Attempt::failed(&e)
-            },
+            Err(e) => Attempt { status, ..Attempt::failed(&e) },
         }
     }
 }
@@ -665,17 +580,8 @@ struct Attempt {
 
 impl Attempt {
     fn failed(error: &reqwest::Error) -> Self {
-        let outcome = if error.is_timeout() {
-            Outcome::Timeout
-        } else {
-            Outcome::Connection
-        };
-        Self {
-            outcome,
-            status: 0,
-            body: bytes::Bytes::new(),
-            detail: error_chain(error),
-        }
+        let outcome = if error.is_timeout() { Outcome::Timeout } else { Outcome::Connection };
+        Self { outcome, status: 0, body: bytes::Bytes::new(), detail: error_chain(error) }
     }
 }
 
@@ -703,11 +609,7 @@ fn excerpt(body: &[u8]) -> String {
     if out.len() < text.len() {
         out.push('…');
     }
-    if out.is_empty() {
-        "(empty body)".to_string()
-    } else {
-        out
-    }
+    if out.is_empty() { "(empty body)".to_string() } else { out }
 }
 
 /// A list parameter as repeated keys: `region=gb&region=ire`.
@@ -740,29 +642,17 @@ mod tests {
         ] {
             assert!(parse_base_url(ok).is_ok(), "{ok}");
         }
-        for bad in [
-            "http://api.theracingapi.com/v1",
-            "http://10.0.0.1/v1",
-            "ftp://127.0.0.1/",
-            "not a url",
-        ] {
+        for bad in ["http://api.theracingapi.com/v1", "http://10.0.0.1/v1", "ftp://127.0.0.1/", "not a url"] {
             let err = parse_base_url(bad).unwrap_err().to_string();
             assert!(err.contains("api.base_url"), "{err}");
         }
-        let err = parse_base_url("http://example.com/v1")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("http://example.com/v1") && err.contains("https"),
-            "{err}"
-        );
+        let err = parse_base_url("http://example.com/v1").unwrap_err().to_string();
+        assert!(err.contains("http://example.com/v1") && err.contains("https"), "{err}");
     }
 
     #[test]
     fn credentials_in_the_base_url_are_refused_without_being_shown() {
-        let err = parse_base_url("https://bob:s3cret@api.theracingapi.com/v1")
-            .unwrap_err()
-            .to_string();
+        let err = parse_base_url("https://bob:s3cret@api.theracingapi.com/v1").unwrap_err().to_string();
         assert!(!err.contains("s3cret") && !err.contains("bob"), "{err}");
         assert!(err.contains("RACING_API_USERNAME"), "{err}");
     }
@@ -771,22 +661,13 @@ mod tests {
     fn missing_credentials_name_the_variables() {
         let mut config = api("https://api.theracingapi.com/v1");
         config.password = Secret::default();
-        let err = Client::new(&config, &RetryConfig::default())
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("RACING_API_USERNAME") && err.contains("RACING_API_PASSWORD"),
-            "{err}"
-        );
+        let err = Client::new(&config, &RetryConfig::default()).unwrap_err().to_string();
+        assert!(err.contains("RACING_API_USERNAME") && err.contains("RACING_API_PASSWORD"), "{err}");
     }
 
     #[test]
     fn urls_carry_repeated_keys_in_order_and_encode_ids() {
-        let client = Client::new(
-            &api("https://api.theracingapi.com/v1/"),
-            &RetryConfig::default(),
-        )
-        .unwrap();
+        let client = Client::new(&api("https://api.theracingapi.com/v1/"), &RetryConfig::default()).unwrap();
         let regions = vec!["gb".to_string(), "ire".to_string()];
         let mut query = vec![("date", "2025-10-14".to_string())];
         query.extend(repeated("region_codes", &regions));
@@ -798,10 +679,7 @@ mod tests {
             "https://api.theracingapi.com/v1/racecards/pro?date=2025-10-14&region_codes=gb&region_codes=ire"
         );
         let odd = client.request(&["results", "rac_1/../x?y"], &[]).unwrap();
-        assert_eq!(
-            odd.url.as_str(),
-            "https://api.theracingapi.com/v1/results/rac_1%2F..%2Fx%3Fy"
-        );
+        assert_eq!(odd.url.as_str(), "https://api.theracingapi.com/v1/results/rac_1%2F..%2Fx%3Fy");
         assert_eq!(odd.params, "");
         assert!(client.request(&["results", ".."], &[]).is_err());
     }
@@ -813,25 +691,12 @@ mod tests {
         let client = Client::new(&config, &RetryConfig::default()).unwrap();
         let today: NaiveDate = "2025-10-14".parse().unwrap();
         let err = client.racecards_pro(today, &[]).await.unwrap_err();
-        assert!(
-            matches!(&err, Error::Plan(m) if m.contains("/racecards/pro") && m.contains("pro plan")),
-            "{err}"
-        );
+        assert!(matches!(&err, Error::Plan(m) if m.contains("/racecards/pro") && m.contains("pro plan")), "{err}");
         let err = client.horse_pro("hrs_1").await.unwrap_err();
         assert!(matches!(err, Error::Plan(_)));
-        let pro = Client::new(
-            &api("https://api.theracingapi.com/v1"),
-            &RetryConfig::default(),
-        )
-        .unwrap();
-        let err = pro
-            .racecards_pro("2022-12-31".parse().unwrap(), &[])
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(&err, Error::Plan(m) if m.contains("2023-01-23")),
-            "{err}"
-        );
+        let pro = Client::new(&api("https://api.theracingapi.com/v1"), &RetryConfig::default()).unwrap();
+        let err = pro.racecards_pro("2022-12-31".parse().unwrap(), &[]).await.unwrap_err();
+        assert!(matches!(&err, Error::Plan(m) if m.contains("2023-01-23")), "{err}");
         assert_eq!(client.stats().calls + pro.stats().calls, 0);
     }
 

@@ -26,18 +26,10 @@ pub enum Error {
     NotFound { url: String },
     /// 400/422: the request was wrong; retrying cannot help.
     #[error("{url}: HTTP {status}: request rejected: {message}")]
-    Rejected {
-        url: String,
-        status: u16,
-        message: String,
-    },
+    Rejected { url: String, status: u16, message: String },
     /// Retries used up on 408/429/5xx, timeouts, dropped connections or malformed bodies.
     #[error("{url}: gave up after {attempts} attempts: {last}")]
-    Exhausted {
-        url: String,
-        attempts: u32,
-        last: String,
-    },
+    Exhausted { url: String, attempts: u32, last: String },
     /// The plan does not allow this request (not sent).
     #[error("{0}")]
     Plan(String),
@@ -56,9 +48,6 @@ pub enum Error {
 impl Error {
     /// Whether this error should stop the whole run rather than fail one unit.
     pub fn is_fatal(&self) -> bool {
-        matches!(
-            self,
-            Error::Unauthorized { .. } | Error::Config(_) | Error::Cancelled
-        )
+        matches!(self, Error::Unauthorized { .. } | Error::Config(_) | Error::Cancelled)
     }
 }

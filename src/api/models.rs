@@ -98,13 +98,9 @@ impl<'de> Deserialize<'de> for Flag {
                 "" | "-" | "\u{2013}" => Ok(Flag(None)),
                 "true" | "1" | "yes" | "y" => Ok(Flag(Some(true))),
                 "false" | "0" | "no" | "n" => Ok(Flag(Some(false))),
-                other => Err(de::Error::custom(format!(
-                    "expected a yes/no flag, got {other:?}"
-                ))),
+                other => Err(de::Error::custom(format!("expected a yes/no flag, got {other:?}"))),
             },
-            other => Err(de::Error::custom(format!(
-                "expected a yes/no flag, got {other}"
-            ))),
+            other => Err(de::Error::custom(format!("expected a yes/no flag, got {other}"))),
         }
     }
 }
@@ -174,10 +170,7 @@ impl<'de, T: DeserializeOwned> Deserialize<'de> for Lenient<T> {
         let hint = Hint::of(&value);
         Ok(match T::deserialize(value) {
             Ok(t) => Lenient::Ok(t),
-            Err(e) => Lenient::Bad(Rejected {
-                hint,
-                error: e.to_string(),
-            }),
+            Err(e) => Lenient::Bad(Rejected { hint, error: e.to_string() }),
         })
     }
 }
@@ -232,9 +225,7 @@ where
     D: Deserializer<'de>,
     T: DeserializeOwned,
 {
-    Ok(Some(
-        Option::<Records<T>>::deserialize(d)?.unwrap_or_default(),
-    ))
+    Ok(Some(Option::<Records<T>>::deserialize(d)?.unwrap_or_default()))
 }
 
 /// One race of a racecard (free racecards send no ids, basic ones no odds).
@@ -517,10 +508,8 @@ mod tests {
 
     #[test]
     fn text_takes_any_scalar() {
-        let r: RacecardRunner = serde_json::from_str(
-            r#"{"horse_id":"hrs_1","age":5,"draw":null,"lbs":"133","new_field":[1]}"#,
-        )
-        .unwrap();
+        let r: RacecardRunner =
+            serde_json::from_str(r#"{"horse_id":"hrs_1","age":5,"draw":null,"lbs":"133","new_field":[1]}"#).unwrap();
         assert_eq!(r.horse_id.as_deref(), Some("hrs_1"));
         assert_eq!(r.age.as_deref(), Some("5"));
         assert_eq!(r.draw.as_deref(), None);
@@ -549,8 +538,7 @@ mod tests {
     #[test]
     fn flags_accept_bools_and_text() {
         let r: RacecardRace =
-            serde_json::from_str(r#"{"big_race":true,"is_abandoned":"false","runners":null}"#)
-                .unwrap();
+            serde_json::from_str(r#"{"big_race":true,"is_abandoned":"false","runners":null}"#).unwrap();
         assert_eq!(r.big_race, Flag(Some(true)));
         assert_eq!(r.is_abandoned, Flag(Some(false)));
         assert!(r.runners.is_empty());

@@ -12,12 +12,12 @@
 
 use super::Error;
 use super::models::{
-    CoursePayload, CoursesPage, HorsePro, Lenient, Odds, RacecardRace, RacecardRunner,
-    RacecardsPage, Records, RegionPayload, Rejected, ResultRace, ResultRunner, ResultsPage, Text,
+    CoursePayload, CoursesPage, HorsePro, Lenient, Odds, RacecardRace, RacecardRunner, RacecardsPage, Records,
+    RegionPayload, Rejected, ResultRace, ResultRunner, ResultsPage, Text,
 };
 use crate::model::{
-    Ancestor, Bookmaker, Course, Entities, Horse, Person, Race, Region, Runner, RunnerOdds,
-    Skipped, Source, Trainer, Unit, bookmaker_code, bookmaker_kind,
+    Ancestor, Bookmaker, Course, Entities, Horse, Person, Race, Region, Runner, RunnerOdds, Skipped, Source, Trainer,
+    Unit, bookmaker_code, bookmaker_kind,
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
@@ -86,12 +86,7 @@ pub fn courses(body: &[u8], regions: &[String]) -> Result<Vec<Course>, Error> {
             continue;
         }
         let region = text(&mut c.region).unwrap_or_else(|| region_name(&code));
-        out.push(Course {
-            id,
-            name: text(&mut c.course).unwrap_or_default(),
-            region_code: code,
-            region,
-        });
+        out.push(Course { id, name: text(&mut c.course).unwrap_or_default(), region_code: code, region });
     }
     Ok(out)
 }
@@ -99,8 +94,7 @@ pub fn courses(body: &[u8], regions: &[String]) -> Result<Vec<Course>, Error> {
 /// `/courses/regions` body to regions (only the given regions).
 pub fn regions(body: &[u8], regions: &[String]) -> Result<Vec<Region>, Error> {
     const WHAT: &str = "/courses/regions";
-    let list: Records<RegionPayload> =
-        serde_json::from_slice(body).map_err(|e| not_json_list(WHAT, &e))?;
+    let list: Records<RegionPayload> = serde_json::from_slice(body).map_err(|e| not_json_list(WHAT, &e))?;
     let mut out = Vec::with_capacity(list.len());
     for item in list {
         let Lenient::Ok(mut r) = item else { continue };
@@ -123,10 +117,7 @@ pub fn horse_pro(body: &[u8]) -> Result<Horse, Error> {
     const WHAT: &str = "/horses/{id}/pro";
     let mut h: HorsePro = serde_json::from_slice(body).map_err(|e| not_json(WHAT, &e))?;
     let Some(id) = text(&mut h.id) else {
-        return Err(Error::Payload {
-            what: WHAT.into(),
-            message: "the body has no horse `id`".into(),
-        });
+        return Err(Error::Payload { what: WHAT.into(), message: "the body has no horse `id`".into() });
     };
     let name = text(&mut h.name).unwrap_or_default();
     let region = text(&mut h.region).or_else(|| name_region(&name).map(str::to_string));
@@ -155,24 +146,11 @@ pub fn horse_pro_into(entities: &mut Entities, body: &[u8]) -> Result<(), Error>
     for (id, name, list, map) in [
         (&h.sire_id, &h.sire, &mut entities.sires, &mut idx.sires),
         (&h.dam_id, &h.dam, &mut entities.dams, &mut idx.dams),
-        (
-            &h.damsire_id,
-            &h.damsire,
-            &mut entities.damsires,
-            &mut idx.damsires,
-        ),
+        (&h.damsire_id, &h.damsire, &mut entities.damsires, &mut idx.damsires),
     ] {
         if let (Some(id), Some(name)) = (blank(id.as_deref()), blank(name.as_deref())) {
             let region = name_region(name).map(str::to_string);
-            upsert(
-                list,
-                map,
-                Ancestor {
-                    id: id.to_string(),
-                    name: name.to_string(),
-                    region,
-                },
-            );
+            upsert(list, map, Ancestor { id: id.to_string(), name: name.to_string(), region });
         }
     }
     upsert(&mut entities.horses, &mut idx.horses, horse);
@@ -182,9 +160,8 @@ pub fn horse_pro_into(entities: &mut Entities, body: &[u8]) -> Result<(), Error>
 mod rules;
 
 pub use rules::{
-    blank, distance_yards, finish_position, finish_seconds, furlongs, int, money, name_region, num,
-    odds_decimal, off_instant, race_day, region_currency, region_name, uk_local_instant,
-    yards_to_metres,
+    blank, distance_yards, finish_position, finish_seconds, furlongs, int, money, name_region, num, odds_decimal,
+    off_instant, race_day, region_currency, region_name, uk_local_instant, yards_to_metres,
 };
 use rules::{date, text, wanted};
 
@@ -192,27 +169,18 @@ use rules::{date, text, wanted};
 // Body-level errors.
 
 fn not_json(what: &str, e: &serde_json::Error) -> Error {
-    Error::Payload {
-        what: what.into(),
-        message: format!("the body is not the JSON object expected: {e}"),
-    }
+    Error::Payload { what: what.into(), message: format!("the body is not the JSON object expected: {e}") }
 }
 
 fn not_json_list(what: &str, e: &serde_json::Error) -> Error {
-    Error::Payload {
-        what: what.into(),
-        message: format!("the body is not a JSON array: {e}"),
-    }
+    Error::Payload { what: what.into(), message: format!("the body is not a JSON array: {e}") }
 }
 
 fn no_list(what: &str, key: &str, extra: &serde_json::Map<String, serde_json::Value>) -> Error {
     let keys: Vec<&str> = extra.keys().map(String::as_str).take(8).collect();
     Error::Payload {
         what: what.into(),
-        message: format!(
-            "the body has no `{key}` list (keys sent: {})",
-            keys.join(", ")
-        ),
+        message: format!("the body has no `{key}` list (keys sent: {})", keys.join(", ")),
     }
 }
 
@@ -222,10 +190,7 @@ fn single<T: serde::de::DeserializeOwned>(
 ) -> Result<Records<T>, Error> {
     Lenient::<T>::deserialize(serde_json::Value::Object(extra))
         .map(|r| vec![r])
-        .map_err(|e| Error::Payload {
-            what: what.into(),
-            message: e.to_string(),
-        })
+        .map_err(|e| Error::Payload { what: what.into(), message: e.to_string() })
 }
 
 mod entities;
@@ -267,20 +232,11 @@ impl<'u> Normalizer<'u> {
         idx.build(&unit.entities);
         let race_ids = unit.races.iter().map(|r| r.id.clone()).collect();
         let bookmakers = unit.bookmakers.iter().map(|b| b.code.clone()).collect();
-        Normalizer {
-            unit,
-            regions,
-            idx,
-            race_ids,
-            bookmakers,
-        }
+        Normalizer { unit, regions, idx, race_ids, bookmakers }
     }
 
     fn skip(&mut self, record: String, reason: impl Into<String>) {
-        self.unit.skipped.push(Skipped {
-            record,
-            reason: reason.into(),
-        });
+        self.unit.skipped.push(Skipped { record, reason: reason.into() });
     }
 
     /// The checks every race passes, whichever feed: region wanted, ids present, times readable.
@@ -312,11 +268,8 @@ impl<'u> Normalizer<'u> {
             return None;
         }
         let Some(id) = id else {
-            let reason = if free_hint {
-                "free racecards carry no race ids: use the basic plan or above"
-            } else {
-                "no race_id"
-            };
+            let reason =
+                if free_hint { "free racecards carry no race ids: use the basic plan or above" } else { "no race_id" };
             self.skip(label, reason);
             return None;
         };
@@ -335,31 +288,16 @@ impl<'u> Normalizer<'u> {
             Some(s) => match off_instant(Some(s)) {
                 Some(t) => Some(t),
                 None => {
-                    self.skip(
-                        label,
-                        format!("off_dt {s:?} is not an ISO 8601 date-time with offset"),
-                    );
+                    self.skip(label, format!("off_dt {s:?} is not an ISO 8601 date-time with offset"));
                     return None;
                 }
             },
         };
         let Some(day) = race_day(date_text.as_deref(), off_at) else {
-            self.skip(
-                label,
-                format!(
-                    "no readable date (date {:?}, no off_dt)",
-                    date_text.as_deref()
-                ),
-            );
+            self.skip(label, format!("no readable date (date {:?}, no off_dt)", date_text.as_deref()));
             return None;
         };
-        Some(RaceHead {
-            id,
-            region,
-            course_id,
-            race_date: day,
-            off_at,
-        })
+        Some(RaceHead { id, region, course_id, race_date: day, off_at })
     }
 
     fn course(&mut self, id: &str, name: Option<&str>, region: &str) {
@@ -370,43 +308,21 @@ impl<'u> Normalizer<'u> {
             region: region_name(&code),
             region_code: code,
         };
-        upsert(
-            &mut self.unit.entities.courses,
-            &mut self.idx.courses,
-            course,
-        );
+        upsert(&mut self.unit.entities.courses, &mut self.idx.courses, course);
     }
 
     fn people(&mut self, n: Names<'_>) {
         let e = &mut self.unit.entities;
         let owned = |s: Option<&str>| s.map(str::to_string);
         if let (Some(id), Some(name)) = n.jockey {
-            upsert(
-                &mut e.jockeys,
-                &mut self.idx.jockeys,
-                Person {
-                    id: id.into(),
-                    name: name.into(),
-                },
-            );
+            upsert(&mut e.jockeys, &mut self.idx.jockeys, Person { id: id.into(), name: name.into() });
         }
         if let (Some(id), Some(name), location) = n.trainer {
-            let t = Trainer {
-                id: id.into(),
-                name: name.into(),
-                location: owned(location),
-            };
+            let t = Trainer { id: id.into(), name: name.into(), location: owned(location) };
             upsert(&mut e.trainers, &mut self.idx.trainers, t);
         }
         if let (Some(id), Some(name)) = n.owner {
-            upsert(
-                &mut e.owners,
-                &mut self.idx.owners,
-                Person {
-                    id: id.into(),
-                    name: name.into(),
-                },
-            );
+            upsert(&mut e.owners, &mut self.idx.owners, Person { id: id.into(), name: name.into() });
         }
         for ((id, name, region), list, map) in [
             (n.sire, &mut e.sires, &mut self.idx.sires),
@@ -414,15 +330,7 @@ impl<'u> Normalizer<'u> {
             (n.damsire, &mut e.damsires, &mut self.idx.damsires),
         ] {
             if let (Some(id), Some(name)) = (id, name) {
-                upsert(
-                    list,
-                    map,
-                    Ancestor {
-                        id: id.into(),
-                        name: name.into(),
-                        region: owned(region),
-                    },
-                );
+                upsert(list, map, Ancestor { id: id.into(), name: name.into(), region: owned(region) });
             }
         }
     }
@@ -442,10 +350,7 @@ impl<'u> Normalizer<'u> {
             return;
         }
         let id = r.hint.race_id.as_deref().unwrap_or("?");
-        self.skip(
-            format!("race {id}"),
-            format!("unreadable record: {}", r.error),
-        );
+        self.skip(format!("race {id}"), format!("unreadable record: {}", r.error));
     }
 
     /// Runner checks shared by both feeds: a horse id, once per race.
@@ -476,21 +381,8 @@ impl<'u> Normalizer<'u> {
                 Lenient::Ok(ru) => ru.horse_id.as_deref().is_none(),
                 Lenient::Bad(rej) => rej.hint.horse_id.is_none(),
             });
-        let Some(RaceHead {
-            id,
-            region,
-            course_id,
-            race_date,
-            off_at,
-        }) = self.race_head(
-            &mut r.race_id,
-            &mut r.region,
-            &mut r.course_id,
-            &r.course,
-            &r.date,
-            &r.off_dt,
-            free,
-        )
+        let Some(RaceHead { id, region, course_id, race_date, off_at }) =
+            self.race_head(&mut r.race_id, &mut r.region, &mut r.course_id, &r.course, &r.date, &r.off_dt, free)
         else {
             return;
         };
@@ -558,13 +450,7 @@ impl<'u> Normalizer<'u> {
         self.unit.races.push(race);
     }
 
-    fn racecard_runner(
-        &mut self,
-        race_id: &str,
-        seen: &mut HashSet<String>,
-        i: usize,
-        mut ru: RacecardRunner,
-    ) {
+    fn racecard_runner(&mut self, race_id: &str, seen: &mut HashSet<String>, i: usize, mut ru: RacecardRunner) {
         let (number, horse) = (&ru.number, &ru.horse);
         let label = || Self::runner_label(race_id, number.as_deref(), horse.as_deref(), i);
         let Some(horse_id) = self.runner_id(seen, label, &mut ru.horse_id) else {
@@ -596,27 +482,11 @@ impl<'u> Normalizer<'u> {
         let owner_name = text(&mut ru.owner);
         self.people(Names {
             jockey: (jockey_id.as_deref(), jockey_name.as_deref()),
-            trainer: (
-                trainer_id.as_deref(),
-                trainer_name.as_deref(),
-                blank(ru.trainer_location.as_deref()),
-            ),
+            trainer: (trainer_id.as_deref(), trainer_name.as_deref(), blank(ru.trainer_location.as_deref())),
             owner: (owner_id.as_deref(), owner_name.as_deref()),
-            sire: (
-                sire_id.as_deref(),
-                blank(ru.sire.as_deref()),
-                blank(ru.sire_region.as_deref()),
-            ),
-            dam: (
-                dam_id.as_deref(),
-                blank(ru.dam.as_deref()),
-                blank(ru.dam_region.as_deref()),
-            ),
-            damsire: (
-                damsire_id.as_deref(),
-                blank(ru.damsire.as_deref()),
-                blank(ru.damsire_region.as_deref()),
-            ),
+            sire: (sire_id.as_deref(), blank(ru.sire.as_deref()), blank(ru.sire_region.as_deref())),
+            dam: (dam_id.as_deref(), blank(ru.dam.as_deref()), blank(ru.dam_region.as_deref())),
+            damsire: (damsire_id.as_deref(), blank(ru.damsire.as_deref()), blank(ru.damsire_region.as_deref())),
         });
         let odds = std::mem::take(&mut ru.odds);
         self.odds(race_id, &horse_id, odds);
@@ -669,10 +539,7 @@ impl<'u> Normalizer<'u> {
                 Lenient::Ok(o) => o,
                 Lenient::Bad(rej) => {
                     let bk = rej.hint.bookmaker.as_deref().unwrap_or("?");
-                    self.skip(
-                        format!("odds {race_id}/{horse_id}/{bk}"),
-                        format!("unreadable record: {}", rej.error),
-                    );
+                    self.skip(format!("odds {race_id}/{horse_id}/{bk}"), format!("unreadable record: {}", rej.error));
                     continue;
                 }
             };
@@ -682,10 +549,7 @@ impl<'u> Normalizer<'u> {
             };
             let code = bookmaker_code(&name);
             if code.is_empty() {
-                self.skip(
-                    format!("odds {race_id}/{horse_id}/{name}"),
-                    "bookmaker name has no letters or digits",
-                );
+                self.skip(format!("odds {race_id}/{horse_id}/{name}"), "bookmaker name has no letters or digits");
                 continue;
             }
             let quote = RunnerOdds {
@@ -708,10 +572,7 @@ impl<'u> Normalizer<'u> {
                 });
             }
             // One row per bookmaker: the latest quote wins (a later one on a tie).
-            match self.unit.odds[first..]
-                .iter_mut()
-                .find(|q| q.bookmaker == quote.bookmaker)
-            {
+            match self.unit.odds[first..].iter_mut().find(|q| q.bookmaker == quote.bookmaker) {
                 Some(q) if q.quoted_at <= quote.quoted_at => *q = quote,
                 Some(_) => {}
                 None => self.unit.odds.push(quote),
@@ -724,29 +585,15 @@ impl<'u> Normalizer<'u> {
             Lenient::Ok(r) => r,
             Lenient::Bad(rej) => return self.rejected_race(rej),
         };
-        let Some(RaceHead {
-            id,
-            region,
-            course_id,
-            race_date,
-            off_at,
-        }) = self.race_head(
-            &mut r.race_id,
-            &mut r.region,
-            &mut r.course_id,
-            &r.course,
-            &r.date,
-            &r.off_dt,
-            false,
-        )
+        let Some(RaceHead { id, region, course_id, race_date, off_at }) =
+            self.race_head(&mut r.race_id, &mut r.region, &mut r.course_id, &r.course, &r.date, &r.off_dt, false)
         else {
             return;
         };
         self.race_ids.insert(id.clone());
         self.course(&course_id, blank(r.course.as_deref()), &region);
         let distance = text(&mut r.dist);
-        let distance_y =
-            int(r.dist_y.as_deref()).or_else(|| distance.as_deref().and_then(distance_yards));
+        let distance_y = int(r.dist_y.as_deref()).or_else(|| distance.as_deref().and_then(distance_yards));
         let distance_m = int(r.dist_m.as_deref()).or_else(|| distance_y.map(yards_to_metres));
         let field_size = field_size(int(r.field_size.as_deref()), r.runners.len());
         let runners = std::mem::take(&mut r.runners);
@@ -918,17 +765,10 @@ mod tests {
     #[test]
     fn unusable_bodies_are_errors_naming_the_endpoint() {
         let gb = vec!["gb".to_string()];
-        let e = results_into(&mut unit(), b"<html>", &gb)
-            .unwrap_err()
-            .to_string();
+        let e = results_into(&mut unit(), b"<html>", &gb).unwrap_err().to_string();
         assert!(e.starts_with("/results:"), "{e}");
-        let e = racecards_into(&mut unit(), br#"{"detail":"Not Found"}"#, &gb)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("no `racecards` list") && e.contains("detail"),
-            "{e}"
-        );
+        let e = racecards_into(&mut unit(), br#"{"detail":"Not Found"}"#, &gb).unwrap_err().to_string();
+        assert!(e.contains("no `racecards` list") && e.contains("detail"), "{e}");
         assert!(courses(b"[]", &gb).is_err());
         assert!(horse_pro(b"{}").is_err());
     }
@@ -956,10 +796,6 @@ mod tests {
         let before = u.skipped.len();
         results_into(&mut u, body, &["gb".into()]).unwrap();
         assert_eq!((u.races.len(), u.runners.len()), (1, 1));
-        assert_eq!(
-            u.skipped.len(),
-            before + 1,
-            "only the unreadable GB race again"
-        );
+        assert_eq!(u.skipped.len(), before + 1, "only the unreadable GB race again");
     }
 }

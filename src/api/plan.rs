@@ -54,10 +54,7 @@ pub fn racecards_day_tier(plan: Plan) -> &'static str {
 /// `/racecards/{tier}?day=`. `None` only when the window is empty (a clock before 2023-01-16 on Pro).
 pub fn racecards_window(plan: Plan, today: NaiveDate) -> Option<DateRange> {
     let range = match plan {
-        Plan::Pro => (
-            PRO_RACECARDS_FROM,
-            today.checked_add_days(Days::new(PRO_RACECARDS_DAYS_AHEAD))?,
-        ),
+        Plan::Pro => (PRO_RACECARDS_FROM, today.checked_add_days(Days::new(PRO_RACECARDS_DAYS_AHEAD))?),
         Plan::Free | Plan::Basic | Plan::Standard => (today, today.checked_add_days(Days::new(1))?),
     };
     (range.0 <= range.1).then_some(range)
@@ -68,9 +65,7 @@ pub fn racecards_window(plan: Plan, today: NaiveDate) -> Option<DateRange> {
 /// Standard: see `results_allowed`.
 pub fn results_window(history: ResultsHistory, today: NaiveDate) -> DateRange {
     let from = match history {
-        ResultsHistory::TwelveMonths => today
-            .checked_sub_months(Months::new(RESULTS_MONTHS_BACK))
-            .unwrap_or(today),
+        ResultsHistory::TwelveMonths => today.checked_sub_months(Months::new(RESULTS_MONTHS_BACK)).unwrap_or(today),
         ResultsHistory::Full => FULL_HISTORY_FROM.min(today),
     };
     (from, today)
@@ -95,23 +90,14 @@ pub struct Clip {
 pub fn clip(what: &str, requested: DateRange, allowed: Option<DateRange>, why: &str) -> Clip {
     let (from, to) = requested;
     if from > to {
-        return Clip {
-            range: None,
-            warning: None,
-        };
+        return Clip { range: None, warning: None };
     }
     let Some((lo, hi)) = allowed else {
-        return Clip {
-            range: None,
-            warning: Some(format!("{what} {from}..{to} skipped: {why}")),
-        };
+        return Clip { range: None, warning: Some(format!("{what} {from}..{to} skipped: {why}")) };
     };
     let kept = (from.max(lo), to.min(hi));
     if kept.0 > kept.1 {
-        return Clip {
-            range: None,
-            warning: Some(format!("{what} {from}..{to} skipped: {why}")),
-        };
+        return Clip { range: None, warning: Some(format!("{what} {from}..{to} skipped: {why}")) };
     }
     let mut dropped = Vec::new();
     if from < kept.0 {
@@ -120,18 +106,9 @@ pub fn clip(what: &str, requested: DateRange, allowed: Option<DateRange>, why: &
     if to > kept.1 {
         dropped.push(format!("{}..{to}", kept.1.succ_opt().unwrap_or(kept.1)));
     }
-    let warning = (!dropped.is_empty()).then(|| {
-        format!(
-            "{what} {} skipped (fetching {}..{}): {why}",
-            dropped.join(" and "),
-            kept.0,
-            kept.1
-        )
-    });
-    Clip {
-        range: Some(kept),
-        warning,
-    }
+    let warning = (!dropped.is_empty())
+        .then(|| format!("{what} {} skipped (fetching {}..{}): {why}", dropped.join(" and "), kept.0, kept.1));
+    Clip { range: Some(kept), warning }
 }
 
 /// `clip` for racecards on `plan`, with the reason spelled out.
@@ -149,12 +126,7 @@ pub fn clip_racecards(plan: Plan, today: NaiveDate, requested: DateRange) -> Cli
 }
 
 /// `clip` for results on `plan` with `history`, with the reason spelled out.
-pub fn clip_results(
-    plan: Plan,
-    history: ResultsHistory,
-    today: NaiveDate,
-    requested: DateRange,
-) -> Clip {
+pub fn clip_results(plan: Plan, history: ResultsHistory, today: NaiveDate, requested: DateRange) -> Clip {
     if !results_allowed(plan) {
         let why = format!(
             "the {} plan has no results by date (/results needs Standard; set api.plan if the account has it)",
@@ -168,12 +140,7 @@ pub fn clip_results(
         ),
         ResultsHistory::Full => format!("results are fetched from {FULL_HISTORY_FROM} to today"),
     };
-    clip(
-        "results",
-        requested,
-        Some(results_window(history, today)),
-        &why,
-    )
+    clip("results", requested, Some(results_window(history, today)), &why)
 }
 
 /// The name of a plan as the config spells it.
@@ -224,34 +191,19 @@ mod tests {
     #[test]
     fn racecard_windows() {
         let today = d("2025-10-14");
-        assert_eq!(
-            racecards_window(Plan::Pro, today),
-            Some((d("2023-01-23"), d("2025-10-21")))
-        );
+        assert_eq!(racecards_window(Plan::Pro, today), Some((d("2023-01-23"), d("2025-10-21"))));
         for plan in [Plan::Free, Plan::Basic, Plan::Standard] {
-            assert_eq!(
-                racecards_window(plan, today),
-                Some((today, d("2025-10-15")))
-            );
+            assert_eq!(racecards_window(plan, today), Some((today, d("2025-10-15"))));
         }
         assert_eq!(racecards_window(Plan::Pro, d("2023-01-01")), None);
     }
 
     #[test]
     fn results_windows() {
-        assert_eq!(
-            results_window(ResultsHistory::TwelveMonths, d("2025-10-14")),
-            (d("2024-10-14"), d("2025-10-14"))
-        );
+        assert_eq!(results_window(ResultsHistory::TwelveMonths, d("2025-10-14")), (d("2024-10-14"), d("2025-10-14")));
         // Month arithmetic clamps to the last day of a shorter month.
-        assert_eq!(
-            results_window(ResultsHistory::TwelveMonths, d("2024-02-29")),
-            (d("2023-02-28"), d("2024-02-29"))
-        );
-        assert_eq!(
-            results_window(ResultsHistory::Full, d("2025-10-14")),
-            (FULL_HISTORY_FROM, d("2025-10-14"))
-        );
+        assert_eq!(results_window(ResultsHistory::TwelveMonths, d("2024-02-29")), (d("2023-02-28"), d("2024-02-29")));
+        assert_eq!(results_window(ResultsHistory::Full, d("2025-10-14")), (FULL_HISTORY_FROM, d("2025-10-14")));
         assert!(!results_allowed(Plan::Basic));
         assert!(results_allowed(Plan::Standard));
         assert!(results_allowed(Plan::Pro));
@@ -261,13 +213,7 @@ mod tests {
     fn clip_keeps_the_allowed_part_and_says_what_was_dropped() {
         let today = d("2025-10-14");
         let inside = clip_racecards(Plan::Pro, today, (d("2025-10-01"), d("2025-10-20")));
-        assert_eq!(
-            inside,
-            Clip {
-                range: Some((d("2025-10-01"), d("2025-10-20"))),
-                warning: None
-            }
-        );
+        assert_eq!(inside, Clip { range: Some((d("2025-10-01"), d("2025-10-20"))), warning: None });
 
         let both = clip_racecards(Plan::Pro, today, (d("2023-01-01"), d("2025-10-31")));
         assert_eq!(both.range, Some((d("2023-01-23"), d("2025-10-21"))));
@@ -280,36 +226,15 @@ mod tests {
         assert_eq!(standard.range, Some((today, d("2025-10-15"))));
         assert!(standard.warning.unwrap().contains("today and tomorrow"));
 
-        let old = clip_results(
-            Plan::Standard,
-            ResultsHistory::TwelveMonths,
-            today,
-            (d("2020-01-01"), d("2020-12-31")),
-        );
+        let old = clip_results(Plan::Standard, ResultsHistory::TwelveMonths, today, (d("2020-01-01"), d("2020-12-31")));
         assert_eq!(old.range, None);
         assert!(old.warning.unwrap().contains("12 months"));
 
-        let basic = clip_results(
-            Plan::Basic,
-            ResultsHistory::Full,
-            today,
-            (d("2025-10-01"), d("2025-10-02")),
-        );
+        let basic = clip_results(Plan::Basic, ResultsHistory::Full, today, (d("2025-10-01"), d("2025-10-02")));
         assert_eq!(basic.range, None);
         assert!(basic.warning.unwrap().contains("needs Standard"));
 
-        let backwards = clip(
-            "results",
-            (d("2025-10-02"), d("2025-10-01")),
-            Some((today, today)),
-            "x",
-        );
-        assert_eq!(
-            backwards,
-            Clip {
-                range: None,
-                warning: None
-            }
-        );
+        let backwards = clip("results", (d("2025-10-02"), d("2025-10-01")), Some((today, today)), "x");
+        assert_eq!(backwards, Clip { range: None, warning: None });
     }
 }

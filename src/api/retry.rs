@@ -35,10 +35,7 @@ impl RetryPolicy {
     /// number of retries after the first attempt). The stricter of the two wins:
     /// `max_attempts = min(retry.max_attempts, api.max_retries + 1)`, and never below 1.
     pub fn from_config(retry: &RetryConfig, api_max_retries: u32) -> Self {
-        let max_attempts = retry
-            .max_attempts
-            .min(api_max_retries.saturating_add(1))
-            .max(1);
+        let max_attempts = retry.max_attempts.min(api_max_retries.saturating_add(1)).max(1);
         Self {
             max_attempts,
             initial_delay: secs_to_duration(retry.initial_delay),
@@ -68,11 +65,7 @@ impl RetryPolicy {
     /// when enabled.
     pub fn delay(&self, retry: u32) -> Duration {
         let base = self.backoff(retry);
-        if self.jitter {
-            full_jitter(base, fastrand::f64())
-        } else {
-            base
-        }
+        if self.jitter { full_jitter(base, fastrand::f64()) } else { base }
     }
 }
 
@@ -103,9 +96,7 @@ pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
     if let Ok(secs) = value.parse::<f64>() {
         return (secs.is_finite() && secs >= 0.0).then(|| secs_to_duration(secs));
     }
-    let at = DateTime::parse_from_rfc2822(value)
-        .ok()?
-        .with_timezone(&Utc);
+    let at = DateTime::parse_from_rfc2822(value).ok()?.with_timezone(&Utc);
     Some((at - now).to_std().unwrap_or(Duration::ZERO))
 }
 
@@ -153,34 +144,22 @@ pub enum Decision {
 /// The one function that decides what is retried.
 pub fn classify(outcome: &Outcome, policy: &RetryPolicy) -> Decision {
     match outcome {
-        Outcome::Timeout => Decision::Retry {
-            reason: "timed out".into(),
-            at_least: Duration::ZERO,
-        },
-        Outcome::Connection => Decision::Retry {
-            reason: "connection failed or dropped".into(),
-            at_least: Duration::ZERO,
-        },
-        Outcome::Response {
-            status,
-            retry_after,
-            body_is_json,
-        } => {
+        Outcome::Timeout => Decision::Retry { reason: "timed out".into(), at_least: Duration::ZERO },
+        Outcome::Connection => {
+            Decision::Retry { reason: "connection failed or dropped".into(), at_least: Duration::ZERO }
+        }
+        Outcome::Response { status, retry_after, body_is_json } => {
             let status = *status;
             match status {
                 200..=299 if *body_is_json => Decision::Done,
                 200..=299 => Decision::Retry {
-                    reason: format!(
-                        "HTTP {status} with a body that is not valid JSON (truncated or malformed)"
-                    ),
+                    reason: format!("HTTP {status} with a body that is not valid JSON (truncated or malformed)"),
                     at_least: Duration::ZERO,
                 },
                 401 | 403 => Decision::Unauthorized,
                 404 => Decision::NotFound,
                 400 | 422 => Decision::Rejected,
-                429 => Decision::RateLimited {
-                    pause: clamp_retry_after(retry_after.unwrap_or(RETRY_AFTER_FLOOR)),
-                },
+                429 => Decision::RateLimited { pause: clamp_retry_after(retry_after.unwrap_or(RETRY_AFTER_FLOOR)) },
                 _ if policy.retry_status_codes.contains(&status) => Decision::Retry {
                     reason: format!("HTTP {status}"),
                     at_least: retry_after.map(clamp_retry_after).unwrap_or(Duration::ZERO),
@@ -202,11 +181,7 @@ mod tests {
     }
 
     fn response(status: u16) -> Outcome {
-        Outcome::Response {
-            status,
-            retry_after: None,
-            body_is_json: true,
-        }
+        Outcome::Response { status, retry_after: None, body_is_json: true }
     }
 
     #[test]
@@ -230,37 +205,24 @@ mod tests {
         for _ in 0..200 {
             assert!(p.delay(3) <= Duration::from_secs(8));
         }
-        let fixed = RetryPolicy {
-            jitter: false,
-            ..policy()
-        };
+        let fixed = RetryPolicy { jitter: false, ..policy() };
         assert_eq!(fixed.delay(3), Duration::from_secs(8));
     }
 
     #[test]
     fn attempts_take_the_stricter_of_the_two_settings() {
-        let retry = RetryConfig {
-            max_attempts: 5,
-            ..RetryConfig::default()
-        };
+        let retry = RetryConfig { max_attempts: 5, ..RetryConfig::default() };
         assert_eq!(RetryPolicy::from_config(&retry, 5).max_attempts, 5);
         assert_eq!(RetryPolicy::from_config(&retry, 2).max_attempts, 3);
         assert_eq!(RetryPolicy::from_config(&retry, 0).max_attempts, 1);
-        let none = RetryConfig {
-            max_attempts: 0,
-            ..RetryConfig::default()
-        };
+        let none = RetryConfig { max_attempts: 0, ..RetryConfig::default() };
         assert_eq!(RetryPolicy::from_config(&none, 5).max_attempts, 1);
     }
 
     #[test]
     fn odd_settings_never_give_negative_or_shrinking_delays() {
-        let retry = RetryConfig {
-            initial_delay: -1.0,
-            max_delay: f64::NAN,
-            backoff_factor: 0.5,
-            ..RetryConfig::default()
-        };
+        let retry =
+            RetryConfig { initial_delay: -1.0, max_delay: f64::NAN, backoff_factor: 0.5, ..RetryConfig::default() };
         let p = RetryPolicy::from_config(&retry, 5);
         assert_eq!(p.backoff(3), Duration::ZERO);
         assert_eq!(p.backoff_factor, 1.0);
@@ -268,27 +230,12 @@ mod tests {
 
     #[test]
     fn retry_after_reads_seconds_and_http_dates() {
-        let now = Utc
-            .with_ymd_and_hms(2015, 10, 21, 7, 27, 0)
-            .single()
-            .unwrap_or_default();
+        let now = Utc.with_ymd_and_hms(2015, 10, 21, 7, 27, 0).single().unwrap_or_default();
         assert_eq!(parse_retry_after("1", now), Some(Duration::from_secs(1)));
-        assert_eq!(
-            parse_retry_after(" 120 ", now),
-            Some(Duration::from_secs(120))
-        );
-        assert_eq!(
-            parse_retry_after("1.5", now),
-            Some(Duration::from_millis(1500))
-        );
-        assert_eq!(
-            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now),
-            Some(Duration::from_secs(60))
-        );
-        assert_eq!(
-            parse_retry_after("Wed, 21 Oct 2015 07:00:00 GMT", now),
-            Some(Duration::ZERO)
-        );
+        assert_eq!(parse_retry_after(" 120 ", now), Some(Duration::from_secs(120)));
+        assert_eq!(parse_retry_after("1.5", now), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now), Some(Duration::from_secs(60)));
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:00:00 GMT", now), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("", now), None);
         assert_eq!(parse_retry_after("soon", now), None);
         assert_eq!(parse_retry_after("-3", now), None);
@@ -297,31 +244,18 @@ mod tests {
     #[test]
     fn retry_after_is_held_between_floor_and_cap() {
         assert_eq!(clamp_retry_after(Duration::ZERO), RETRY_AFTER_FLOOR);
-        assert_eq!(
-            clamp_retry_after(Duration::from_secs(5)),
-            Duration::from_secs(5)
-        );
-        assert_eq!(
-            clamp_retry_after(Duration::from_secs(3600)),
-            RETRY_AFTER_CAP
-        );
+        assert_eq!(clamp_retry_after(Duration::from_secs(5)), Duration::from_secs(5));
+        assert_eq!(clamp_retry_after(Duration::from_secs(3600)), RETRY_AFTER_CAP);
     }
 
     #[test]
     fn classify_sorts_every_outcome() {
         let p = policy();
         assert_eq!(classify(&response(200), &p), Decision::Done);
-        let malformed = Outcome::Response {
-            status: 200,
-            retry_after: None,
-            body_is_json: false,
-        };
+        let malformed = Outcome::Response { status: 200, retry_after: None, body_is_json: false };
         assert!(matches!(classify(&malformed, &p), Decision::Retry { .. }));
         for status in [408, 500, 502, 503, 504, 520] {
-            assert!(
-                matches!(classify(&response(status), &p), Decision::Retry { .. }),
-                "{status}"
-            );
+            assert!(matches!(classify(&response(status), &p), Decision::Retry { .. }), "{status}");
         }
         assert_eq!(classify(&response(401), &p), Decision::Unauthorized);
         assert_eq!(classify(&response(403), &p), Decision::Unauthorized);
@@ -329,73 +263,29 @@ mod tests {
         assert_eq!(classify(&response(400), &p), Decision::Rejected);
         assert_eq!(classify(&response(422), &p), Decision::Rejected);
         assert_eq!(classify(&response(501), &p), Decision::Rejected);
-        assert!(matches!(
-            classify(&Outcome::Timeout, &p),
-            Decision::Retry { .. }
-        ));
-        assert!(matches!(
-            classify(&Outcome::Connection, &p),
-            Decision::Retry { .. }
-        ));
+        assert!(matches!(classify(&Outcome::Timeout, &p), Decision::Retry { .. }));
+        assert!(matches!(classify(&Outcome::Connection, &p), Decision::Retry { .. }));
     }
 
     #[test]
     fn classify_paces_429_and_honours_retry_after_on_5xx() {
         let p = policy();
-        assert_eq!(
-            classify(&response(429), &p),
-            Decision::RateLimited {
-                pause: RETRY_AFTER_FLOOR
-            }
-        );
-        let slow = Outcome::Response {
-            status: 429,
-            retry_after: Some(Duration::from_secs(7)),
-            body_is_json: false,
-        };
-        assert_eq!(
-            classify(&slow, &p),
-            Decision::RateLimited {
-                pause: Duration::from_secs(7)
-            }
-        );
-        let huge = Outcome::Response {
-            status: 429,
-            retry_after: Some(Duration::from_secs(9999)),
-            body_is_json: false,
-        };
-        assert_eq!(
-            classify(&huge, &p),
-            Decision::RateLimited {
-                pause: RETRY_AFTER_CAP
-            }
-        );
-        let busy = Outcome::Response {
-            status: 503,
-            retry_after: Some(Duration::from_secs(3)),
-            body_is_json: false,
-        };
-        assert!(
-            matches!(classify(&busy, &p), Decision::Retry { at_least, .. } if at_least == Duration::from_secs(3))
-        );
+        assert_eq!(classify(&response(429), &p), Decision::RateLimited { pause: RETRY_AFTER_FLOOR });
+        let slow = Outcome::Response { status: 429, retry_after: Some(Duration::from_secs(7)), body_is_json: false };
+        assert_eq!(classify(&slow, &p), Decision::RateLimited { pause: Duration::from_secs(7) });
+        let huge = Outcome::Response { status: 429, retry_after: Some(Duration::from_secs(9999)), body_is_json: false };
+        assert_eq!(classify(&huge, &p), Decision::RateLimited { pause: RETRY_AFTER_CAP });
+        let busy = Outcome::Response { status: 503, retry_after: Some(Duration::from_secs(3)), body_is_json: false };
+        assert!(matches!(classify(&busy, &p), Decision::Retry { at_least, .. } if at_least == Duration::from_secs(3)));
     }
 
     #[test]
     fn statuses_left_out_of_the_list_are_not_retried() {
-        let p = RetryPolicy {
-            retry_status_codes: vec![503],
-            ..policy()
-        };
+        let p = RetryPolicy { retry_status_codes: vec![503], ..policy() };
         assert_eq!(classify(&response(500), &p), Decision::Rejected);
-        assert!(matches!(
-            classify(&response(503), &p),
-            Decision::Retry { .. }
-        ));
+        assert!(matches!(classify(&response(503), &p), Decision::Retry { .. }));
         // 401 stays fatal even if someone lists it.
-        let odd = RetryPolicy {
-            retry_status_codes: vec![401],
-            ..policy()
-        };
+        let odd = RetryPolicy { retry_status_codes: vec![401], ..policy() };
         assert_eq!(classify(&response(401), &odd), Decision::Unauthorized);
     }
 }

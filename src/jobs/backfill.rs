@@ -45,11 +45,7 @@ impl Backfill {
             (None, Some(months)) => to
                 .checked_sub_months(Months::new(months))
                 .and_then(|d| d.succ_opt())
-                .ok_or_else(|| {
-                    Error::Usage(format!(
-                        "--months {months} reaches before the calendar starts"
-                    ))
-                })?,
+                .ok_or_else(|| Error::Usage(format!("--months {months} reaches before the calendar starts")))?,
             (None, None) => {
                 return Err(Error::Usage(
                     "backfill needs a start: give --from YYYY-MM-DD or --months N (for example --months 12)".into(),
@@ -57,9 +53,7 @@ impl Backfill {
             }
         };
         if from > to {
-            return Err(Error::Usage(format!(
-                "--from {from} is after --to {to}; give an earlier --from"
-            )));
+            return Err(Error::Usage(format!("--from {from} is after --to {to}; give an earlier --from")));
         }
         Ok((from, to))
     }
@@ -73,16 +67,8 @@ impl Backfill {
         let want_cards = !self.args.results_only && !cfg.features.skip_racecards;
         let want_results = !self.args.racecards_only && !cfg.features.skip_results;
 
-        let cards = if want_cards {
-            allowed_range(ctx, Kind::Racecards, from, to, &mut notes)
-        } else {
-            None
-        };
-        let results = if want_results {
-            allowed_range(ctx, Kind::Results, from, to, &mut notes)
-        } else {
-            None
-        };
+        let cards = if want_cards { allowed_range(ctx, Kind::Racecards, from, to, &mut notes) } else { None };
+        let results = if want_results { allowed_range(ctx, Kind::Results, from, to, &mut notes) } else { None };
 
         let store = ctx.store()?;
         let complete = |rows: Vec<crate::store::Coverage>| -> std::collections::HashSet<NaiveDate> {
@@ -94,16 +80,14 @@ impl Backfill {
         let cards_done = complete(store.coverage(Kind::Racecards, from, to).await?);
         let results_done = complete(store.coverage(Kind::Results, from, to).await?);
 
-        let in_range = |range: Option<(NaiveDate, NaiveDate)>, date: NaiveDate| {
-            range.is_some_and(|(f, t)| f <= date && date <= t)
-        };
+        let in_range =
+            |range: Option<(NaiveDate, NaiveDate)>, date: NaiveDate| range.is_some_and(|(f, t)| f <= date && date <= t);
         let mut keys = Vec::new();
         let mut done = 0;
         for date in dates_newest_first(from, to) {
-            for (kind, range, complete) in [
-                (Kind::Racecards, cards, &cards_done),
-                (Kind::Results, results, &results_done),
-            ] {
+            for (kind, range, complete) in
+                [(Kind::Racecards, cards, &cards_done), (Kind::Results, results, &results_done)]
+            {
                 if !in_range(range, date) {
                     continue;
                 }
@@ -114,26 +98,10 @@ impl Backfill {
                 }
             }
         }
-        let api_calls = keys
-            .iter()
-            .map(|k| {
-                if k.kind == Kind::Results {
-                    PLANNED_RESULT_PAGES_PER_DAY
-                } else {
-                    1
-                }
-            })
-            .sum::<u64>();
+        let api_calls =
+            keys.iter().map(|k| if k.kind == Kind::Results { PLANNED_RESULT_PAGES_PER_DAY } else { 1 }).sum::<u64>();
         let seconds = api_calls as f64 / cfg.api.rate_limit.max(f64::MIN_POSITIVE);
-        Ok(BackfillPlan {
-            from,
-            to,
-            keys,
-            done,
-            api_calls,
-            seconds,
-            notes,
-        })
+        Ok(BackfillPlan { from, to, keys, done, api_calls, seconds, notes })
     }
 }
 
@@ -192,15 +160,8 @@ mod tests {
 
     #[test]
     fn range_defaults_to_yesterday_and_months_are_inclusive() {
-        let job = Backfill {
-            args: BackfillArgs {
-                months: Some(1),
-                ..Default::default()
-            },
-        };
-        let (from, to) = job
-            .range(d("2026-03-15"))
-            .unwrap_or((d("2000-01-01"), d("2000-01-01")));
+        let job = Backfill { args: BackfillArgs { months: Some(1), ..Default::default() } };
+        let (from, to) = job.range(d("2026-03-15")).unwrap_or((d("2000-01-01"), d("2000-01-01")));
         assert_eq!((from, to), (d("2026-02-15"), d("2026-03-14")));
     }
 
@@ -208,11 +169,7 @@ mod tests {
     fn range_needs_a_start_and_an_order() {
         assert!(Backfill::default().range(d("2026-03-15")).is_err());
         let job = Backfill {
-            args: BackfillArgs {
-                from: Some(d("2026-03-10")),
-                to: Some(d("2026-03-01")),
-                ..Default::default()
-            },
+            args: BackfillArgs { from: Some(d("2026-03-10")), to: Some(d("2026-03-01")), ..Default::default() },
         };
         assert!(job.range(d("2026-03-15")).is_err());
     }

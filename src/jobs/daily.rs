@@ -35,27 +35,17 @@ impl Daily {
             {
                 let mut dates: Vec<_> = dates_newest_first(from, to).collect();
                 dates.reverse();
-                keys.extend(dates.into_iter().map(|date| UnitKey {
-                    kind: Kind::Racecards,
-                    date,
-                }));
+                keys.extend(dates.into_iter().map(|date| UnitKey { kind: Kind::Racecards, date }));
             }
         }
-        let back = if self.args.weekly {
-            WEEKLY_DAYS_BACK
-        } else {
-            self.args.days_back
-        };
+        let back = if self.args.weekly { WEEKLY_DAYS_BACK } else { self.args.days_back };
         if !self.args.racecards_only && !features.skip_results && back > 0 {
             let to = today.pred_opt();
             let from = today.checked_sub_days(Days::new(u64::from(back)));
             if let (Some(from), Some(to)) = (from, to)
                 && let Some((from, to)) = allowed_range(ctx, Kind::Results, from, to, notes)
             {
-                keys.extend(dates_newest_first(from, to).map(|date| UnitKey {
-                    kind: Kind::Results,
-                    date,
-                }));
+                keys.extend(dates_newest_first(from, to).map(|date| UnitKey { kind: Kind::Results, date }));
             }
         }
         keys

@@ -32,18 +32,10 @@ impl Live {
     /// The start of the `intervals.live_data` slot containing `now`: its latest fire time at or
     /// before `now`. `None` when the schedule is missing, disabled or never fired in the last week.
     pub fn slot_start(ctx: &JobContext, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        let interval = ctx
-            .config
-            .intervals
-            .get(LIVE_INTERVAL)
-            .filter(|i| i.enabled)?;
-        let schedule =
-            crate::schedule::Schedule::parse(&interval.frequency, &interval.timezone).ok()?;
+        let interval = ctx.config.intervals.get(LIVE_INTERVAL).filter(|i| i.enabled)?;
+        let schedule = crate::schedule::Schedule::parse(&interval.frequency, &interval.timezone).ok()?;
         // `fires_between` is exclusive of its start, inclusive of its end.
-        schedule
-            .fires_between(now - Duration::days(8), now)
-            .last()
-            .map(|f| f.at)
+        schedule.fires_between(now - Duration::days(8), now).last().map(|f| f.at)
     }
 }
 
@@ -69,55 +61,34 @@ impl UpdateJob for Live {
         let mut keys = Vec::new();
         let features = &ctx.config.features;
         if !self.args.results_only && !features.skip_racecards {
-            let last = store
-                .coverage(Kind::Racecards, today, today)
-                .await?
-                .into_iter()
-                .next();
+            let last = store.coverage(Kind::Racecards, today, today).await?.into_iter().next();
             let decision = match (last, Self::slot_start(ctx, now)) {
-                (Some(c), Some(slot)) if c.fetched_at >= slot && c.error.is_none() => {
-                    Decision::Skip(format!(
-                        "racecards for {today} already fetched at {} in this live_data slot (since {slot})",
-                        c.fetched_at.format("%H:%M:%SZ")
-                    ))
-                }
+                (Some(c), Some(slot)) if c.fetched_at >= slot && c.error.is_none() => Decision::Skip(format!(
+                    "racecards for {today} already fetched at {} in this live_data slot (since {slot})",
+                    c.fetched_at.format("%H:%M:%SZ")
+                )),
                 _ => Decision::Fetch,
             };
             match decision {
-                Decision::Fetch => keys.push(UnitKey {
-                    kind: Kind::Racecards,
-                    date: today,
-                }),
+                Decision::Fetch => keys.push(UnitKey { kind: Kind::Racecards, date: today }),
                 Decision::Skip(why) => report.notes.push(why),
             }
         }
         if !self.args.races_only && !features.skip_results {
-            let pending: Vec<_> = races
-                .iter()
-                .filter(|r| !r.has_result && !r.is_abandoned)
-                .collect();
+            let pending: Vec<_> = races.iter().filter(|r| !r.has_result && !r.is_abandoned).collect();
             let decision = if pending.is_empty() {
                 Decision::Skip(format!("every race of {today} has its result"))
-            } else if !pending
-                .iter()
-                .any(|r| r.off_at.is_some_and(|off| off <= now))
-            {
+            } else if !pending.iter().any(|r| r.off_at.is_some_and(|off| off <= now)) {
                 let first = pending.iter().filter_map(|r| r.off_at).min();
                 Decision::Skip(match first {
-                    Some(off) => format!(
-                        "no result can be due yet: the next off time is {}",
-                        off.format("%H:%MZ")
-                    ),
+                    Some(off) => format!("no result can be due yet: the next off time is {}", off.format("%H:%MZ")),
                     None => "no race without a result has an off time".to_string(),
                 })
             } else {
                 Decision::Fetch
             };
             match decision {
-                Decision::Fetch => keys.push(UnitKey {
-                    kind: Kind::Results,
-                    date: today,
-                }),
+                Decision::Fetch => keys.push(UnitKey { kind: Kind::Results, date: today }),
                 Decision::Skip(why) => report.notes.push(why),
             }
         }

@@ -52,16 +52,12 @@ impl std::fmt::Debug for JobContext {
 impl JobContext {
     /// The store, or an error saying this job needs one.
     pub fn store(&self) -> Result<&Arc<dyn Store>> {
-        self.store.as_ref().ok_or_else(|| {
-            crate::Error::Fatal("this job needs a database, and none was opened".into())
-        })
+        self.store.as_ref().ok_or_else(|| crate::Error::Fatal("this job needs a database, and none was opened".into()))
     }
 
     /// The API client, or an error saying this job needs one.
     pub fn api(&self) -> Result<&Arc<crate::api::Client>> {
-        self.api.as_ref().ok_or_else(|| {
-            crate::Error::Fatal("this job needs the API client, and none was built".into())
-        })
+        self.api.as_ref().ok_or_else(|| crate::Error::Fatal("this job needs the API client, and none was built".into()))
     }
 }
 
@@ -106,11 +102,7 @@ pub struct JobReport {
 
 impl JobReport {
     pub fn new(job: &str, dry_run: bool) -> Self {
-        Self {
-            job: job.to_string(),
-            dry_run,
-            ..Self::default()
-        }
+        Self { job: job.to_string(), dry_run, ..Self::default() }
     }
 
     pub fn add_writes(&mut self, stats: &WriteStats) {
@@ -207,10 +199,7 @@ pub trait UpdateJob: Send + Sync {
 
     /// Whether the job needs the database and the API client in its context.
     fn needs(&self) -> Needs {
-        Needs {
-            store: true,
-            api: true,
-        }
+        Needs { store: true, api: true }
     }
 
     async fn run(&self, ctx: &JobContext) -> Result<JobReport>;
@@ -238,56 +227,33 @@ pub fn registry() -> Vec<JobSpec> {
         JobSpec {
             name: reference::Reference::NAME,
             about: "courses, regions and bookmakers",
-            build: |args| {
-                Ok(Box::new(reference::Reference {
-                    args: parse_args(reference::Reference::NAME, args)?,
-                }))
-            },
+            build: |args| Ok(Box::new(reference::Reference { args: parse_args(reference::Reference::NAME, args)? })),
         },
         JobSpec {
             name: daily::Daily::NAME,
             about: "racecards for the next days, results for the last days",
-            build: |args| {
-                Ok(Box::new(daily::Daily {
-                    args: parse_args(daily::Daily::NAME, args)?,
-                }))
-            },
+            build: |args| Ok(Box::new(daily::Daily { args: parse_args(daily::Daily::NAME, args)? })),
         },
         JobSpec {
             name: live::Live::NAME,
             about: "today's racecards and results during racing hours",
-            build: |args| {
-                Ok(Box::new(live::Live {
-                    args: parse_args(live::Live::NAME, args)?,
-                }))
-            },
+            build: |args| Ok(Box::new(live::Live { args: parse_args(live::Live::NAME, args)? })),
         },
         JobSpec {
             name: backfill::Backfill::NAME,
             about: "history over a date range, resumable",
-            build: |args| {
-                Ok(Box::new(backfill::Backfill {
-                    args: parse_args(backfill::Backfill::NAME, args)?,
-                }))
-            },
+            build: |args| Ok(Box::new(backfill::Backfill { args: parse_args(backfill::Backfill::NAME, args)? })),
         },
     ]
 }
 
 /// Parse a job's arguments in their command-line form (`["--weekly"]`), as the CLI would.
-fn parse_args<A: clap::Args + clap::FromArgMatches>(
-    job: &'static str,
-    args: &[String],
-) -> Result<A> {
+fn parse_args<A: clap::Args + clap::FromArgMatches>(job: &'static str, args: &[String]) -> Result<A> {
     let command = A::augment_args(clap::Command::new(job).no_binary_name(true));
     let matches = command.try_get_matches_from(args).map_err(|e| {
-        crate::Error::Usage(format!(
-            "arguments {args:?} for job {job}: {}",
-            e.render().to_string().trim()
-        ))
+        crate::Error::Usage(format!("arguments {args:?} for job {job}: {}", e.render().to_string().trim()))
     })?;
-    A::from_arg_matches(&matches)
-        .map_err(|e| crate::Error::Usage(format!("arguments {args:?} for job {job}: {e}")))
+    A::from_arg_matches(&matches).map_err(|e| crate::Error::Usage(format!("arguments {args:?} for job {job}: {e}")))
 }
 
 /// The registered job called `name`.

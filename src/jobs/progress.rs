@@ -21,33 +21,22 @@ pub struct Progress {
 impl Progress {
     /// No output at all (short jobs).
     pub fn hidden() -> Self {
-        Self {
-            bar: None,
-            total: 0,
-            state: Mutex::new((0, Instant::now())),
-            started: Instant::now(),
-        }
+        Self { bar: None, total: 0, state: Mutex::new((0, Instant::now())), started: Instant::now() }
     }
 
     /// Progress over `total` units.
     pub fn new(total: u64, label: &str) -> Self {
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = ProgressBar::new(total);
-            let style = ProgressStyle::with_template(
-                "{msg} [{bar:40}] {pos}/{len} units, {elapsed} elapsed, ETA {eta}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> ");
+            let style =
+                ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} units, {elapsed} elapsed, ETA {eta}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> ");
             bar.set_style(style);
             bar.set_message(label.to_string());
             bar
         });
-        Self {
-            bar,
-            total,
-            state: Mutex::new((0, Instant::now())),
-            started: Instant::now(),
-        }
+        Self { bar, total, state: Mutex::new((0, Instant::now())), started: Instant::now() }
     }
 
     pub fn inc(&self) {
@@ -64,11 +53,7 @@ impl Progress {
         if state.1.elapsed() >= LOG_EVERY || done == self.total {
             state.1 = Instant::now();
             let elapsed = self.started.elapsed().as_secs_f64();
-            let eta = if done > 0 {
-                elapsed / done as f64 * (self.total - done) as f64
-            } else {
-                0.0
-            };
+            let eta = if done > 0 { elapsed / done as f64 * (self.total - done) as f64 } else { 0.0 };
             tracing::info!(
                 units.done = done,
                 units.total = self.total,

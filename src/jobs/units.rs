@@ -37,11 +37,7 @@ pub enum RacecardSource {
 }
 
 /// How to fetch racecards for `date` when today is `today`, or why the plan cannot.
-pub fn racecard_source(
-    plan: Plan,
-    date: NaiveDate,
-    today: NaiveDate,
-) -> std::result::Result<RacecardSource, String> {
+pub fn racecard_source(plan: Plan, date: NaiveDate, today: NaiveDate) -> std::result::Result<RacecardSource, String> {
     if plan == Plan::Pro {
         return Ok(RacecardSource::Pro);
     }
@@ -93,17 +89,12 @@ pub fn dates_newest_first(from: NaiveDate, to: NaiveDate) -> impl Iterator<Item 
 
 /// Fetch and normalise one unit. Network and payload errors come back as `api::Error`.
 pub async fn fetch(ctx: &JobContext, key: UnitKey) -> std::result::Result<Unit, api::Error> {
-    let api = ctx
-        .api
-        .as_ref()
-        .ok_or_else(|| api::Error::Config("no API client in this run".into()))?;
+    let api = ctx.api.as_ref().ok_or_else(|| api::Error::Config("no API client in this run".into()))?;
     let regions = &ctx.config.api.regions;
     let mut unit = Unit::new(key.kind, key.date);
     let responses = match key.kind {
         Kind::Racecards => {
-            let raw = match racecard_source(api.plan(), key.date, ctx.clock.racing_day())
-                .map_err(api::Error::Plan)?
-            {
+            let raw = match racecard_source(api.plan(), key.date, ctx.clock.racing_day()).map_err(api::Error::Plan)? {
                 RacecardSource::Pro => api.racecards_pro(key.date, regions).await?,
                 RacecardSource::ByDay(day) => api.racecards_day(day, regions).await?,
             };
@@ -124,10 +115,8 @@ pub async fn fetch(ctx: &JobContext, key: UnitKey) -> std::result::Result<Unit, 
     };
     // A by-day racecard answers for the day the API thinks it is; keep only the asked date.
     unit.races.retain(|r| r.race_date == key.date);
-    let race_ids: std::collections::HashSet<&str> =
-        unit.races.iter().map(|r| r.id.as_str()).collect();
-    unit.runners
-        .retain(|r| race_ids.contains(r.race_id.as_str()));
+    let race_ids: std::collections::HashSet<&str> = unit.races.iter().map(|r| r.id.as_str()).collect();
+    unit.runners.retain(|r| race_ids.contains(r.race_id.as_str()));
     unit.odds.retain(|o| race_ids.contains(o.race_id.as_str()));
     if ctx.config.features.skip_entity_extraction {
         // Horses and courses stay: runners and races reference them.
@@ -191,9 +180,7 @@ pub async fn run_units(
             Err(e) => {
                 tracing::warn!(unit = %key, error = %e, "unit failed");
                 if !ctx.dry_run {
-                    store
-                        .mark_unit_failed(key.kind, key.date, 0, &e.to_string())
-                        .await?;
+                    store.mark_unit_failed(key.kind, key.date, 0, &e.to_string()).await?;
                 }
                 report.units_failed += 1;
                 report.errors.push(format!("{key}: {e}"));
@@ -201,9 +188,7 @@ pub async fn run_units(
         }
         progress.inc();
         if ctx.cancel.is_cancelled() {
-            report
-                .notes
-                .push("cancelled: the units not yet started were left for the next run".into());
+            report.notes.push("cancelled: the units not yet started were left for the next run".into());
             break;
         }
     }

@@ -53,19 +53,12 @@ impl Fake {
             arrived: Arc::new(Notify::new()),
             script: Arc::new(script),
         };
-        let fake = Fake {
-            base: String::new(),
-            hits: state.hits.clone(),
-            arrived: state.arrived.clone(),
-        };
+        let fake = Fake { base: String::new(), hits: state.hits.clone(), arrived: state.arrived.clone() };
         let app = axum::Router::new().fallback(answer).with_state(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await });
-        Fake {
-            base: format!("http://{addr}/v1"),
-            ..fake
-        }
+        Fake { base: format!("http://{addr}/v1"), ..fake }
     }
 
     fn hits(&self) -> Vec<Hit> {
@@ -87,13 +80,8 @@ impl Fake {
 }
 
 async fn answer(State(state): State<FakeState>, uri: Uri, headers: HeaderMap) -> Response {
-    let text = |name: header::HeaderName| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string()
-    };
+    let text =
+        |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
     let hit = Hit {
         at: Instant::now(),
         path: uri.path().to_string(),
@@ -111,11 +99,7 @@ async fn answer(State(state): State<FakeState>, uri: Uri, headers: HeaderMap) ->
 }
 
 fn json(status: u16, body: &str) -> Response {
-    (
-        StatusCode::from_u16(status).unwrap(),
-        [(header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
-    )
+    (StatusCode::from_u16(status).unwrap(), [(header::CONTENT_TYPE, "application/json")], body.to_string())
         .into_response()
 }
 
@@ -166,24 +150,14 @@ fn regions() -> Vec<String> {
 
 #[tokio::test]
 async fn two_5xx_then_success_takes_three_calls_and_two_retries() {
-    let fake = Fake::start(|n, _| {
-        if n < 2 {
-            json(500, r#"{"detail":"boom"}"#)
-        } else {
-            ok()
-        }
-    })
-    .await;
+    let fake = Fake::start(|n, _| if n < 2 { json(500, r#"{"detail":"boom"}"#) } else { ok() }).await;
     let client = client(&fake);
     let raw = client.courses(&regions()).await.unwrap();
     assert_eq!(raw.status, 200);
     assert_eq!(raw.endpoint, "/courses");
     assert_eq!(fake.hits().len(), 3);
     let stats = client.stats();
-    assert_eq!(
-        (stats.calls, stats.retries, stats.errors, stats.rate_limited),
-        (3, 2, 2, 0)
-    );
+    assert_eq!((stats.calls, stats.retries, stats.errors, stats.rate_limited), (3, 2, 2, 0));
     assert!(stats.bytes > 0);
     assert_clean_response(&raw);
 }
@@ -195,14 +169,8 @@ async fn retries_stop_at_max_attempts() {
     retry.max_attempts = 3;
     let client = Client::new(&api, &retry).unwrap();
     let err = client.regions().await.unwrap_err();
-    assert!(
-        matches!(&err, Error::Exhausted { attempts: 3, .. }),
-        "{err}"
-    );
-    assert!(
-        err.to_string().contains("/courses/regions") && err.to_string().contains("503"),
-        "{err}"
-    );
+    assert!(matches!(&err, Error::Exhausted { attempts: 3, .. }), "{err}");
+    assert!(err.to_string().contains("/courses/regions") && err.to_string().contains("503"), "{err}");
     assert_eq!(fake.hits().len(), 3);
     assert_no_secret(&err.to_string());
 }
@@ -211,12 +179,7 @@ async fn retries_stop_at_max_attempts() {
 async fn a_429_waits_for_retry_after_without_using_an_attempt() {
     let fake = Fake::start(|n, _| {
         if n == 0 {
-            (
-                StatusCode::TOO_MANY_REQUESTS,
-                [(header::RETRY_AFTER, "1")],
-                "slow down",
-            )
-                .into_response()
+            (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, "1")], "slow down").into_response()
         } else {
             ok()
         }
@@ -230,10 +193,7 @@ async fn a_429_waits_for_retry_after_without_using_an_attempt() {
     let hits = fake.hits();
     assert_eq!(hits.len(), 2);
     let gap = hits[1].at - hits[0].at;
-    assert!(
-        gap >= Duration::from_millis(990),
-        "second request came {gap:?} after the 429"
-    );
+    assert!(gap >= Duration::from_millis(990), "second request came {gap:?} after the 429");
     let stats = client.stats();
     assert_eq!((stats.calls, stats.retries, stats.rate_limited), (2, 1, 1));
 }
@@ -243,10 +203,7 @@ async fn a_401_is_fatal_after_exactly_one_request() {
     let fake = Fake::start(|_, _| json(401, r#"{"detail":"Invalid credentials"}"#)).await;
     let client = client(&fake);
     let err = client.courses(&regions()).await.unwrap_err();
-    assert!(
-        matches!(err, Error::Unauthorized { status: 401, .. }),
-        "{err}"
-    );
+    assert!(matches!(err, Error::Unauthorized { status: 401, .. }), "{err}");
     assert!(err.is_fatal());
     let message = err.to_string();
     assert!(message.contains("credentials rejected"), "{message}");
@@ -262,19 +219,13 @@ async fn not_found_and_unprocessable_are_not_retried() {
         if hit.path.starts_with("/v1/results/") {
             json(404, r#"{"detail":"Not Found"}"#)
         } else {
-            json(
-                422,
-                r#"{"detail":[{"loc":["query","name"],"msg":"field required"}]}"#,
-            )
+            json(422, r#"{"detail":[{"loc":["query","name"],"msg":"field required"}]}"#)
         }
     })
     .await;
     let client = client(&fake);
     let err = client.result("rac_404").await.unwrap_err();
-    assert!(
-        matches!(&err, Error::NotFound { url } if url.ends_with("/v1/results/rac_404")),
-        "{err}"
-    );
+    assert!(matches!(&err, Error::NotFound { url } if url.ends_with("/v1/results/rac_404")), "{err}");
     assert_eq!(fake.hits().len(), 1);
     let err = client.courses(&[]).await.unwrap_err();
     assert!(
@@ -288,14 +239,7 @@ async fn not_found_and_unprocessable_are_not_retried() {
 
 #[tokio::test]
 async fn a_malformed_json_body_is_retried() {
-    let fake = Fake::start(|n, _| {
-        if n == 0 {
-            json(200, r#"{"total": 3, "resul"#)
-        } else {
-            ok()
-        }
-    })
-    .await;
+    let fake = Fake::start(|n, _| if n == 0 { json(200, r#"{"total": 3, "resul"#) } else { ok() }).await;
     let client = client(&fake);
     let raw = client.courses(&[]).await.unwrap();
     assert!(serde_json::from_slice::<serde_json::Value>(&raw.body).is_ok());
@@ -307,10 +251,8 @@ async fn a_malformed_json_body_is_retried() {
 async fn a_body_cut_mid_stream_is_retried() {
     let fake = Fake::start(|n, _| {
         if n == 0 {
-            let chunks: Vec<Result<&'static str, std::io::Error>> = vec![
-                Ok(r#"{"courses": ["#),
-                Err(std::io::Error::other("connection dropped")),
-            ];
+            let chunks: Vec<Result<&'static str, std::io::Error>> =
+                vec![Ok(r#"{"courses": ["#), Err(std::io::Error::other("connection dropped"))];
             Response::new(Body::from_stream(futures_util::stream::iter(chunks)))
         } else {
             ok()
@@ -368,27 +310,15 @@ async fn list_parameters_are_repeated_keys_and_requests_carry_auth_and_agent() {
     let client = Client::new(&api, &retry).unwrap();
     let date = "2025-10-07".parse().unwrap();
     let pages = client.results(date, &regions()).await.unwrap();
-    let day = client
-        .racecards_day(Day::Tomorrow, &regions())
-        .await
-        .unwrap();
+    let day = client.racecards_day(Day::Tomorrow, &regions()).await.unwrap();
     let courses = client.courses(&regions()).await.unwrap();
     let hits = fake.hits();
-    let seen: Vec<(&str, &str)> = hits
-        .iter()
-        .map(|h| (h.path.as_str(), h.query.as_str()))
-        .collect();
+    let seen: Vec<(&str, &str)> = hits.iter().map(|h| (h.path.as_str(), h.query.as_str())).collect();
     assert_eq!(
         seen,
         vec![
-            (
-                "/v1/results",
-                "start_date=2025-10-07&end_date=2025-10-07&region=gb&region=ire&limit=50&skip=0"
-            ),
-            (
-                "/v1/racecards/standard",
-                "day=tomorrow&region_codes=gb&region_codes=ire"
-            ),
+            ("/v1/results", "start_date=2025-10-07&end_date=2025-10-07&region=gb&region=ire&limit=50&skip=0"),
+            ("/v1/racecards/standard", "day=tomorrow&region_codes=gb&region_codes=ire"),
             ("/v1/courses", "region_codes=gb&region_codes=ire"),
         ]
     );
@@ -399,16 +329,10 @@ async fn list_parameters_are_repeated_keys_and_requests_carry_auth_and_agent() {
     assert_eq!(day.endpoint, "/racecards/standard");
     assert_eq!(courses.params, hits[2].query);
     use base64::Engine as _;
-    let expected_auth = format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASS}"))
-    );
+    let expected_auth = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASS}")));
     for hit in &hits {
         assert_eq!(hit.auth, expected_auth);
-        assert_eq!(
-            hit.user_agent,
-            format!("darkhorses/{}", env!("CARGO_PKG_VERSION"))
-        );
+        assert_eq!(hit.user_agent, format!("darkhorses/{}", env!("CARGO_PKG_VERSION")));
     }
     for raw in pages.iter().chain([&day, &courses]) {
         assert_clean_response(raw);
@@ -418,32 +342,16 @@ async fn list_parameters_are_repeated_keys_and_requests_carry_auth_and_agent() {
 #[tokio::test]
 async fn every_results_page_is_fetched_and_total_may_be_a_string() {
     let fake = Fake::start(|_, hit| {
-        let skip: usize = hit
-            .query
-            .split('&')
-            .find_map(|kv| kv.strip_prefix("skip="))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
+        let skip: usize =
+            hit.query.split('&').find_map(|kv| kv.strip_prefix("skip=")).and_then(|v| v.parse().ok()).unwrap_or(0);
         let count = 120usize.saturating_sub(skip).min(50);
-        let results: Vec<String> = (0..count)
-            .map(|i| format!(r#"{{"race_id": "rac_{}"}}"#, skip + i))
-            .collect();
-        json(
-            200,
-            &format!(
-                r#"{{"results": [{}], "total": "120", "limit": 50, "skip": {skip}}}"#,
-                results.join(",")
-            ),
-        )
+        let results: Vec<String> = (0..count).map(|i| format!(r#"{{"race_id": "rac_{}"}}"#, skip + i)).collect();
+        json(200, &format!(r#"{{"results": [{}], "total": "120", "limit": 50, "skip": {skip}}}"#, results.join(",")))
     })
     .await;
     let client = client(&fake);
     let pages = client.results_today(&regions()).await.unwrap();
-    let queries: Vec<String> = fake
-        .hits()
-        .into_iter()
-        .map(|h| format!("{} {}", h.path, h.query))
-        .collect();
+    let queries: Vec<String> = fake.hits().into_iter().map(|h| format!("{} {}", h.path, h.query)).collect();
     assert_eq!(
         queries,
         vec![
@@ -458,18 +366,9 @@ async fn every_results_page_is_fetched_and_total_may_be_a_string() {
 
 #[tokio::test]
 async fn an_empty_day_is_one_page() {
-    let fake = Fake::start(|_, _| {
-        json(
-            200,
-            r#"{"results": [], "total": 0, "limit": 50, "skip": 0}"#,
-        )
-    })
-    .await;
+    let fake = Fake::start(|_, _| json(200, r#"{"results": [], "total": 0, "limit": 50, "skip": 0}"#)).await;
     let client = client(&fake);
-    let pages = client
-        .results("2025-12-25".parse().unwrap(), &regions())
-        .await
-        .unwrap();
+    let pages = client.results("2025-12-25".parse().unwrap(), &regions()).await.unwrap();
     assert_eq!(pages.len(), 1);
     assert_eq!(fake.hits().len(), 1);
 }
@@ -485,14 +384,8 @@ async fn the_budget_never_lets_more_than_the_rate_into_any_second() {
     let other = Client::new(&api, &retry).unwrap();
     let mut tasks = Vec::new();
     for i in 0..10 {
-        let c = if i % 2 == 0 {
-            client.with_priority(Priority::Backfill)
-        } else {
-            other.clone()
-        };
-        tasks.push(tokio::spawn(
-            async move { c.courses(&[]).await.map(|_| ()) },
-        ));
+        let c = if i % 2 == 0 { client.with_priority(Priority::Backfill) } else { other.clone() };
+        tasks.push(tokio::spawn(async move { c.courses(&[]).await.map(|_| ()) }));
     }
     for task in tasks {
         task.await.unwrap().unwrap();
@@ -500,14 +393,8 @@ async fn the_budget_never_lets_more_than_the_rate_into_any_second() {
     let hits = fake.hits();
     assert_eq!(hits.len(), 10);
     for (i, first) in hits.iter().enumerate() {
-        let in_window = hits
-            .iter()
-            .filter(|h| h.at >= first.at && h.at < first.at + Duration::from_secs(1))
-            .count();
-        assert!(
-            in_window <= 2,
-            "{in_window} requests in the second after request {i}"
-        );
+        let in_window = hits.iter().filter(|h| h.at >= first.at && h.at < first.at + Duration::from_secs(1)).count();
+        assert!(in_window <= 2, "{in_window} requests in the second after request {i}");
     }
     assert_eq!(client.stats().calls + other.stats().calls, 10);
 }
@@ -515,12 +402,7 @@ async fn the_budget_never_lets_more_than_the_rate_into_any_second() {
 #[tokio::test]
 async fn cancelling_stops_a_client_waiting_on_the_budget() {
     let fake = Fake::start(|_, _| {
-        (
-            StatusCode::TOO_MANY_REQUESTS,
-            [(header::RETRY_AFTER, "100")],
-            "slow down",
-        )
-            .into_response()
+        (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, "100")], "slow down").into_response()
     })
     .await;
     let cancel = CancellationToken::new();
@@ -541,18 +423,12 @@ async fn cancelling_stops_a_client_waiting_on_the_budget() {
 async fn plain_http_to_another_host_and_missing_credentials_are_refused() {
     let (api, retry) = settings("http://api.theracingapi.com/v1");
     let err = Client::new(&api, &retry).unwrap_err();
-    assert!(
-        matches!(&err, Error::Config(m) if m.contains("http://api.theracingapi.com/v1")),
-        "{err}"
-    );
+    assert!(matches!(&err, Error::Config(m) if m.contains("http://api.theracingapi.com/v1")), "{err}");
     assert_no_secret(&err.to_string());
     let (mut api, retry) = settings("https://api.theracingapi.com/v1");
     api.username = Secret::default();
     let err = Client::new(&api, &retry).unwrap_err().to_string();
-    assert!(
-        err.contains("RACING_API_USERNAME") && err.contains("RACING_API_PASSWORD"),
-        "{err}"
-    );
+    assert!(err.contains("RACING_API_USERNAME") && err.contains("RACING_API_PASSWORD"), "{err}");
     let (api, retry) = settings("https://api.theracingapi.com/v1");
     let client = Client::new(&api, &retry).unwrap();
     assert_no_secret(&format!("{client:?}"));

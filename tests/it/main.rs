@@ -2,7 +2,8 @@
 //! databases.
 
 // Tests may panic on unexpected errors: that is how they fail.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
 mod client;
+mod config;
 mod fixtures;

@@ -77,10 +77,7 @@ impl Keyed for Course {
 }
 
 pub(super) fn index_of<T: Keyed>(list: &[T]) -> HashMap<String, usize> {
-    list.iter()
-        .enumerate()
-        .map(|(i, x)| (x.key().to_string(), i))
-        .collect()
+    list.iter().enumerate().map(|(i, x)| (x.key().to_string(), i)).collect()
 }
 
 pub(super) fn upsert<T: Keyed>(list: &mut Vec<T>, index: &mut HashMap<String, usize>, item: T) {

@@ -44,10 +44,7 @@ pub fn money(s: Option<&str>, region: &str) -> Option<(f64, Option<&'static str>
     } else {
         region_currency(region)
     };
-    let digits: String = t
-        .chars()
-        .filter(|c| c.is_ascii_digit() || *c == '.' || *c == '-')
-        .collect();
+    let digits: String = t.chars().filter(|c| c.is_ascii_digit() || *c == '.' || *c == '-').collect();
     let amount = digits.parse::<f64>().ok().filter(|x| x.is_finite())?;
     Some((amount, currency))
 }
@@ -79,11 +76,7 @@ pub fn distance_yards(s: &str) -> Option<i32> {
                 if digits.is_empty() && !half {
                     return None;
                 }
-                let mut n = if digits.is_empty() {
-                    0.0
-                } else {
-                    digits.parse::<f64>().ok()?
-                };
+                let mut n = if digits.is_empty() { 0.0 } else { digits.parse::<f64>().ok()? };
                 if half {
                     n += 0.5;
                 }
@@ -134,11 +127,7 @@ pub fn finish_seconds(s: Option<&str>) -> Option<f64> {
 /// The place of a runner that finished: `"1"` -> 1; `"PU"`, `"UR"`, `"Died as a 5"` -> `None`.
 pub fn finish_position(s: Option<&str>) -> Option<i32> {
     let t = blank(s)?;
-    if t.bytes().all(|b| b.is_ascii_digit()) {
-        t.parse().ok()
-    } else {
-        None
-    }
+    if t.bytes().all(|b| b.is_ascii_digit()) { t.parse().ok() } else { None }
 }
 
 /// Decimal odds: a price above zero. `"0"` (sent with fractional `"SP"`) and `"-"` are `None`.
@@ -169,11 +158,7 @@ pub fn uk_local_instant(s: Option<&str>) -> Option<DateTime<Utc>> {
     London
         .from_local_datetime(&naive)
         .earliest()
-        .or_else(|| {
-            London
-                .from_local_datetime(&(naive + chrono::Duration::hours(1)))
-                .earliest()
-        })
+        .or_else(|| London.from_local_datetime(&(naive + chrono::Duration::hours(1))).earliest())
         .map(|d| d.with_timezone(&Utc))
 }
 
@@ -210,8 +195,7 @@ pub fn region_name(code: &str) -> String {
 pub fn name_region(name: &str) -> Option<&str> {
     let inner = name.trim().strip_suffix(')')?;
     let (_, code) = inner.rsplit_once('(')?;
-    (!code.is_empty() && code.len() <= 4 && code.bytes().all(|b| b.is_ascii_uppercase()))
-        .then_some(code)
+    (!code.is_empty() && code.len() <= 4 && code.bytes().all(|b| b.is_ascii_uppercase())).then_some(code)
 }
 
 pub(super) fn date(s: Option<&str>) -> Option<NaiveDate> {
@@ -227,10 +211,7 @@ pub(super) fn text(t: &mut Text) -> Option<String> {
 }
 
 pub(super) fn wanted(regions: &[String], region: &str) -> bool {
-    regions.is_empty()
-        || regions
-            .iter()
-            .any(|r| r.trim().eq_ignore_ascii_case(region.trim()))
+    regions.is_empty() || regions.iter().any(|r| r.trim().eq_ignore_ascii_case(region.trim()))
 }
 
 #[cfg(test)]

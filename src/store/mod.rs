@@ -1,5 +1,9 @@
 //! The store: the only module that speaks SQL. One `Store` interface, a SQLite implementation
 //! (the embedded default) and a PostgreSQL one, both held to ../shared/SCHEMA.md.
+//!
+//! Every command that needs the schema gets it through [`open`], which applies pending migrations
+//! first unless `database.auto_migrate` is false; `db status` opens with [`open_with`] and no
+//! migration, so it can show what is pending.
 
 use std::collections::BTreeMap;
 
@@ -7,7 +11,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Bookmaker, Course, Horse, Kind, RawResponse, Region, Unit};
+use crate::model::{Bookmaker, Course, Horse, Kind, RawResponse, Region, Skipped, Unit};
 
 /// What went wrong in the store. Messages name the table, the host or the migration, never a password.
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +57,10 @@ impl TableCounts {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WriteStats {
     pub tables: BTreeMap<String, TableCounts>,
+    /// Records the store could not write (a runner whose race is not in the unit, odds for a
+    /// runner that was not written), each with its reason. They never block the others.
+    #[serde(default)]
+    pub skipped: Vec<Skipped>,
 }
 
 impl WriteStats {
@@ -67,6 +75,7 @@ impl WriteStats {
         for (table, counts) in &other.tables {
             self.add(table, *counts);
         }
+        self.skipped.extend(other.skipped.iter().cloned());
     }
 
     pub fn rows_written(&self) -> u64 {
@@ -276,11 +285,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn try_job_lock(&self, job: &str) -> Result<Option<Box<dyn HeldLock>>>;
 }
 
+pub mod migrations;
 pub mod postgres;
 pub mod sqlite;
 
 /// Open the store `database.url` names: empty or `sqlite:PATH` is SQLite, `postgres://` or
-/// `postgresql://` is PostgreSQL.
+/// `postgresql://` is PostgreSQL. Applies pending migrations first when `database.auto_migrate`
+/// is true (the default), so every command that needs the schema has it.
 pub async fn open(cfg: &crate::config::DatabaseConfig) -> Result<std::sync::Arc<dyn Store>> {
     let url = cfg.url.expose().trim();
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
@@ -288,4 +299,12 @@ pub async fn open(cfg: &crate::config::DatabaseConfig) -> Result<std::sync::Arc<
     } else {
         sqlite::open(cfg).await
     }
+}
+
+/// [`open`], deciding migration here instead of from `database.auto_migrate`: `db status` opens
+/// with `migrate = false` to show what is pending, `db migrate` to report what it applies.
+pub async fn open_with(cfg: &crate::config::DatabaseConfig, migrate: bool) -> Result<std::sync::Arc<dyn Store>> {
+    let mut cfg = cfg.clone();
+    cfg.auto_migrate = migrate;
+    open(&cfg).await
 }

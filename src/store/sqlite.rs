@@ -340,8 +340,9 @@ fn upsert_all(
     let mut up = Upserter::new(conn, table, first, guard)?;
     let mut counts = TableCounts::default();
     for row in rows {
-        let key = row.first().map(|c| format!("{:?}", c.2)).unwrap_or_default();
-        up.row(row).ctx(&format!("upserting into {table} (key {key})"))?.count(&mut counts);
+        let key = row.first().map(|c| c.2.clone());
+        let outcome = up.row(row).map_err(|e| Error::Query(format!("upserting into {table} (key {key:?}): {e}")))?;
+        outcome.count(&mut counts);
     }
     stats.add(table, counts);
     Ok(())

@@ -916,3 +916,94 @@ fn db_migrate_then_status_through_the_binary_meets_the_contract() {
     assert!(check.status.success(), "check-contract: {report}");
     assert!(report.contains("columns present in 18 tables"), "{report}");
 }
+
+#[test]
+fn three_processes_migrating_one_sqlite_file_apply_each_migration_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("shared.db").display());
+    let children: Vec<_> = (0..3)
+        .map(|_| {
+            std::process::Command::new(assert_cmd::cargo::cargo_bin!("darkhorses"))
+                .args(["db", "migrate"])
+                .current_dir(dir.path())
+                .env("DATABASE_URL", &url)
+                .env_remove(PG_ENV)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut applied = 0;
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+        applied += stdout.lines().filter(|l| l.starts_with("applied 0001_init")).count();
+    }
+    assert_eq!(applied, 1, "0001_init applied exactly once across three processes");
+}
+
+#[tokio::test]
+async fn an_unopenable_sqlite_path_is_a_connect_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("plain-file");
+    std::fs::write(&file, b"not a directory").unwrap();
+    let path = file.join("sub").join("x.db");
+    let cfg = DatabaseConfig { url: Secret::new(format!("sqlite:{}", path.display())), ..DatabaseConfig::default() };
+    let err = store::open(&cfg).await.unwrap_err();
+    assert!(matches!(err, store::Error::Connect(_)), "{err:?}");
+    assert!(err.to_string().contains(&path.display().to_string()), "{err}");
+
+    // A file that is not a database is refused the same way.
+    let garbage = dir.path().join("garbage.db");
+    std::fs::write(&garbage, vec![0x42u8; 8192]).unwrap();
+    let cfg = DatabaseConfig { url: Secret::new(format!("sqlite:{}", garbage.display())), ..DatabaseConfig::default() };
+    let err = store::open(&cfg).await.unwrap_err();
+    assert!(matches!(err, store::Error::Connect(_)), "{err:?}");
+    assert!(err.to_string().contains("garbage.db"), "{err}");
+}
+
+/// Upsert throughput on SQLite: `DARKHORSES_BENCH_RUNNERS=500000 cargo test --release --test it
+/// bench_sqlite -- --ignored --nocapture`. Units of 50 races x 10 runners, as a busy day is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark"]
+async fn bench_sqlite_upsert_runners() {
+    let total: usize = std::env::var("DARKHORSES_BENCH_RUNNERS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
+    let db = TestDb::sqlite().await;
+    let units: Vec<Unit> = (0..total.div_ceil(500))
+        .map(|u| {
+            let mut unit = result_unit();
+            unit.races.clear();
+            unit.runners.clear();
+            unit.entities.horses.clear();
+            for r in 0..50 {
+                let race_id = format!("rac_{u}_{r}");
+                unit.races.push(race(Source::Result, &race_id, at(13, 30)));
+                for n in 0..10 {
+                    let horse_id = format!("hrs_{u}_{r}_{n}");
+                    unit.entities.horses.push(Horse {
+                        id: horse_id.clone(),
+                        name: horse_id.clone(),
+                        ..Horse::default()
+                    });
+                    unit.runners.push(runner(Source::Result, &race_id, &horse_id, n + 1, n + 1));
+                }
+            }
+            unit
+        })
+        .collect();
+    for pass in ["insert", "rerun (unchanged)"] {
+        let start = std::time::Instant::now();
+        let mut runners = 0;
+        for unit in &units {
+            let stats = db.store.write_unit(unit, false).await.unwrap();
+            let c = counts(&stats, "runners");
+            runners += c.inserted + c.updated + c.unchanged;
+        }
+        let secs = start.elapsed().as_secs_f64();
+        eprintln!("sqlite {pass}: {runners} runners in {secs:.2}s = {:.0} runners/s", runners as f64 / secs);
+        assert_eq!(runners as usize, units.len() * 500);
+    }
+    db.cleanup().await;
+}

@@ -76,7 +76,13 @@ impl TestDb {
         tokio::spawn(conn);
         client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}")).await.unwrap();
         let cfg = DatabaseConfig { url: Secret::new(url), schema: schema.clone(), ..DatabaseConfig::default() };
-        let store = store::open(&cfg).await.unwrap();
+        let store = match store::open(&cfg).await {
+            Ok(store) => store,
+            Err(e) => {
+                client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).await.unwrap();
+                panic!("opening the Postgres store in schema {schema}: {e}");
+            }
+        };
         TestDb { store, cfg, raw: Raw::Postgres { client, schema } }
     }
 

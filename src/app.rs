@@ -102,8 +102,37 @@ async fn dispatch(cli: Cli, loaded: crate::config::Loaded) -> Result<Outcome> {
             print!("{text}");
             Ok(Outcome::Success)
         }
-        Command::Db(DbCommand::Migrate) | Command::Db(DbCommand::Status) => {
-            Err(Error::Usage("db is being built (issue 4)".into()))
+        Command::Db(DbCommand::Migrate) => {
+            // Opened without auto-migration, so what `migrate` applies is what this command reports.
+            let store = crate::store::open_with(&loaded.config.database, false).await?;
+            let applied = store.migrate().await?;
+            if applied.is_empty() {
+                let n = store.migration_status().await?.len();
+                println!("schema is up to date ({n} migrations) in {}", store.describe());
+            }
+            for m in &applied {
+                println!(
+                    "applied {:04}_{} (sha256 {}...)",
+                    m.version,
+                    m.name,
+                    crate::store::migrations::short(&m.checksum)
+                );
+            }
+            Ok(Outcome::Success)
+        }
+        Command::Db(DbCommand::Status) => {
+            let store = crate::store::open_with(&loaded.config.database, false).await?;
+            let states = store.migration_status().await?;
+            println!("store: {}", store.describe());
+            println!("{:<8} {:<32} applied_at", "version", "name");
+            for m in &states {
+                let at =
+                    m.applied_at.map_or_else(|| "pending".to_string(), |t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string());
+                println!("{:<8} {:<32} {at}", format!("{:04}", m.version), m.name);
+            }
+            let pending = states.iter().filter(|m| m.applied_at.is_none()).count();
+            println!("{} applied, {pending} pending", states.len() - pending);
+            Ok(Outcome::Success)
         }
         Command::Schedule(_) => Err(Error::Usage("schedule is being built (issue 2)".into())),
         Command::Sandbox(_) => Err(Error::Usage("sandbox is being built (issue 3)".into())),

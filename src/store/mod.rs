@@ -1,5 +1,9 @@
 //! The store: the only module that speaks SQL. One `Store` interface, a SQLite implementation
 //! (the embedded default) and a PostgreSQL one, both held to ../shared/SCHEMA.md.
+//!
+//! Every command that needs the schema gets it through [`open`], which applies pending migrations
+//! first unless `database.auto_migrate` is false; `db status` opens with [`open_with`] and no
+//! migration, so it can show what is pending.
 
 use std::collections::BTreeMap;
 
@@ -7,7 +11,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Bookmaker, Course, Horse, Kind, RawResponse, Region, Unit};
+use crate::model::{Bookmaker, Course, Horse, Kind, RawResponse, Region, Skipped, Unit};
 
 /// What went wrong in the store. Messages name the table, the host or the migration, never a password.
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +57,10 @@ impl TableCounts {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WriteStats {
     pub tables: BTreeMap<String, TableCounts>,
+    /// Records the store could not write (a runner whose race is not in the unit, odds for a
+    /// runner that was not written), each with its reason. They never block the others.
+    #[serde(default)]
+    pub skipped: Vec<Skipped>,
 }
 
 impl WriteStats {
@@ -67,6 +75,7 @@ impl WriteStats {
         for (table, counts) in &other.tables {
             self.add(table, *counts);
         }
+        self.skipped.extend(other.skipped.iter().cloned());
     }
 
     pub fn rows_written(&self) -> u64 {
@@ -241,10 +250,26 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Write one unit in one transaction: entities, races, runners, odds, bookmakers seen,
     /// raw responses and its `fetch_coverage` row. With `dry_run` the transaction is rolled back
     /// and the counts say what would have been written.
+    ///
+    /// Both backends mean the same:
+    /// - every write is an upsert on the contract key that leaves a row untouched (timestamps
+    ///   included) when no compared value would change, and counts it `unchanged`;
+    /// - shared columns take `COALESCE(new, old)`, a source's own columns the new value as is, the
+    ///   other source's columns are never written; `has_result` is set by a result row and never
+    ///   reset; `racecard_updated_at` / `result_updated_at` / `updated_at` are the write's wall
+    ///   clock, set only when the row changed;
+    /// - `runner_odds.fetched_at` and `fetch_coverage.fetched_at` are the latest `fetched_at` of
+    ///   the unit's responses (the wall clock when it has none), so rewriting the same responses
+    ///   changes nothing;
+    /// - coverage: `complete` with `races`/`runners` = rows written when races > 0, else `empty`;
+    ///   `error` NULL;
+    /// - skipped (in `WriteStats::skipped`, never fatal): a runner whose race is not in the unit,
+    ///   a runner whose horse is in neither the unit nor the table, odds of a runner not written.
     async fn write_unit(&self, unit: &Unit, dry_run: bool) -> Result<WriteStats>;
 
-    /// Record a unit that failed after its retries (`fetch_coverage.status = failed`), unless a
-    /// complete row for it exists already.
+    /// Record a unit that failed after its retries (`fetch_coverage.status = failed`, with
+    /// `api_calls`, `fetched_at` = now and `error`), unless a complete row for it exists already.
+    /// A new row has `races`, `runners`, `pages` 0; an existing one keeps them.
     async fn mark_unit_failed(&self, kind: Kind, race_date: NaiveDate, api_calls: u32, error: &str) -> Result<()>;
 
     /// Courses, regions, bookmakers and raw responses, in one transaction.
@@ -259,12 +284,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// The races of a racing day, with their off times and result state.
     async fn races_on(&self, date: NaiveDate) -> Result<Vec<RaceState>>;
 
-    /// Horses first seen in results that lack dob, colour or breeder, oldest first.
+    /// Ids of horses that appear in `runners` and lack dob, colour or breeder, ordered by id.
     async fn horses_needing_enrichment(&self, limit: u32) -> Result<Vec<String>>;
 
     async fn start_job_run(&self, run: &NewJobRun) -> Result<i64>;
     async fn finish_job_run(&self, id: i64, run: &FinishedJobRun) -> Result<()>;
-    /// The latest run of every job (or of one job), newest first.
+    /// The latest `limit` runs of each job (or of the one job named), newest first
+    /// (`started_at` then `id` descending). A second start of the same (job, slot) is refused
+    /// with `Error::Query`.
     async fn latest_job_runs(&self, job: Option<&str>, limit: u32) -> Result<Vec<JobRun>>;
 
     /// Row counts of every contract table.
@@ -276,11 +303,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn try_job_lock(&self, job: &str) -> Result<Option<Box<dyn HeldLock>>>;
 }
 
+pub mod migrations;
 pub mod postgres;
 pub mod sqlite;
 
 /// Open the store `database.url` names: empty or `sqlite:PATH` is SQLite, `postgres://` or
-/// `postgresql://` is PostgreSQL.
+/// `postgresql://` is PostgreSQL. Applies pending migrations first when `database.auto_migrate`
+/// is true (the default), so every command that needs the schema has it.
 pub async fn open(cfg: &crate::config::DatabaseConfig) -> Result<std::sync::Arc<dyn Store>> {
     let url = cfg.url.expose().trim();
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
@@ -288,4 +317,12 @@ pub async fn open(cfg: &crate::config::DatabaseConfig) -> Result<std::sync::Arc<
     } else {
         sqlite::open(cfg).await
     }
+}
+
+/// [`open`], deciding migration here instead of from `database.auto_migrate`: `db status` opens
+/// with `migrate = false` to show what is pending, `db migrate` to report what it applies.
+pub async fn open_with(cfg: &crate::config::DatabaseConfig, migrate: bool) -> Result<std::sync::Arc<dyn Store>> {
+    let mut cfg = cfg.clone();
+    cfg.auto_migrate = migrate;
+    open(&cfg).await
 }

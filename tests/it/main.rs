@@ -1,9 +1,10 @@
 //! The one integration-test binary: one module per area, each against real files, servers and
 //! databases.
 
-// Tests may panic on unexpected errors: that is how they fail.
+// Tests may panic on unexpected errors: that is how they fail; they may read the environment.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
 mod client;
 mod config;
 mod fixtures;
+mod store;

@@ -1,0 +1,176 @@
+//! Migrations, backend-neutral: the numbered SQL files embedded in the binary, their sha256
+//! checksums, and the one rule comparing them with what a database says it applied.
+//!
+//! Each backend keeps its own list (`SQLITE`, `POSTGRES`) of files under `sql/<backend>/`. A file
+//! once applied anywhere is never edited: a change is a new numbered file. The checksum recorded in
+//! `schema_migrations` is how an edit is caught.
+
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+
+use super::{Error, MigrationState, Result};
+
+/// One numbered migration file: `sql/<backend>/NNNN_name.sql`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Migration {
+    pub version: i64,
+    /// The part of the file name after the number: `init` for `0001_init.sql`.
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+impl Migration {
+    /// The sha256 of the file, lower-case hex.
+    pub fn checksum(&self) -> String {
+        sha256_hex(self.sql.as_bytes())
+    }
+
+    /// `0001_init`, as the file is named without `.sql`.
+    pub fn file_stem(&self) -> String {
+        format!("{:04}_{}", self.version, self.name)
+    }
+}
+
+/// The SQLite migrations, in order: `sql/sqlite/`.
+pub const SQLITE: &[Migration] =
+    &[Migration { version: 1, name: "init", sql: include_str!("../../sql/sqlite/0001_init.sql") }];
+
+// The PostgreSQL list (`pub const POSTGRES: &[Migration]`, files under `sql/postgres/`) is kept
+// separately by the Postgres backend and added here at merge.
+
+/// A row of `schema_migrations` as a backend read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    pub version: i64,
+    pub name: String,
+    pub checksum: String,
+    pub applied_at: DateTime<Utc>,
+}
+
+/// Lower-case hex sha256 of some bytes.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    let mut hex = String::with_capacity(64);
+    for b in digest {
+        hex.push_str(&format!("{b:02x}"));
+    }
+    hex
+}
+
+/// Compare the known files with what the database applied: every file as applied or pending, in
+/// version order, plus any version the database has that this binary does not know (applied by a
+/// newer release; listed, not an error). An applied file whose checksum differs is an error that
+/// names it, because editing an applied migration means databases silently disagree.
+pub fn status(backend: &str, known: &[Migration], applied: &[Applied]) -> Result<Vec<MigrationState>> {
+    let mut states = Vec::with_capacity(known.len());
+    for m in known {
+        let checksum = m.checksum();
+        match applied.iter().find(|a| a.version == m.version) {
+            Some(a) if a.checksum != checksum => {
+                return Err(Error::Migration(format!(
+                    "migration sql/{backend}/{file}.sql was edited after it was applied (database checksum {db}, \
+                     file checksum {file_sum}): never edit an applied migration; restore the file and add a new \
+                     numbered migration for the change",
+                    file = m.file_stem(),
+                    db = short(&a.checksum),
+                    file_sum = short(&checksum),
+                )));
+            }
+            Some(a) => states.push(MigrationState {
+                version: m.version,
+                name: m.name.to_string(),
+                checksum,
+                applied_at: Some(a.applied_at),
+            }),
+            None => {
+                states.push(MigrationState { version: m.version, name: m.name.to_string(), checksum, applied_at: None })
+            }
+        }
+    }
+    for a in applied {
+        if !known.iter().any(|m| m.version == a.version) {
+            states.push(MigrationState {
+                version: a.version,
+                name: a.name.clone(),
+                checksum: a.checksum.clone(),
+                applied_at: Some(a.applied_at),
+            });
+        }
+    }
+    states.sort_by_key(|s| s.version);
+    Ok(states)
+}
+
+/// The first 8 hex digits, for messages.
+pub fn short(checksum: &str) -> &str {
+    checksum.get(..8).unwrap_or(checksum)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::model::SEED_BOOKMAKERS;
+
+    fn at() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_700_000_000, 0).unwrap_or_default()
+    }
+
+    #[test]
+    fn versions_are_numbered_in_order_from_one() {
+        for (i, m) in SQLITE.iter().enumerate() {
+            assert_eq!(m.version, i as i64 + 1, "{}", m.file_stem());
+            assert!(!m.sql.trim().is_empty());
+        }
+    }
+
+    #[test]
+    fn seeds_match_the_model() {
+        let all: String = SQLITE.iter().map(|m| m.sql).collect();
+        for (code, name, kind) in SEED_BOOKMAKERS {
+            let row = format!("('{code}', '{name}', '{}', 'seed')", kind.as_str());
+            assert!(all.contains(&row), "seed row {row} missing from sql/sqlite");
+        }
+        assert!(all.contains("('gb', 'Great Britain'), ('ire', 'Ireland')"));
+    }
+
+    #[test]
+    fn status_lists_applied_and_pending() {
+        let known = [
+            Migration { version: 1, name: "init", sql: "create table a (x int);" },
+            Migration { version: 2, name: "more", sql: "create table b (x int);" },
+        ];
+        let applied = [Applied { version: 1, name: "init".into(), checksum: known[0].checksum(), applied_at: at() }];
+        let states = status("sqlite", &known, &applied).unwrap();
+        assert_eq!(states.len(), 2);
+        assert_eq!(states[0].applied_at, Some(at()));
+        assert_eq!(states[1].applied_at, None);
+        assert_eq!(states[1].checksum, sha256_hex(b"create table b (x int);"));
+    }
+
+    #[test]
+    fn an_edited_applied_file_is_an_error_naming_it() {
+        let known = [Migration { version: 1, name: "init", sql: "create table a (x int, y int);" }];
+        let applied = [Applied {
+            version: 1,
+            name: "init".into(),
+            checksum: sha256_hex(b"create table a (x int);"),
+            applied_at: at(),
+        }];
+        let err = status("sqlite", &known, &applied).unwrap_err().to_string();
+        assert!(err.contains("sql/sqlite/0001_init.sql"), "{err}");
+        assert!(err.contains("never edit an applied migration"), "{err}");
+    }
+
+    #[test]
+    fn versions_unknown_to_this_binary_are_listed() {
+        let applied = [Applied { version: 7, name: "future".into(), checksum: "ab".into(), applied_at: at() }];
+        let states = status("sqlite", SQLITE, &applied).unwrap();
+        assert_eq!(states.last().map(|s| s.version), Some(7));
+    }
+
+    #[test]
+    fn sha256_is_lower_hex() {
+        assert_eq!(sha256_hex(b"abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    }
+}

@@ -1,0 +1,662 @@
+//! The SQLite store: the embedded default. One file, WAL mode, one connection behind a mutex,
+//! every blocking call on `spawn_blocking`, every write an upsert that never touches an
+//! unchanged row.
+//!
+//! Writes go row by row through prepared statements (one per table and unit) inside one transaction: SQLite runs
+//! in-process, so a prepared statement per row costs about what a multi-row VALUES would, without
+//! the bind-variable limit. `database.batch_size` therefore does not apply here.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{NaiveDate, Utc};
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use super::migrations::{self, Applied, Migration};
+use super::{
+    Backend, Coverage, CoverageStatus, Error, FinishedJobRun, Freshness, HeldLock, JobRun, MigrationState, NewJobRun,
+    RaceState, ReferenceData, Result, Store, WriteStats,
+};
+use crate::config::DatabaseConfig;
+
+mod write;
+use crate::model::{Horse, Kind, RawResponse, Region, Unit};
+use write::*;
+
+/// The file used when `database.url` is empty.
+pub const DEFAULT_PATH: &str = "darkhorses.db";
+
+/// Every contract table, for `table_counts`.
+pub const CONTRACT_TABLES: [&str; 18] = [
+    "courses",
+    "regions",
+    "bookmakers",
+    "horses",
+    "jockeys",
+    "owners",
+    "trainers",
+    "sires",
+    "dams",
+    "damsires",
+    "races",
+    "runners",
+    "runner_odds",
+    "api_responses",
+    "fetch_coverage",
+    "job_runs",
+    "alert_state",
+    "schema_migrations",
+];
+
+/// The bookkeeping table, created before any migration runs.
+const BOOTSTRAP: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL,
+    checksum   TEXT NOT NULL,
+    applied_at TEXT NOT NULL
+)";
+
+/// The SQLite backend of [`Store`].
+#[derive(Debug)]
+pub struct SqliteStore {
+    path: PathBuf,
+    conn: Arc<Mutex<Connection>>,
+    migrations: &'static [Migration],
+}
+
+/// Open (creating it and its directory when missing) the SQLite database `database.url` names,
+/// and migrate it when `database.auto_migrate` is true.
+pub async fn open(cfg: &DatabaseConfig) -> Result<Arc<dyn Store>> {
+    Ok(Arc::new(SqliteStore::open(cfg).await?))
+}
+
+/// The file path of a `database.url`: empty is `darkhorses.db`; `sqlite:PATH` or `sqlite://PATH`
+/// is PATH.
+pub fn path_of(url: &str) -> Result<PathBuf> {
+    let url = url.trim();
+    if url.is_empty() {
+        return Ok(PathBuf::from(DEFAULT_PATH));
+    }
+    let Some(rest) = url.strip_prefix("sqlite:") else {
+        let scheme = url.split(':').next().unwrap_or_default();
+        return Err(Error::Config(format!(
+            "database.url has scheme {scheme:?}: use sqlite:PATH (for example sqlite:darkhorses.db) or postgres://user@host/db"
+        )));
+    };
+    let path = rest.strip_prefix("//").unwrap_or(rest);
+    if path.is_empty() {
+        return Ok(PathBuf::from(DEFAULT_PATH));
+    }
+    Ok(PathBuf::from(path))
+}
+
+impl SqliteStore {
+    /// Open and configure the connection; migrate when `cfg.auto_migrate`.
+    pub async fn open(cfg: &DatabaseConfig) -> Result<Self> {
+        let path = path_of(cfg.url.expose())?;
+        let timeout = Duration::from_secs(cfg.connection_timeout.max(1));
+        let open_path = path.clone();
+        let conn = tokio::task::spawn_blocking(move || connect(&open_path, timeout))
+            .await
+            .map_err(|e| Error::Connect(format!("opening SQLite database {}: {e}", path.display())))??;
+        let store = SqliteStore { path, conn: Arc::new(Mutex::new(conn)), migrations: migrations::SQLITE };
+        if cfg.auto_migrate {
+            store.migrate().await?;
+        }
+        Ok(store)
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Run a blocking closure on the connection, off the async threads.
+    async fn call<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    {
+        let conn = Arc::clone(&self.conn);
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn.lock().map_err(|_| {
+                Error::Query(format!(
+                    "the connection to SQLite database {} was poisoned by an earlier panic; restart the process",
+                    path.display()
+                ))
+            })?;
+            f(&mut guard)
+        })
+        .await
+        .map_err(|e| Error::Query(format!("a SQLite task on {} failed: {e}", self.path.display())))?
+    }
+}
+
+fn connect(path: &Path, timeout: Duration) -> Result<Connection> {
+    let fail = |e: &dyn std::fmt::Display| {
+        Error::Connect(format!("cannot open SQLite database {}: {e}; check the path in database.url", path.display()))
+    };
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
+        && !parent.exists()
+    {
+        std::fs::create_dir_all(parent).map_err(|e| fail(&format!("creating directory {}: {e}", parent.display())))?;
+    }
+    let conn = Connection::open(path).map_err(|e| fail(&e))?;
+    conn.busy_timeout(timeout).map_err(|e| fail(&e))?;
+    // journal_mode answers with a row; the others do not.
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(|e| fail(&e))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        tracing::warn!(db.path = %path.display(), journal_mode = %mode, "SQLite did not switch to WAL mode");
+    }
+    conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;").map_err(|e| fail(&e))?;
+    Ok(conn)
+}
+
+/// Map a rusqlite error to `Error::Query` saying what was being done.
+pub(super) trait Ctx<T> {
+    fn ctx(self, what: &str) -> Result<T>;
+}
+
+impl<T> Ctx<T> for rusqlite::Result<T> {
+    fn ctx(self, what: &str) -> Result<T> {
+        self.map_err(|e| Error::Query(format!("{what}: {e}")))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Migrations
+
+fn read_applied(conn: &Connection) -> Result<Vec<Applied>> {
+    let what = "reading schema_migrations";
+    let present: bool = conn
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations')",
+            [],
+            |r| r.get(0),
+        )
+        .ctx(what)?;
+    if !present {
+        return Ok(Vec::new());
+    }
+    let mut stmt =
+        conn.prepare("SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version").ctx(what)?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
+        })
+        .ctx(what)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .ctx(what)?;
+    rows.into_iter()
+        .map(|(version, name, checksum, applied_at)| {
+            Ok(Applied {
+                version,
+                name,
+                checksum,
+                applied_at: parse_instant(&applied_at, "schema_migrations.applied_at")?,
+            })
+        })
+        .collect()
+}
+
+fn migrate_blocking(conn: &mut Connection, list: &[Migration]) -> Result<Vec<MigrationState>> {
+    conn.execute_batch(BOOTSTRAP).ctx("creating schema_migrations")?;
+    migrations::status("sqlite", list, &read_applied(conn)?)?;
+    let mut applied = Vec::new();
+    for m in list {
+        let file = m.file_stem();
+        let checksum = m.checksum();
+        // BEGIN IMMEDIATE takes the write lock (waiting up to busy_timeout), so a second process
+        // migrating at the same time waits here and then sees the version applied.
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .ctx(&format!("locking the database to apply sql/sqlite/{file}.sql"))?;
+        let recorded: Option<String> = tx
+            .query_row("SELECT checksum FROM schema_migrations WHERE version = ?1", [m.version], |r| r.get(0))
+            .optional()
+            .ctx("reading schema_migrations")?;
+        if let Some(recorded) = recorded {
+            if recorded != checksum {
+                return Err(Error::Migration(format!(
+                    "migration sql/sqlite/{file}.sql was edited after it was applied (database checksum {}, file \
+                     checksum {}): never edit an applied migration; restore the file and add a new numbered migration",
+                    migrations::short(&recorded),
+                    migrations::short(&checksum)
+                )));
+            }
+            continue;
+        }
+        tx.execute_batch(m.sql).map_err(|e| {
+            Error::Migration(format!("applying sql/sqlite/{file}.sql failed, nothing of it was kept: {e}"))
+        })?;
+        let now = Utc::now();
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (?1, ?2, ?3, ?4)",
+            params![m.version, m.name, checksum, instant(now)],
+        )
+        .ctx("recording the migration in schema_migrations")?;
+        tx.commit().ctx(&format!("committing sql/sqlite/{file}.sql"))?;
+        tracing::info!(migration = %file, checksum = %migrations::short(&checksum), "applied migration");
+        applied.push(MigrationState {
+            version: m.version,
+            name: m.name.to_string(),
+            checksum,
+            applied_at: parse_instant(&instant(now), "applied_at").ok(),
+        });
+    }
+    Ok(applied)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reads
+
+fn job_run_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<JobRunRow> {
+    Ok(JobRunRow {
+        id: r.get(0)?,
+        job: r.get(1)?,
+        slot: r.get(2)?,
+        trigger: r.get(3)?,
+        status: r.get(4)?,
+        started_at: r.get(5)?,
+        finished_at: r.get(6)?,
+        host: r.get(7)?,
+        pid: r.get(8)?,
+        dry_run: r.get(9)?,
+        api_calls: r.get(10)?,
+        api_errors: r.get(11)?,
+        rows_written: r.get(12)?,
+        error: r.get(13)?,
+    })
+}
+
+/// A `job_runs` row with its instants still as text.
+struct JobRunRow {
+    id: i64,
+    job: String,
+    slot: Option<String>,
+    trigger: String,
+    status: String,
+    started_at: String,
+    finished_at: Option<String>,
+    host: Option<String>,
+    pid: Option<i64>,
+    dry_run: bool,
+    api_calls: i64,
+    api_errors: i64,
+    rows_written: i64,
+    error: Option<String>,
+}
+
+impl JobRunRow {
+    fn parse(self) -> Result<JobRun> {
+        Ok(JobRun {
+            id: self.id,
+            job: self.job,
+            slot: parse_opt_instant(self.slot, "job_runs.slot")?,
+            trigger: self.trigger,
+            status: self.status,
+            started_at: parse_instant(&self.started_at, "job_runs.started_at")?,
+            finished_at: parse_opt_instant(self.finished_at, "job_runs.finished_at")?,
+            host: self.host,
+            pid: self.pid,
+            dry_run: self.dry_run,
+            api_calls: self.api_calls,
+            api_errors: self.api_errors,
+            rows_written: self.rows_written,
+            error: self.error,
+        })
+    }
+}
+
+/// What `try_job_lock` returns on SQLite: nothing to hold, the job's file lock covers it.
+#[derive(Debug)]
+struct NoLock;
+
+impl HeldLock for NoLock {}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> Backend {
+        Backend::Sqlite
+    }
+
+    fn describe(&self) -> String {
+        format!("sqlite:{}", self.path.display())
+    }
+
+    async fn migrate(&self) -> Result<Vec<MigrationState>> {
+        let list = self.migrations;
+        self.call(move |conn| migrate_blocking(conn, list)).await
+    }
+
+    async fn migration_status(&self) -> Result<Vec<MigrationState>> {
+        let list = self.migrations;
+        self.call(move |conn| migrations::status("sqlite", list, &read_applied(conn)?)).await
+    }
+
+    async fn write_unit(&self, unit: &Unit, dry_run: bool) -> Result<WriteStats> {
+        let unit = unit.clone();
+        self.call(move |conn| {
+            let what = format!("the {} unit of {}", unit.kind, unit.race_date);
+            in_transaction(conn, dry_run, &what, |tx| write_unit_tx(tx, &unit, Utc::now()))
+                .map_err(|e| Error::Query(format!("writing {what}: {e}")))
+        })
+        .await
+    }
+
+    async fn mark_unit_failed(&self, kind: Kind, race_date: NaiveDate, api_calls: u32, error: &str) -> Result<()> {
+        let error = error.to_string();
+        self.call(move |conn| {
+            conn.execute(
+                "INSERT INTO fetch_coverage (kind, race_date, status, races, runners, pages, api_calls, fetched_at, error)
+                 VALUES (?1, ?2, 'failed', 0, 0, 0, ?3, ?4, ?5)
+                 ON CONFLICT (kind, race_date) DO UPDATE SET
+                     status = 'failed', api_calls = excluded.api_calls, fetched_at = excluded.fetched_at, error = excluded.error
+                 WHERE fetch_coverage.status <> 'complete'",
+                params![kind.as_str(), race_date.format("%Y-%m-%d").to_string(), i64::from(api_calls), instant(Utc::now()), error],
+            )
+            .ctx(&format!("marking the {kind} unit of {race_date} failed in fetch_coverage"))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn write_reference(&self, data: &ReferenceData, dry_run: bool) -> Result<WriteStats> {
+        let data = data.clone();
+        self.call(move |conn| {
+            in_transaction(conn, dry_run, "reference data", |tx| {
+                let mut stats = WriteStats::default();
+                let now = Value::Text(instant(Utc::now()));
+                upsert_all(
+                    tx,
+                    "courses",
+                    data.courses.iter().map(|c| course_cols(c, &now)).collect(),
+                    None,
+                    &mut stats,
+                )?;
+                let regions = data.regions.iter().map(|r: &Region| -> Vec<Col> {
+                    vec![("code", Rule::Key, v_str(&r.code)), ("name", Rule::Newest, v_str(&r.name))]
+                });
+                upsert_all(tx, "regions", regions.collect(), None, &mut stats)?;
+                let bookmakers = data.bookmakers.iter().map(bookmaker_cols).collect();
+                upsert_all(tx, "bookmakers", bookmakers, Some(BOOKMAKER_GUARD), &mut stats)?;
+                response_rows(tx, &data.responses, &mut stats)?;
+                Ok(stats)
+            })
+        })
+        .await
+    }
+
+    async fn write_horses(&self, horses: &[Horse], responses: &[RawResponse], dry_run: bool) -> Result<WriteStats> {
+        let horses = horses.to_vec();
+        let responses = responses.to_vec();
+        self.call(move |conn| {
+            in_transaction(conn, dry_run, "horse profiles", |tx| {
+                let mut stats = WriteStats::default();
+                let now = Value::Text(instant(Utc::now()));
+                upsert_all(tx, "horses", horses.iter().map(|h| horse_cols(h, &now)).collect(), None, &mut stats)?;
+                response_rows(tx, &responses, &mut stats)?;
+                Ok(stats)
+            })
+        })
+        .await
+    }
+
+    async fn coverage(&self, kind: Kind, from: NaiveDate, to: NaiveDate) -> Result<Vec<Coverage>> {
+        self.call(move |conn| {
+            let what = "reading fetch_coverage";
+            let mut stmt = conn
+                .prepare(
+                    "SELECT race_date, status, races, runners, pages, api_calls, fetched_at, error FROM fetch_coverage
+                     WHERE kind = ?1 AND race_date BETWEEN ?2 AND ?3 ORDER BY race_date",
+                )
+                .ctx(what)?;
+            let rows = stmt
+                .query_map(
+                    params![kind.as_str(), from.format("%Y-%m-%d").to_string(), to.format("%Y-%m-%d").to_string()],
+                    |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, i64>(2)?,
+                            r.get::<_, i64>(3)?,
+                            r.get::<_, i64>(4)?,
+                            r.get::<_, i64>(5)?,
+                            r.get::<_, String>(6)?,
+                            r.get::<_, Option<String>>(7)?,
+                        ))
+                    },
+                )
+                .ctx(what)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .ctx(what)?;
+            rows.into_iter()
+                .map(|(date, status, races, runners, pages, api_calls, fetched_at, error)| {
+                    let status = match status.as_str() {
+                        "complete" => CoverageStatus::Complete,
+                        "empty" => CoverageStatus::Empty,
+                        "failed" => CoverageStatus::Failed,
+                        other => {
+                            return Err(Error::Query(format!(
+                                "fetch_coverage.status holds {other:?} for {kind} {date}; expected complete, empty or failed"
+                            )));
+                        }
+                    };
+                    Ok(Coverage {
+                        kind,
+                        race_date: parse_date(&date, "fetch_coverage.race_date")?,
+                        status,
+                        races,
+                        runners,
+                        pages,
+                        api_calls,
+                        fetched_at: parse_instant(&fetched_at, "fetch_coverage.fetched_at")?,
+                        error,
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn races_on(&self, date: NaiveDate) -> Result<Vec<RaceState>> {
+        self.call(move |conn| {
+            let what = format!("reading the races of {date}");
+            let mut stmt = conn
+                .prepare(
+                    "SELECT id, off_at, has_result, COALESCE(is_abandoned, 0) FROM races
+                     WHERE race_date = ?1 ORDER BY off_at, id",
+                )
+                .ctx(&what)?;
+            let rows = stmt
+                .query_map([date.format("%Y-%m-%d").to_string()], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, Option<String>>(1)?,
+                        r.get::<_, bool>(2)?,
+                        r.get::<_, bool>(3)?,
+                    ))
+                })
+                .ctx(&what)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .ctx(&what)?;
+            rows.into_iter()
+                .map(|(id, off_at, has_result, is_abandoned)| {
+                    Ok(RaceState { id, off_at: parse_opt_instant(off_at, "races.off_at")?, has_result, is_abandoned })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn horses_needing_enrichment(&self, limit: u32) -> Result<Vec<String>> {
+        self.call(move |conn| {
+            let what = "reading horses needing enrichment";
+            let mut stmt = conn
+                .prepare(
+                    "SELECT h.id FROM horses h
+                     WHERE (h.dob IS NULL OR h.colour IS NULL OR h.breeder IS NULL)
+                       AND EXISTS (SELECT 1 FROM runners r WHERE r.horse_id = h.id)
+                     ORDER BY h.id LIMIT ?1",
+                )
+                .ctx(what)?;
+            let ids = stmt
+                .query_map([i64::from(limit)], |r| r.get::<_, String>(0))
+                .ctx(what)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .ctx(what)?;
+            Ok(ids)
+        })
+        .await
+    }
+
+    async fn start_job_run(&self, run: &NewJobRun) -> Result<i64> {
+        let run = run.clone();
+        self.call(move |conn| {
+            let slot = run.slot.map(instant);
+            let res = conn.execute(
+                "INSERT INTO job_runs (job, slot, trigger, status, started_at, host, pid, dry_run)
+                 VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?6, ?7)",
+                params![
+                    run.job,
+                    slot,
+                    run.trigger.as_str(),
+                    instant(run.started_at),
+                    run.host,
+                    i64::from(run.pid),
+                    run.dry_run
+                ],
+            );
+            match res {
+                Ok(_) => Ok(conn.last_insert_rowid()),
+                Err(rusqlite::Error::SqliteFailure(f, _))
+                    if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE =>
+                {
+                    Err(Error::Query(format!(
+                        "job_runs already has a run of {} for slot {}: each (job, slot) runs once",
+                        run.job,
+                        slot.as_deref().unwrap_or("(none)")
+                    )))
+                }
+                Err(e) => Err(Error::Query(format!("recording the start of job {} in job_runs: {e}", run.job))),
+            }
+        })
+        .await
+    }
+
+    async fn finish_job_run(&self, id: i64, run: &FinishedJobRun) -> Result<()> {
+        let run = run.clone();
+        self.call(move |conn| {
+            let changed = conn
+                .execute(
+                    "UPDATE job_runs SET status = ?2, finished_at = ?3, api_calls = ?4, api_errors = ?5,
+                         rows_written = ?6, error = ?7, summary = ?8
+                     WHERE id = ?1",
+                    params![
+                        id,
+                        run.status.as_str(),
+                        instant(run.finished_at),
+                        run.api_calls,
+                        run.api_errors,
+                        run.rows_written,
+                        run.error,
+                        run.summary.to_string()
+                    ],
+                )
+                .ctx(&format!("recording the end of job run {id} in job_runs"))?;
+            if changed == 0 {
+                return Err(Error::Query(format!("job_runs has no run with id {id} to finish")));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn latest_job_runs(&self, job: Option<&str>, limit: u32) -> Result<Vec<JobRun>> {
+        let job = job.map(str::to_string);
+        self.call(move |conn| {
+            let what = "reading job_runs";
+            let mut stmt = conn
+                .prepare(
+                    "SELECT id, job, slot, trigger, status, started_at, finished_at, host, pid, dry_run,
+                            api_calls, api_errors, rows_written, error
+                     FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY job ORDER BY started_at DESC, id DESC) AS n
+                           FROM job_runs WHERE ?1 IS NULL OR job = ?1)
+                     WHERE n <= ?2 ORDER BY started_at DESC, id DESC",
+                )
+                .ctx(what)?;
+            let rows = stmt
+                .query_map(params![job, i64::from(limit)], job_run_from_row)
+                .ctx(what)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .ctx(what)?;
+            rows.into_iter().map(JobRunRow::parse).collect()
+        })
+        .await
+    }
+
+    async fn table_counts(&self) -> Result<BTreeMap<String, i64>> {
+        self.call(|conn| {
+            let mut counts = BTreeMap::new();
+            for table in CONTRACT_TABLES {
+                let n: i64 = conn
+                    .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
+                    .ctx(&format!("counting the rows of {table} (run `darkhorses db migrate` if it is missing)"))?;
+                counts.insert(table.to_string(), n);
+            }
+            Ok(counts)
+        })
+        .await
+    }
+
+    async fn freshness(&self) -> Result<Freshness> {
+        self.call(|conn| {
+            let (card, result, latest, latest_result): (
+                Option<String>,
+                Option<String>,
+                Option<String>,
+                Option<String>,
+            ) = conn
+                .query_row(
+                    "SELECT MAX(racecard_updated_at), MAX(result_updated_at), MAX(race_date),
+                            MAX(CASE WHEN has_result = 1 THEN race_date END)
+                     FROM races",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                )
+                .ctx("reading freshness from races")?;
+            Ok(Freshness {
+                latest_racecard_write: parse_opt_instant(card, "races.racecard_updated_at")?,
+                latest_result_write: parse_opt_instant(result, "races.result_updated_at")?,
+                latest_race_date: latest.map(|d| parse_date(&d, "races.race_date")).transpose()?,
+                latest_result_race_date: latest_result.map(|d| parse_date(&d, "races.race_date")).transpose()?,
+            })
+        })
+        .await
+    }
+
+    async fn try_job_lock(&self, _job: &str) -> Result<Option<Box<dyn HeldLock>>> {
+        Ok(Some(Box::new(NoLock)))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_name_paths() {
+        assert_eq!(path_of("").unwrap(), PathBuf::from("darkhorses.db"));
+        assert_eq!(path_of("sqlite:data/x.db").unwrap(), PathBuf::from("data/x.db"));
+        assert_eq!(path_of("sqlite:///tmp/x.db").unwrap(), PathBuf::from("/tmp/x.db"));
+        assert_eq!(path_of("sqlite:").unwrap(), PathBuf::from("darkhorses.db"));
+        let err = path_of("mysql://u:secret@h/db").unwrap_err().to_string();
+        assert!(err.contains("\"mysql\"") && !err.contains("secret"), "{err}");
+    }
+}

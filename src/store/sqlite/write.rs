@@ -1,0 +1,570 @@
+//! SQLite writes: typed rows to columns (column ownership lives here), and the upsert that only
+//! touches a row when a compared column would change, counting inserted, updated and unchanged.
+
+use std::collections::HashSet;
+use std::io::Write;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rusqlite::types::Value;
+use rusqlite::{Connection, Statement, TransactionBehavior, params_from_iter};
+
+use super::Ctx;
+use crate::model::{Bookmaker, Course, Entities, Horse, Race, RawResponse, Runner, RunnerOdds, Skipped, Source, Unit};
+use crate::store::migrations;
+use crate::store::{CoverageStatus, Error, Result, TableCounts, WriteStats};
+
+// Values
+
+/// Instants are stored as ISO 8601 UTC text with whole seconds.
+const INSTANT_FORMAT: &str = "%Y-%m-%dT%H:%M:%SZ";
+
+pub(super) fn instant(t: DateTime<Utc>) -> String {
+    t.format(INSTANT_FORMAT).to_string()
+}
+
+pub(super) fn v_str(s: &str) -> Value {
+    Value::Text(s.to_string())
+}
+pub(super) fn v_text(s: &Option<String>) -> Value {
+    s.as_ref().map_or(Value::Null, |s| Value::Text(s.clone()))
+}
+pub(super) fn v_int(i: Option<i32>) -> Value {
+    i.map_or(Value::Null, |i| Value::Integer(i64::from(i)))
+}
+pub(super) fn v_real(f: Option<f64>) -> Value {
+    f.map_or(Value::Null, Value::Real)
+}
+pub(super) fn v_bool(b: Option<bool>) -> Value {
+    b.map_or(Value::Null, |b| Value::Integer(i64::from(b)))
+}
+pub(super) fn v_instant(t: Option<DateTime<Utc>>) -> Value {
+    t.map_or(Value::Null, |t| Value::Text(instant(t)))
+}
+pub(super) fn v_date(d: NaiveDate) -> Value {
+    Value::Text(d.format("%Y-%m-%d").to_string())
+}
+
+pub(super) fn parse_instant(s: &str, what: &str) -> Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| Error::Query(format!("{what} holds {s:?}, not an ISO 8601 instant: {e}")))
+}
+
+pub(super) fn parse_opt_instant(s: Option<String>, what: &str) -> Result<Option<DateTime<Utc>>> {
+    s.map(|s| parse_instant(&s, what)).transpose()
+}
+
+pub(super) fn parse_date(s: &str, what: &str) -> Result<NaiveDate> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|e| Error::Query(format!("{what} holds {s:?}, not a YYYY-MM-DD date: {e}")))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The upsert: one statement per (table, column set), reused for every row.
+
+/// How a column is written on conflict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Rule {
+    /// Part of the conflict key.
+    Key,
+    /// The new value as is (names, owned columns).
+    Newest,
+    /// `COALESCE(new, old)`: a blank never erases a value (shared columns, enrichment).
+    Coalesce,
+    /// A timestamp set to the new value only when some other column changed; never compared.
+    Touch,
+}
+
+pub(super) type Col = (&'static str, Rule, Value);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Outcome {
+    Inserted,
+    Updated,
+    Unchanged,
+}
+
+impl Outcome {
+    fn count(self, counts: &mut TableCounts) {
+        match self {
+            Outcome::Inserted => counts.inserted += 1,
+            Outcome::Updated => counts.updated += 1,
+            Outcome::Unchanged => counts.unchanged += 1,
+        }
+    }
+}
+
+/// The SQL of an upsert that only touches a row when a compared column would change, and the
+/// existence check that tells an insert from an update.
+pub(super) fn upsert_sql(table: &str, cols: &[(&str, Rule)], guard: Option<&str>) -> (String, String) {
+    let names: Vec<&str> = cols.iter().map(|c| c.0).collect();
+    let keys: Vec<&str> = cols.iter().filter(|c| c.1 == Rule::Key).map(|c| c.0).collect();
+    let placeholders: Vec<String> = (1..=cols.len()).map(|i| format!("?{i}")).collect();
+    let mut sets = Vec::new();
+    let mut changes = Vec::new();
+    for (name, rule) in cols {
+        let expr = match rule {
+            Rule::Key => continue,
+            Rule::Newest | Rule::Touch => format!("excluded.{name}"),
+            Rule::Coalesce => format!("COALESCE(excluded.{name}, {table}.{name})"),
+        };
+        if *rule != Rule::Touch {
+            changes.push(format!("{expr} IS NOT {table}.{name}"));
+        }
+        sets.push(format!("{name} = {expr}"));
+    }
+    let conflict = if changes.is_empty() {
+        "DO NOTHING".to_string()
+    } else {
+        let changed = changes.join(" OR ");
+        let condition = match guard {
+            Some(g) => format!("({g}) AND ({changed})"),
+            None => changed,
+        };
+        format!("DO UPDATE SET {} WHERE {condition}", sets.join(", "))
+    };
+    let upsert = format!(
+        "INSERT INTO {table} ({}) VALUES ({}) ON CONFLICT ({}) {conflict}",
+        names.join(", "),
+        placeholders.join(", "),
+        keys.join(", ")
+    );
+    let key_match: Vec<String> = keys.iter().enumerate().map(|(i, k)| format!("{k} = ?{}", i + 1)).collect();
+    let exists = format!("SELECT 1 FROM {table} WHERE {}", key_match.join(" AND "));
+    (upsert, exists)
+}
+
+/// Upserts rows of one column set into one table. Keys must come first in the column list.
+pub(super) struct Upserter<'c> {
+    table: &'static str,
+    names: Vec<&'static str>,
+    n_keys: usize,
+    exists: Statement<'c>,
+    upsert: Statement<'c>,
+}
+
+impl<'c> Upserter<'c> {
+    fn new(conn: &'c Connection, table: &'static str, spec: &[Col], guard: Option<&str>) -> Result<Self> {
+        let cols: Vec<(&str, Rule)> = spec.iter().map(|c| (c.0, c.1)).collect();
+        let n_keys = cols.iter().take_while(|c| c.1 == Rule::Key).count();
+        let (upsert, exists) = upsert_sql(table, &cols, guard);
+        let what = format!("preparing the upsert into {table}");
+        Ok(Upserter {
+            table,
+            names: cols.iter().map(|c| c.0).collect(),
+            n_keys,
+            exists: conn.prepare(&exists).ctx(&what)?,
+            upsert: conn.prepare(&upsert).ctx(&what)?,
+        })
+    }
+
+    /// Write one row; the raw SQLite error is returned so callers can skip a row on a constraint.
+    fn row(&mut self, cols: Vec<Col>) -> rusqlite::Result<Outcome> {
+        debug_assert!(cols.iter().map(|c| c.0).eq(self.names.iter().copied()), "column set of {}", self.table);
+        let values: Vec<Value> = cols.into_iter().map(|c| c.2).collect();
+        let existed = self.exists.exists(params_from_iter(&values[..self.n_keys]))?;
+        let changed = self.upsert.execute(params_from_iter(&values))?;
+        Ok(match (existed, changed) {
+            (false, _) => Outcome::Inserted,
+            (true, 0) => Outcome::Unchanged,
+            (true, _) => Outcome::Updated,
+        })
+    }
+}
+
+/// Upsert every row of one table (all rows share one column set) and add the counts.
+pub(super) fn upsert_all(
+    conn: &Connection,
+    table: &'static str,
+    rows: Vec<Vec<Col>>,
+    guard: Option<&str>,
+    stats: &mut WriteStats,
+) -> Result<()> {
+    let Some(first) = rows.first() else { return Ok(()) };
+    let mut up = Upserter::new(conn, table, first, guard)?;
+    let mut counts = TableCounts::default();
+    for row in rows {
+        let key = row.first().map(|c| c.2.clone());
+        let outcome = up.row(row).map_err(|e| Error::Query(format!("upserting into {table} (key {key:?}): {e}")))?;
+        outcome.count(&mut counts);
+    }
+    stats.add(table, counts);
+    Ok(())
+}
+
+pub(super) fn is_foreign_key_violation(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rows to columns. Column ownership lives here: a source writes only the columns it provides.
+
+pub(super) fn course_cols(c: &Course, now: &Value) -> Vec<Col> {
+    use Rule::*;
+    vec![
+        ("id", Key, v_str(&c.id)),
+        ("name", Newest, v_str(&c.name)),
+        ("region_code", Newest, v_str(&c.region_code)),
+        ("region", Newest, v_str(&c.region)),
+        ("updated_at", Touch, now.clone()),
+    ]
+}
+
+pub(super) fn horse_cols(h: &Horse, now: &Value) -> Vec<Col> {
+    use Rule::*;
+    vec![
+        ("id", Key, v_str(&h.id)),
+        ("name", Newest, v_str(&h.name)),
+        ("sex_code", Coalesce, v_text(&h.sex_code)),
+        ("dob", Coalesce, h.dob.map_or(Value::Null, v_date)),
+        ("colour", Coalesce, v_text(&h.colour)),
+        ("breeder", Coalesce, v_text(&h.breeder)),
+        ("region", Coalesce, v_text(&h.region)),
+        ("sire_id", Coalesce, v_text(&h.sire_id)),
+        ("dam_id", Coalesce, v_text(&h.dam_id)),
+        ("damsire_id", Coalesce, v_text(&h.damsire_id)),
+        ("updated_at", Touch, now.clone()),
+    ]
+}
+
+pub(super) fn bookmaker_cols(b: &Bookmaker) -> Vec<Col> {
+    use Rule::*;
+    vec![
+        ("code", Key, v_str(&b.code)),
+        ("name", Newest, v_str(&b.name)),
+        ("kind", Newest, v_str(b.kind.as_str())),
+        ("source", Newest, v_str(&b.source)),
+    ]
+}
+
+/// A bookmaker seen in odds never overwrites a seeded row's name, kind or source.
+pub(super) const BOOKMAKER_GUARD: &str = "NOT (bookmakers.source = 'seed' AND excluded.source = 'odds')";
+
+pub(super) fn race_cols(r: &Race, now: &Value) -> Vec<Col> {
+    use Rule::*;
+    let mut c = vec![
+        ("id", Key, v_str(&r.id)),
+        ("course_id", Coalesce, v_str(&r.course_id)),
+        ("course_name", Coalesce, v_str(&r.course_name)),
+        ("race_date", Coalesce, v_date(r.race_date)),
+        ("off_at", Coalesce, v_instant(r.off_at)),
+        ("region", Coalesce, v_str(&r.region)),
+        ("race_name", Coalesce, v_text(&r.race_name)),
+        ("race_type", Coalesce, v_text(&r.race_type)),
+        ("race_class", Coalesce, v_text(&r.race_class)),
+        ("pattern", Coalesce, v_text(&r.pattern)),
+        ("rating_band", Coalesce, v_text(&r.rating_band)),
+        ("age_band", Coalesce, v_text(&r.age_band)),
+        ("sex_restriction", Coalesce, v_text(&r.sex_restriction)),
+        ("distance", Coalesce, v_text(&r.distance)),
+        ("distance_f", Coalesce, v_real(r.distance_f)),
+        ("distance_y", Coalesce, v_int(r.distance_y)),
+        ("distance_m", Coalesce, v_int(r.distance_m)),
+        ("going", Coalesce, v_text(&r.going)),
+        ("going_detailed", Coalesce, v_text(&r.going_detailed)),
+        ("surface", Coalesce, v_text(&r.surface)),
+        ("jumps", Coalesce, v_text(&r.jumps)),
+        ("prize_amount", Coalesce, v_real(r.prize_amount)),
+        ("prize_currency", Coalesce, v_text(&r.prize_currency)),
+        ("field_size", Coalesce, v_int(r.field_size)),
+    ];
+    match r.source {
+        Source::Racecard => c.extend([
+            ("big_race", Newest, v_bool(r.big_race)),
+            ("is_abandoned", Newest, v_bool(r.is_abandoned)),
+            ("stalls", Newest, v_text(&r.stalls)),
+            ("weather", Newest, v_text(&r.weather)),
+            ("rail_movements", Newest, v_text(&r.rail_movements)),
+            ("tip", Newest, v_text(&r.tip)),
+            ("verdict", Newest, v_text(&r.verdict)),
+            ("betting_forecast", Newest, v_text(&r.betting_forecast)),
+            ("racecard_updated_at", Touch, now.clone()),
+        ]),
+        Source::Result => c.extend([
+            ("winning_time_detail", Newest, v_text(&r.winning_time_detail)),
+            ("comments", Newest, v_text(&r.comments)),
+            ("non_runners", Newest, v_text(&r.non_runners)),
+            ("tote_win", Newest, v_text(&r.tote_win)),
+            ("tote_pl", Newest, v_text(&r.tote_pl)),
+            ("tote_ex", Newest, v_text(&r.tote_ex)),
+            ("tote_csf", Newest, v_text(&r.tote_csf)),
+            ("tote_tricast", Newest, v_text(&r.tote_tricast)),
+            ("tote_trifecta", Newest, v_text(&r.tote_trifecta)),
+            ("has_result", Newest, Value::Integer(1)),
+            ("result_updated_at", Touch, now.clone()),
+        ]),
+    }
+    c.push(("updated_at", Touch, now.clone()));
+    c
+}
+
+pub(super) fn runner_cols(r: &Runner, now: &Value) -> Vec<Col> {
+    use Rule::*;
+    let mut c = vec![
+        ("race_id", Key, v_str(&r.race_id)),
+        ("horse_id", Key, v_str(&r.horse_id)),
+        ("horse_name", Coalesce, v_str(&r.horse_name)),
+        ("number", Coalesce, v_int(r.number)),
+        ("draw", Coalesce, v_int(r.draw)),
+        ("age", Coalesce, v_int(r.age)),
+        ("sex_code", Coalesce, v_text(&r.sex_code)),
+        ("jockey_id", Coalesce, v_text(&r.jockey_id)),
+        ("jockey_name", Coalesce, v_text(&r.jockey_name)),
+        ("jockey_claim_lbs", Coalesce, v_int(r.jockey_claim_lbs)),
+        ("trainer_id", Coalesce, v_text(&r.trainer_id)),
+        ("trainer_name", Coalesce, v_text(&r.trainer_name)),
+        ("owner_id", Coalesce, v_text(&r.owner_id)),
+        ("owner_name", Coalesce, v_text(&r.owner_name)),
+        ("sire_id", Coalesce, v_text(&r.sire_id)),
+        ("dam_id", Coalesce, v_text(&r.dam_id)),
+        ("damsire_id", Coalesce, v_text(&r.damsire_id)),
+        ("weight_lbs", Coalesce, v_int(r.weight_lbs)),
+        ("headgear", Coalesce, v_text(&r.headgear)),
+        ("official_rating", Coalesce, v_int(r.official_rating)),
+        ("rpr", Coalesce, v_int(r.rpr)),
+        ("topspeed", Coalesce, v_int(r.topspeed)),
+        ("silk_url", Coalesce, v_text(&r.silk_url)),
+    ];
+    match r.source {
+        Source::Racecard => c.extend([
+            ("form", Newest, v_text(&r.form)),
+            ("spotlight", Newest, v_text(&r.spotlight)),
+            ("card_comment", Newest, v_text(&r.card_comment)),
+            ("racecard_updated_at", Touch, now.clone()),
+        ]),
+        Source::Result => c.extend([
+            ("position", Newest, v_text(&r.position)),
+            ("finish_position", Newest, v_int(r.finish_position)),
+            ("btn", Newest, v_real(r.btn)),
+            ("ovr_btn", Newest, v_real(r.ovr_btn)),
+            ("sp", Newest, v_text(&r.sp)),
+            ("sp_decimal", Newest, v_real(r.sp_decimal)),
+            ("prize_amount", Newest, v_real(r.prize_amount)),
+            ("prize_currency", Newest, v_text(&r.prize_currency)),
+            ("finish_time", Newest, v_text(&r.finish_time)),
+            ("finish_time_s", Newest, v_real(r.finish_time_s)),
+            ("comment", Newest, v_text(&r.comment)),
+            ("result_updated_at", Touch, now.clone()),
+        ]),
+    }
+    c.push(("updated_at", Touch, now.clone()));
+    c
+}
+
+pub(super) fn odds_cols(o: &RunnerOdds, fetched_at: &Value) -> Vec<Col> {
+    use Rule::*;
+    vec![
+        ("race_id", Key, v_str(&o.race_id)),
+        ("horse_id", Key, v_str(&o.horse_id)),
+        ("bookmaker", Key, v_str(&o.bookmaker)),
+        ("fractional", Newest, v_text(&o.fractional)),
+        ("decimal", Newest, v_real(o.decimal)),
+        ("ew_places", Newest, v_int(o.ew_places)),
+        ("ew_denom", Newest, v_int(o.ew_denom)),
+        ("quoted_at", Newest, v_instant(o.quoted_at)),
+        ("fetched_at", Touch, fetched_at.clone()),
+    ]
+}
+
+/// `body` is the gzip of the exact bytes; `sha256` is of the raw bytes.
+pub(super) fn response_cols(r: &RawResponse) -> Result<Vec<Col>> {
+    use Rule::*;
+    Ok(vec![
+        ("endpoint", Key, v_str(&r.endpoint)),
+        ("params", Key, v_str(&r.params)),
+        ("fetched_at", Newest, Value::Text(instant(r.fetched_at))),
+        ("status", Newest, Value::Integer(i64::from(r.status))),
+        ("sha256", Newest, Value::Text(migrations::sha256_hex(&r.body))),
+        ("encoding", Newest, v_str("gzip")),
+        ("body", Newest, Value::Blob(gzip(&r.body, &r.endpoint)?)),
+    ])
+}
+
+/// Gzip with a fixed header (no mtime), so the same bytes always compress to the same blob.
+pub fn gzip(bytes: &[u8], what: &str) -> Result<Vec<u8>> {
+    let mut enc =
+        flate2::GzBuilder::new().write(Vec::with_capacity(bytes.len() / 4 + 64), flate2::Compression::default());
+    enc.write_all(bytes)
+        .and_then(|()| enc.finish())
+        .map_err(|e| Error::Query(format!("compressing the response of {what}: {e}")))
+}
+
+pub(super) fn entity_rows(conn: &Connection, e: &Entities, now: &Value, stats: &mut WriteStats) -> Result<()> {
+    use Rule::*;
+    upsert_all(conn, "courses", e.courses.iter().map(|c| course_cols(c, now)).collect(), None, stats)?;
+    upsert_all(conn, "horses", e.horses.iter().map(|h| horse_cols(h, now)).collect(), None, stats)?;
+    let person =
+        |p: &crate::model::Person| -> Vec<Col> { vec![("id", Key, v_str(&p.id)), ("name", Newest, v_str(&p.name))] };
+    upsert_all(conn, "jockeys", e.jockeys.iter().map(person).collect(), None, stats)?;
+    let trainers = e
+        .trainers
+        .iter()
+        .map(|t| {
+            vec![
+                ("id", Key, v_str(&t.id)),
+                ("name", Newest, v_str(&t.name)),
+                ("location", Coalesce, v_text(&t.location)),
+            ]
+        })
+        .collect();
+    upsert_all(conn, "trainers", trainers, None, stats)?;
+    upsert_all(conn, "owners", e.owners.iter().map(person).collect(), None, stats)?;
+    let ancestor = |a: &crate::model::Ancestor| -> Vec<Col> {
+        vec![("id", Key, v_str(&a.id)), ("name", Newest, v_str(&a.name)), ("region", Coalesce, v_text(&a.region))]
+    };
+    upsert_all(conn, "sires", e.sires.iter().map(ancestor).collect(), None, stats)?;
+    upsert_all(conn, "dams", e.dams.iter().map(ancestor).collect(), None, stats)?;
+    upsert_all(conn, "damsires", e.damsires.iter().map(ancestor).collect(), None, stats)?;
+    Ok(())
+}
+
+pub(super) fn response_rows(conn: &Connection, responses: &[RawResponse], stats: &mut WriteStats) -> Result<()> {
+    let rows = responses.iter().map(response_cols).collect::<Result<Vec<_>>>()?;
+    upsert_all(conn, "api_responses", rows, None, stats)
+}
+
+/// The whole of `write_unit`, inside the caller's transaction.
+pub(super) fn write_unit_tx(conn: &Connection, unit: &Unit, now: DateTime<Utc>) -> Result<WriteStats> {
+    let mut stats = WriteStats::default();
+    let now_v = Value::Text(instant(now));
+    // The unit's fetch time: its latest response, so a rerun of the same responses changes nothing.
+    let fetched_at = unit.responses.iter().map(|r| r.fetched_at).max().unwrap_or(now);
+    let fetched_v = Value::Text(instant(fetched_at));
+
+    entity_rows(conn, &unit.entities, &now_v, &mut stats)?;
+
+    // Races, one statement per source (the column sets differ).
+    let mut races_written: HashSet<&str> = HashSet::new();
+    for source in [Source::Racecard, Source::Result] {
+        let rows: Vec<&Race> = unit.races.iter().filter(|r| r.source == source).collect();
+        upsert_all(conn, "races", rows.iter().map(|r| race_cols(r, &now_v)).collect(), None, &mut stats)?;
+        races_written.extend(rows.iter().map(|r| r.id.as_str()));
+    }
+
+    // Runners: skip (and count) a runner whose race is not in the unit or whose horse is unknown.
+    let mut runners_written: HashSet<(&str, &str)> = HashSet::new();
+    for source in [Source::Racecard, Source::Result] {
+        let mut up: Option<Upserter> = None;
+        let mut counts = TableCounts::default();
+        for r in unit.runners.iter().filter(|r| r.source == source) {
+            let record = format!("runner {}/{}", r.race_id, r.horse_id);
+            if !races_written.contains(r.race_id.as_str()) {
+                stats.skipped.push(Skipped { record, reason: format!("race {} is not in this unit", r.race_id) });
+                continue;
+            }
+            let cols = runner_cols(r, &now_v);
+            let up = match &mut up {
+                Some(up) => up,
+                None => up.insert(Upserter::new(conn, "runners", &cols, None)?),
+            };
+            match up.row(cols) {
+                Ok(outcome) => {
+                    outcome.count(&mut counts);
+                    runners_written.insert((r.race_id.as_str(), r.horse_id.as_str()));
+                }
+                Err(e) if is_foreign_key_violation(&e) => stats
+                    .skipped
+                    .push(Skipped { record, reason: format!("horse {} is not in the horses table", r.horse_id) }),
+                Err(e) => return Err(Error::Query(format!("upserting into runners ({record}): {e}"))),
+            }
+        }
+        if up.is_some() {
+            stats.add("runners", counts);
+        }
+    }
+
+    // Odds: only for runners written by this unit.
+    let mut odds_rows = Vec::new();
+    for o in &unit.odds {
+        if runners_written.contains(&(o.race_id.as_str(), o.horse_id.as_str())) {
+            odds_rows.push(odds_cols(o, &fetched_v));
+        } else {
+            stats.skipped.push(Skipped {
+                record: format!("odds {}/{}/{}", o.race_id, o.horse_id, o.bookmaker),
+                reason: format!("runner {}/{} was not written by this unit", o.race_id, o.horse_id),
+            });
+        }
+    }
+    upsert_all(conn, "runner_odds", odds_rows, None, &mut stats)?;
+
+    upsert_all(
+        conn,
+        "bookmakers",
+        unit.bookmakers.iter().map(bookmaker_cols).collect(),
+        Some(BOOKMAKER_GUARD),
+        &mut stats,
+    )?;
+    response_rows(conn, &unit.responses, &mut stats)?;
+
+    let status = if races_written.is_empty() { CoverageStatus::Empty } else { CoverageStatus::Complete };
+    let coverage = vec![
+        ("kind", Rule::Key, v_str(unit.kind.as_str())),
+        ("race_date", Rule::Key, v_date(unit.race_date)),
+        ("status", Rule::Newest, v_str(coverage_status_str(status))),
+        ("races", Rule::Newest, Value::Integer(races_written.len() as i64)),
+        ("runners", Rule::Newest, Value::Integer(runners_written.len() as i64)),
+        ("pages", Rule::Newest, Value::Integer(i64::from(unit.pages))),
+        ("api_calls", Rule::Newest, Value::Integer(i64::from(unit.api_calls))),
+        ("fetched_at", Rule::Newest, fetched_v.clone()),
+        ("error", Rule::Newest, Value::Null),
+    ];
+    upsert_all(conn, "fetch_coverage", vec![coverage], None, &mut stats)?;
+    Ok(stats)
+}
+
+pub(super) fn coverage_status_str(s: CoverageStatus) -> &'static str {
+    match s {
+        CoverageStatus::Complete => "complete",
+        CoverageStatus::Empty => "empty",
+        CoverageStatus::Failed => "failed",
+    }
+}
+
+/// Run `f` in one IMMEDIATE transaction; commit, or roll back when `dry_run`.
+pub(super) fn in_transaction<T>(
+    conn: &mut Connection,
+    dry_run: bool,
+    what: &str,
+    f: impl FnOnce(&Connection) -> Result<T>,
+) -> Result<T> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx(&format!("starting {what}"))?;
+    let out = f(&tx)?;
+    if dry_run {
+        tx.rollback().ctx(&format!("rolling back the dry run of {what}"))?;
+    } else {
+        tx.commit().ctx(&format!("committing {what}"))?;
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upsert_sql_compares_all_but_touched_columns() {
+        let (upsert, exists) = upsert_sql(
+            "horses",
+            &[("id", Rule::Key), ("name", Rule::Newest), ("dob", Rule::Coalesce), ("updated_at", Rule::Touch)],
+            None,
+        );
+        assert_eq!(
+            upsert,
+            "INSERT INTO horses (id, name, dob, updated_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (id) DO UPDATE SET \
+             name = excluded.name, dob = COALESCE(excluded.dob, horses.dob), updated_at = excluded.updated_at \
+             WHERE excluded.name IS NOT horses.name OR COALESCE(excluded.dob, horses.dob) IS NOT horses.dob"
+        );
+        assert_eq!(exists, "SELECT 1 FROM horses WHERE id = ?1");
+    }
+
+    #[test]
+    fn gzip_is_deterministic_and_round_trips() {
+        use std::io::Read;
+        let a = gzip(b"{\"racecards\": []}", "t").unwrap();
+        assert_eq!(a, gzip(b"{\"racecards\": []}", "t").unwrap());
+        let mut out = String::new();
+        flate2::read::GzDecoder::new(&a[..]).read_to_string(&mut out).unwrap();
+        assert_eq!(out, "{\"racecards\": []}");
+    }
+}

@@ -292,7 +292,7 @@ pub struct RawResponse {
 }
 
 /// A record that could not be stored, with the reason. Counted, never fatal.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Skipped {
     /// What was skipped: `runner rac_123/#4 (no horse_id)`, `race rac_9 (no off_dt)`.
     pub record: String,

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Bookmaker, Course, Horse, Kind, RawResponse, Region, Unit};
+use crate::model::{Bookmaker, Course, Horse, Kind, RawResponse, Region, Skipped, Unit};
 
 /// What went wrong in the store. Messages name the table, the host or the migration, never a password.
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +53,10 @@ impl TableCounts {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WriteStats {
     pub tables: BTreeMap<String, TableCounts>,
+    /// Records the store could not write (a runner whose horse is missing, a key listed twice),
+    /// with the reason. Never fatal to the rest of the write.
+    #[serde(default)]
+    pub skipped: Vec<Skipped>,
 }
 
 impl WriteStats {
@@ -67,6 +71,7 @@ impl WriteStats {
         for (table, counts) in &other.tables {
             self.add(table, *counts);
         }
+        self.skipped.extend(other.skipped.iter().cloned());
     }
 
     pub fn rows_written(&self) -> u64 {

@@ -1,6 +1,7 @@
 //! The PostgreSQL store: connection (pool, TLS, timeouts, error messages), the `Store`
-//! implementation, and the cross-host job lock. Migrations live in `migrate.rs`, unit writes in
-//! `write.rs`, reads and the job-run ledger in `read.rs`.
+//! implementation, and the cross-host job lock. Migrations live in `migrate.rs`; writes in `write.rs`
+//! (stage tables in `stage.rs`, the upsert statement in `upsert.rs`); reads and the job-run
+//! ledger in `read.rs`; TLS in `tls.rs`.
 //!
 //! Every statement runs inside a transaction that starts with `SET LOCAL search_path` and
 //! `SET LOCAL statement_timeout`, so the schema and timeout hold even behind a transaction-mode
@@ -10,7 +11,9 @@
 
 mod migrate;
 mod read;
+mod stage;
 mod tls;
+mod upsert;
 mod write;
 
 use std::collections::BTreeMap;

@@ -919,3 +919,109 @@ async fn twenty_thousand_runners_in_one_unit() {
     let again = store.write_unit(&unit, false).await.expect("rerun");
     assert_eq!(again.tables["runners"].unchanged, 20_000);
 }
+
+/// Throughput of the upsert path against a plain COPY of the same rows into an unindexed table.
+/// Run by hand: `DARKHORSES_TEST_DATABASE_URL=... cargo test --test it postgres::bench -- --ignored --nocapture`
+/// (`DARKHORSES_BENCH_RUNNERS` sets the row count, default 500,000).
+#[tokio::test]
+#[ignore = "benchmark; run by hand"]
+async fn bench_runner_upsert_against_plain_copy() {
+    let db = test_db!();
+    let store = db.open().await;
+    let total: usize = std::env::var("DARKHORSES_BENCH_RUNNERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(500_000);
+    let mut unit = base_unit(Kind::Results);
+    unit.entities.horses.clear();
+    for i in 0..total {
+        let race_id = format!("rac_{}", i / 10);
+        if i % 10 == 0 {
+            unit.races.push(race(Source::Result, &race_id));
+        }
+        let horse_id = format!("hrs_{i}");
+        unit.entities.horses.push(horse(&horse_id));
+        let mut x = runner(Source::Result, &race_id, &horse_id);
+        x.position = Some((i % 10 + 1).to_string());
+        x.btn = Some((i % 10) as f64 * 0.5);
+        unit.runners.push(x);
+    }
+    let started = Instant::now();
+    let stats = store.write_unit(&unit, false).await.expect("upsert");
+    let upsert = started.elapsed();
+    assert_eq!(stats.tables["runners"].inserted, total as u64);
+    let started = Instant::now();
+    let again = store.write_unit(&unit, false).await.expect("rerun");
+    let rerun = started.elapsed();
+    assert_eq!(again.tables["runners"].unchanged, total as u64);
+
+    // The baseline: the same runner rows, binary COPY into an unindexed table, no conflict handling.
+    let client = db.client().await;
+    client
+        .batch_execute(
+            "CREATE TABLE plain_runners (race_id text, horse_id text, horse_name text, number integer, age integer,
+             sex_code text, jockey_id text, jockey_name text, trainer_id text, trainer_name text,
+             weight_lbs integer, position text, btn float8)",
+        )
+        .await
+        .expect("plain table");
+    let cols = "race_id, horse_id, horse_name, number, age, sex_code, jockey_id, jockey_name, trainer_id, \
+                trainer_name, weight_lbs, position, btn";
+    use tokio_postgres::types::{ToSql, Type};
+    let types = [
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::INT4,
+        Type::INT4,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::INT4,
+        Type::TEXT,
+        Type::FLOAT8,
+    ];
+    let started = Instant::now();
+    let sink = client
+        .copy_in(&format!(
+            "COPY plain_runners ({cols}) FROM STDIN (FORMAT binary)"
+        ))
+        .await
+        .expect("copy");
+    let writer = tokio_postgres::binary_copy::BinaryCopyInWriter::new(sink, &types);
+    let mut writer = std::pin::pin!(writer);
+    for r in &unit.runners {
+        let row: [&(dyn ToSql + Sync); 13] = [
+            &r.race_id,
+            &r.horse_id,
+            &r.horse_name,
+            &r.number,
+            &r.age,
+            &r.sex_code,
+            &r.jockey_id,
+            &r.jockey_name,
+            &r.trainer_id,
+            &r.trainer_name,
+            &r.weight_lbs,
+            &r.position,
+            &r.btn,
+        ];
+        writer.as_mut().write(&row).await.expect("copy row");
+    }
+    writer.finish().await.expect("finish copy");
+    let plain = started.elapsed();
+    eprintln!(
+        "bench: {total} runners (+{} horses, {} races) upsert {:.2}s = {:.0} runners/s; rerun (all unchanged) {:.2}s; \
+         plain COPY of the runners {:.2}s = {:.0} rows/s; upsert/COPY = {:.2}x",
+        total,
+        total / 10,
+        upsert.as_secs_f64(),
+        total as f64 / upsert.as_secs_f64(),
+        rerun.as_secs_f64(),
+        plain.as_secs_f64(),
+        total as f64 / plain.as_secs_f64(),
+        upsert.as_secs_f64() / plain.as_secs_f64()
+    );
+}

@@ -489,8 +489,19 @@ pub(super) async fn stage<T: Staged>(
     writer.finish().await.map_err(query_error(&format!(
         "finish COPY into the stage table for {name}"
     )))?;
+    // Temp tables have no statistics until analysed; without them the planner guesses a
+    // handful of rows and joins a large stage by nested loops.
+    if rows.len() >= ANALYZE_FROM_ROWS {
+        tx.batch_execute(&format!("ANALYZE {table}"))
+            .await
+            .map_err(query_error(&format!("analyse the stage table for {name}")))?;
+    }
     Ok(table)
 }
+
+/// Stage tables at least this big are analysed before the upsert reads them.
+const ANALYZE_FROM_ROWS: usize = 1_000;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -97,7 +97,7 @@ impl Upsert<'_> {
             set.push(format!("{name} = EXCLUDED.{name}"));
         }
         format!(
-            "INSERT INTO {table} AS t ({names}) SELECT {select} FROM {stage} s {filter} \
+            "INSERT INTO {table} AS t ({names}) SELECT {select} FROM {stage} s {filter} ORDER BY {order} \
              ON CONFLICT ({key}) DO UPDATE SET {set} WHERE ROW({old}) IS DISTINCT FROM ROW({new}) \
              RETURNING (xmax = 0)",
             table = self.table,
@@ -106,6 +106,14 @@ impl Upsert<'_> {
             stage = self.stage,
             filter = self.filter,
             key = self.key.join(", "),
+            // Key order: concurrent writers touching the same rows lock them in one order, so
+            // they wait for each other instead of deadlocking.
+            order = self
+                .key
+                .iter()
+                .map(|k| format!("s.{k}"))
+                .collect::<Vec<_>>()
+                .join(", "),
             set = set.join(", "),
             old = old.join(", "),
             new = new.join(", "),

@@ -234,7 +234,10 @@ async fn write_runners(
             key: &["race_id", "horse_id"],
             cols: runner_cols(source),
             stamps: stamps(source),
-            filter: format!("WHERE s.src = '{src}' AND NOT ({orphan})"),
+            filter: format!(
+                "WHERE s.src = '{src}' AND EXISTS (SELECT 1 FROM races r WHERE r.id = s.race_id) \
+                 AND EXISTS (SELECT 1 FROM horses h WHERE h.id = s.horse_id)"
+            ),
         };
         stats.add("runners", upsert.run(tx, &[], n - bad).await?);
     }

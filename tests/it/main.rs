@@ -7,4 +7,5 @@
 mod client;
 mod config;
 mod fixtures;
+mod postgres;
 mod store;

@@ -1,0 +1,246 @@
+//! PostgreSQL reads (coverage, races of a day, horses to enrich, counts, freshness) and the
+//! job-run ledger (`job_runs`).
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
+
+use super::{PgStore, query_error};
+use crate::model::Kind;
+use crate::store::{Coverage, CoverageStatus, Error, FinishedJobRun, Freshness, JobRun, NewJobRun, RaceState, Result};
+
+/// Every contract table, for `table_counts`.
+pub const CONTRACT_TABLES: &[&str] = &[
+    "courses",
+    "regions",
+    "bookmakers",
+    "horses",
+    "jockeys",
+    "trainers",
+    "owners",
+    "sires",
+    "dams",
+    "damsires",
+    "races",
+    "runners",
+    "runner_odds",
+    "api_responses",
+    "fetch_coverage",
+    "job_runs",
+    "alert_state",
+    "schema_migrations",
+];
+
+impl PgStore {
+    /// Run one read in its own short transaction (the prologue sets the schema and timeout).
+    async fn read(&self, what: &str, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
+        let mut client = self.client().await?;
+        let tx = self.begin(&mut client).await?;
+        let rows = tx.query(sql, params).await.map_err(query_error(what))?;
+        tx.commit().await.map_err(query_error(what))?;
+        Ok(rows)
+    }
+}
+
+fn coverage_status(s: &str) -> Result<CoverageStatus> {
+    match s {
+        "complete" => Ok(CoverageStatus::Complete),
+        "empty" => Ok(CoverageStatus::Empty),
+        "failed" => Ok(CoverageStatus::Failed),
+        other => Err(Error::Query(format!("fetch_coverage has an unknown status {other:?}"))),
+    }
+}
+
+pub(super) async fn coverage(store: &PgStore, kind: Kind, from: NaiveDate, to: NaiveDate) -> Result<Vec<Coverage>> {
+    let rows = store
+        .read(
+            "read fetch_coverage",
+            "SELECT race_date, status, races, runners, pages, api_calls, fetched_at, error FROM fetch_coverage
+             WHERE kind = $1 AND race_date BETWEEN $2 AND $3 ORDER BY race_date",
+            &[&kind.as_str(), &from, &to],
+        )
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Coverage {
+                kind,
+                race_date: r.get(0),
+                status: coverage_status(r.get(1))?,
+                races: i64::from(r.get::<_, i32>(2)),
+                runners: i64::from(r.get::<_, i32>(3)),
+                pages: i64::from(r.get::<_, i32>(4)),
+                api_calls: i64::from(r.get::<_, i32>(5)),
+                fetched_at: r.get(6),
+                error: r.get(7),
+            })
+        })
+        .collect()
+}
+
+pub(super) async fn races_on(store: &PgStore, date: NaiveDate) -> Result<Vec<RaceState>> {
+    let rows = store
+        .read(
+            &format!("read the races of {date}"),
+            "SELECT id, off_at, has_result, COALESCE(is_abandoned, false) FROM races
+             WHERE race_date = $1 ORDER BY off_at NULLS LAST, id",
+            &[&date],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| RaceState { id: r.get(0), off_at: r.get(1), has_result: r.get(2), is_abandoned: r.get(3) })
+        .collect())
+}
+
+pub(super) async fn horses_needing_enrichment(store: &PgStore, limit: u32) -> Result<Vec<String>> {
+    let rows = store
+        .read(
+            "read horses needing a profile",
+            "SELECT h.id FROM horses h
+             WHERE (h.dob IS NULL OR h.colour IS NULL OR h.breeder IS NULL)
+               AND EXISTS (SELECT 1 FROM runners r WHERE r.horse_id = h.id)
+             ORDER BY h.id LIMIT $1",
+            &[&i64::from(limit)],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+/// Counts as `integer` (saturating: no job run comes near 2^31).
+fn int(n: i64) -> i32 {
+    i32::try_from(n).unwrap_or(if n < 0 { i32::MIN } else { i32::MAX })
+}
+
+pub(super) async fn start_job_run(store: &PgStore, run: &NewJobRun) -> Result<i64> {
+    let pid = i32::try_from(run.pid).unwrap_or(i32::MAX);
+    let mut client = store.client().await?;
+    let tx = store.begin(&mut client).await?;
+    let row = tx
+        .query_one(
+            "INSERT INTO job_runs (job, slot, trigger, status, started_at, host, pid, dry_run)
+             VALUES ($1, $2, $3, 'running', $4, $5, $6, $7) RETURNING id",
+            &[&run.job, &run.slot, &run.trigger.as_str(), &run.started_at, &run.host, &pid, &run.dry_run],
+        )
+        .await
+        .map_err(|e| {
+            let slot = run.slot.map(|s| s.to_rfc3339()).unwrap_or_else(|| "none".into());
+            if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) {
+                Error::Query(format!("job {} already has a run for slot {slot} in job_runs", run.job))
+            } else {
+                query_error(&format!("start a run of job {} (slot {slot}) in job_runs", run.job))(e)
+            }
+        })?;
+    tx.commit().await.map_err(query_error("commit the new job run"))?;
+    Ok(row.get(0))
+}
+
+pub(super) async fn finish_job_run(store: &PgStore, id: i64, run: &FinishedJobRun) -> Result<()> {
+    let mut client = store.client().await?;
+    let tx = store.begin(&mut client).await?;
+    let n = tx
+        .execute(
+            "UPDATE job_runs SET status = $2, finished_at = $3, api_calls = $4, api_errors = $5,
+                 rows_written = $6, error = $7, summary = $8
+             WHERE id = $1",
+            &[
+                &id,
+                &run.status.as_str(),
+                &run.finished_at,
+                &int(run.api_calls),
+                &int(run.api_errors),
+                &int(run.rows_written),
+                &run.error,
+                &run.summary,
+            ],
+        )
+        .await
+        .map_err(query_error(&format!("finish job run {id} in job_runs")))?;
+    if n == 0 {
+        return Err(Error::Query(format!("job_runs has no run with id {id} to finish")));
+    }
+    tx.commit().await.map_err(query_error(&format!("commit the end of job run {id}")))
+}
+
+fn job_run(r: &Row) -> JobRun {
+    JobRun {
+        id: r.get(0),
+        job: r.get(1),
+        slot: r.get(2),
+        trigger: r.get(3),
+        status: r.get(4),
+        started_at: r.get(5),
+        finished_at: r.get(6),
+        host: r.get(7),
+        pid: r.get::<_, Option<i32>>(8).map(i64::from),
+        dry_run: r.get(9),
+        api_calls: i64::from(r.get::<_, i32>(10)),
+        api_errors: i64::from(r.get::<_, i32>(11)),
+        rows_written: i64::from(r.get::<_, i32>(12)),
+        error: r.get(13),
+    }
+}
+
+const JOB_RUN_COLUMNS: &str = "id, job, slot, trigger, status, started_at, finished_at, host, pid, dry_run, api_calls, api_errors, rows_written, error";
+
+/// With a job: its latest `limit` runs. Without: the latest `limit` runs of every job. Newest first.
+pub(super) async fn latest_job_runs(store: &PgStore, job: Option<&str>, limit: u32) -> Result<Vec<JobRun>> {
+    let limit = i64::from(limit);
+    let rows = match job {
+        Some(job) => store
+            .read(
+                &format!("read the latest runs of job {job}"),
+                &format!(
+                    "SELECT {JOB_RUN_COLUMNS} FROM job_runs WHERE job = $1 ORDER BY started_at DESC, id DESC LIMIT $2"
+                ),
+                &[&job, &limit],
+            )
+            .await?,
+        None => {
+            store
+                .read(
+                    "read the latest job runs",
+                    &format!(
+                        "SELECT {JOB_RUN_COLUMNS} FROM (
+                             SELECT *, row_number() OVER (PARTITION BY job ORDER BY started_at DESC, id DESC) AS n
+                             FROM job_runs) r
+                         WHERE n <= $1 ORDER BY started_at DESC, id DESC"
+                    ),
+                    &[&limit],
+                )
+                .await?
+        }
+    };
+    Ok(rows.iter().map(job_run).collect())
+}
+
+pub(super) async fn table_counts(store: &PgStore) -> Result<BTreeMap<String, i64>> {
+    let sql = CONTRACT_TABLES
+        .iter()
+        .map(|t| format!("SELECT '{t}', count(*) FROM {t}"))
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ");
+    let rows = store.read("count the rows of every table", &sql, &[]).await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+pub(super) async fn freshness(store: &PgStore) -> Result<Freshness> {
+    let rows = store
+        .read(
+            "read freshness from races",
+            "SELECT max(racecard_updated_at), max(result_updated_at), max(race_date),
+                    max(race_date) FILTER (WHERE has_result) FROM races",
+            &[],
+        )
+        .await?;
+    Ok(rows
+        .first()
+        .map(|r| Freshness {
+            latest_racecard_write: r.get(0),
+            latest_result_write: r.get(1),
+            latest_race_date: r.get(2),
+            latest_result_race_date: r.get(3),
+        })
+        .unwrap_or_default())
+}

@@ -15,7 +15,11 @@ pub fn main() -> ExitCode {
         Err(e) => {
             // clap prints help/version to stdout (exit 0) and usage errors to stderr (exit 2).
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { crate::error::exit::FATAL } else { crate::error::exit::OK });
+            return ExitCode::from(if e.use_stderr() {
+                crate::error::exit::FATAL
+            } else {
+                crate::error::exit::OK
+            });
         }
     };
     let result = run(cli);
@@ -32,13 +36,20 @@ fn flag_overrides(cli: &Cli) -> Vec<FlagOverride> {
             LogFormatArg::Human => "human",
             LogFormatArg::Json => "json",
         };
-        flags.push(FlagOverride { key: "logging.format".into(), value: value.into(), flag: "--log-format".into() });
+        flags.push(FlagOverride {
+            key: "logging.format".into(),
+            value: value.into(),
+            flag: "--log-format".into(),
+        });
     }
     flags
 }
 
 fn run(cli: Cli) -> Result<Outcome> {
-    let opts = LoadOptions { path: cli.global.config.clone(), flags: flag_overrides(&cli) };
+    let opts = LoadOptions {
+        path: cli.global.config.clone(),
+        flags: flag_overrides(&cli),
+    };
     let loaded = crate::config::load(&opts)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -51,13 +62,22 @@ async fn dispatch(cli: Cli, loaded: crate::config::Loaded) -> Result<Outcome> {
     match cli.command {
         Command::Config(ConfigCommand::Show) | Command::Config(ConfigCommand::Check) => {
             let _ = loaded;
-            Err(Error::Usage("config show/check are being built (issue 2)".into()))
+            Err(Error::Usage(
+                "config show/check are being built (issue 2)".into(),
+            ))
         }
         Command::Db(DbCommand::Migrate) | Command::Db(DbCommand::Status) => {
             Err(Error::Usage("db is being built (issue 4)".into()))
         }
         Command::Schedule(_) => Err(Error::Usage("schedule is being built (issue 2)".into())),
-        Command::Sandbox(_) => Err(Error::Usage("sandbox is being built (issue 3)".into())),
+        Command::Sandbox(args) => {
+            let clock: std::sync::Arc<dyn crate::clock::Clock> = match cli.global.now {
+                Some(at) => std::sync::Arc::new(crate::clock::FixedClock::new(at)),
+                None => std::sync::Arc::new(crate::clock::SystemClock),
+            };
+            crate::sandbox::serve_foreground(&args, loaded.config.sandbox.clone(), clock).await?;
+            Ok(Outcome::Success)
+        }
         Command::Reference(_) | Command::Daily(_) | Command::Live(_) | Command::Backfill(_) => {
             Err(Error::Usage("jobs are being built (issue 5)".into()))
         }

@@ -68,11 +68,15 @@ pub enum LogFormatArg {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Courses, regions and bookmakers (monthly). At most 2 API calls.
-    #[command(after_help = "Examples:\n  darkhorses reference\n  darkhorses reference --courses-only --dry-run")]
+    #[command(
+        after_help = "Examples:\n  darkhorses reference\n  darkhorses reference --courses-only --dry-run"
+    )]
     Reference(ReferenceArgs),
 
     /// Racecards for the next days and results for the last days.
-    #[command(after_help = "Examples:\n  darkhorses daily\n  darkhorses daily --weekly           # results for the last 7 days\n  darkhorses daily --racecards-only --days-ahead 5")]
+    #[command(
+        after_help = "Examples:\n  darkhorses daily\n  darkhorses daily --weekly           # results for the last 7 days\n  darkhorses daily --racecards-only --days-ahead 5"
+    )]
     Daily(DailyArgs),
 
     /// Today's racecards and results during racing hours, with as few calls as the data allows.
@@ -80,11 +84,15 @@ pub enum Command {
     Live(LiveArgs),
 
     /// History over a date range, newest first, resumable after an interruption.
-    #[command(after_help = "Examples:\n  darkhorses backfill --months 12\n  darkhorses backfill --from 2025-01-01 --to 2025-03-31 --results-only")]
+    #[command(
+        after_help = "Examples:\n  darkhorses backfill --months 12\n  darkhorses backfill --from 2025-01-01 --to 2025-03-31 --results-only"
+    )]
     Backfill(BackfillArgs),
 
     /// Preview the fire times of a cron expression or of a configured job.
-    #[command(after_help = "Examples:\n  darkhorses schedule '*/15 9-20 * * *' --count 3\n  darkhorses schedule '30 1 * * *' --tz Europe/London --after 2026-03-28T00:00:00Z\n  darkhorses schedule --job daily_data")]
+    #[command(
+        after_help = "Examples:\n  darkhorses schedule '*/15 9-20 * * *' --count 3\n  darkhorses schedule '30 1 * * *' --tz Europe/London --after 2026-03-28T00:00:00Z\n  darkhorses schedule --job daily_data"
+    )]
     Schedule(ScheduleArgs),
 
     /// Database migrations.
@@ -96,8 +104,10 @@ pub enum Command {
     Config(ConfigCommand),
 
     /// Serve a simulated Racing API on loopback.
-    #[command(after_help = "Examples:\n  darkhorses sandbox --port 8787\n  darkhorses sandbox --rate-limit 2 --fault 5xx=0.2,429=0.1,slow=0.05,malformed=0.02\n  \
-        RACING_API_USERNAME=u RACING_API_PASSWORD=p DARKHORSES_API_BASE_URL=http://127.0.0.1:8787/v1 darkhorses daily")]
+    #[command(
+        after_help = "Examples:\n  darkhorses sandbox --port 8787\n  darkhorses sandbox --rate-limit 2 --fault 5xx=0.2,429=0.1,slow=0.05,malformed=0.02\n  \
+        RACING_API_USERNAME=u RACING_API_PASSWORD=p DARKHORSES_API_BASE_URL=http://127.0.0.1:8787/v1 darkhorses daily"
+    )]
     Sandbox(SandboxArgs),
 }
 
@@ -177,7 +187,11 @@ pub struct BackfillArgs {
 #[derive(Debug, Clone, Args)]
 pub struct ScheduleArgs {
     /// A 5-field cron expression. Example: '*/15 9-20 * * *'
-    #[arg(value_name = "EXPR", required_unless_present = "job", conflicts_with = "job")]
+    #[arg(
+        value_name = "EXPR",
+        required_unless_present = "job",
+        conflicts_with = "job"
+    )]
     pub expr: Option<String>,
     /// A configured job (an `intervals` entry) instead of an expression. Example: --job live_data
     #[arg(long, value_name = "NAME")]
@@ -196,7 +210,9 @@ pub struct ScheduleArgs {
 #[derive(Debug, Subcommand)]
 pub enum DbCommand {
     /// Apply pending migrations (safe to run from several hosts at once).
-    #[command(after_help = "Example:\n  DATABASE_URL=postgres://user@host/db darkhorses db migrate")]
+    #[command(
+        after_help = "Example:\n  DATABASE_URL=postgres://user@host/db darkhorses db migrate"
+    )]
     Migrate,
     /// List applied and pending migrations.
     #[command(after_help = "Example:\n  darkhorses db status")]
@@ -206,7 +222,9 @@ pub enum DbCommand {
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
     /// Print the effective configuration with the origin of every value (secrets as ***).
-    #[command(after_help = "Examples:\n  darkhorses config show\n  DARKHORSES_API_RATE_LIMIT=0.5 darkhorses config show --json")]
+    #[command(
+        after_help = "Examples:\n  darkhorses config show\n  DARKHORSES_API_RATE_LIMIT=0.5 darkhorses config show --json"
+    )]
     Show,
     /// Validate the configuration offline; exit 0 when valid, 2 when not.
     #[command(after_help = "Example:\n  darkhorses --config config/darkhorses.yaml config check")]

@@ -88,24 +88,35 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        let interval = |frequency: &str, job: &str, args: &[&str], priority: u32, timeout: u64| IntervalConfig {
-            enabled: true,
-            frequency: frequency.to_string(),
-            timezone: "UTC".to_string(),
-            timeout,
-            job: job.to_string(),
-            args: args.iter().map(|s| s.to_string()).collect(),
-            priority,
-            misfire: MisfirePolicy::default(),
+        let interval = |frequency: &str, job: &str, args: &[&str], priority: u32, timeout: u64| {
+            IntervalConfig {
+                enabled: true,
+                frequency: frequency.to_string(),
+                timezone: "UTC".to_string(),
+                timeout,
+                job: job.to_string(),
+                args: args.iter().map(|s| s.to_string()).collect(),
+                priority,
+                misfire: MisfirePolicy::default(),
+            }
         };
         let mut intervals = BTreeMap::new();
-        intervals.insert("live_data".to_string(), interval("*/15 9-20 * * *", "live", &[], 1, 600));
-        intervals.insert("daily_data".to_string(), interval("0 6 * * *", "daily", &[], 2, 3600));
+        intervals.insert(
+            "live_data".to_string(),
+            interval("*/15 9-20 * * *", "live", &[], 1, 600),
+        );
+        intervals.insert(
+            "daily_data".to_string(),
+            interval("0 6 * * *", "daily", &[], 2, 3600),
+        );
         intervals.insert(
             "weekly_reconciliation".to_string(),
             interval("0 23 * * 0", "daily", &["--weekly"], 3, 7200),
         );
-        intervals.insert("monthly_reference".to_string(), interval("0 3 1 * *", "reference", &[], 4, 1800));
+        intervals.insert(
+            "monthly_reference".to_string(),
+            interval("0 3 1 * *", "reference", &[], 4, 1800),
+        );
         Self {
             intervals,
             retry: RetryConfig::default(),
@@ -373,7 +384,11 @@ pub struct HealthCheckConfig {
 
 impl Default for HealthCheckConfig {
     fn default() -> Self {
-        Self { enabled: true, stuck_after: 7200, check_api: true }
+        Self {
+            enabled: true,
+            stuck_after: 7200,
+            check_api: true,
+        }
     }
 }
 
@@ -411,7 +426,9 @@ pub struct LocksConfig {
 
 impl Default for LocksConfig {
     fn default() -> Self {
-        Self { dir: PathBuf::from(defaults::LOCK_DIR) }
+        Self {
+            dir: PathBuf::from(defaults::LOCK_DIR),
+        }
     }
 }
 
@@ -531,5 +548,10 @@ pub struct Loaded {
 /// Load the configuration: defaults < YAML file < environment < flags. The one function that does.
 pub fn load(opts: &LoadOptions) -> Result<Loaded, Error> {
     let _ = opts;
-    Ok(Loaded { config: Config::default(), origins: BTreeMap::new(), warnings: Vec::new(), file: None })
+    Ok(Loaded {
+        config: Config::default(),
+        origins: BTreeMap::new(),
+        warnings: Vec::new(),
+        file: None,
+    })
 }

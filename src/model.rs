@@ -53,7 +53,9 @@ impl std::str::FromStr for Kind {
         match s {
             "racecards" => Ok(Kind::Racecards),
             "results" => Ok(Kind::Results),
-            other => Err(format!("unknown coverage kind {other:?} (racecards or results)")),
+            other => Err(format!(
+                "unknown coverage kind {other:?} (racecards or results)"
+            )),
         }
     }
 }
@@ -350,9 +352,17 @@ pub const SEED_BOOKMAKERS: [(&str, &str, BookmakerKind); 19] = [
     ("betway", "Betway", BookmakerKind::Online),
     ("boyle_sports", "Boyle Sports", BookmakerKind::Online),
     ("888_sport", "888 Sport", BookmakerKind::Online),
-    ("betfair_sportsbook", "Betfair Sportsbook", BookmakerKind::Online),
+    (
+        "betfair_sportsbook",
+        "Betfair Sportsbook",
+        BookmakerKind::Online,
+    ),
     ("tote", "Tote", BookmakerKind::Online),
-    ("betfair_exchange", "Betfair Exchange", BookmakerKind::Exchange),
+    (
+        "betfair_exchange",
+        "Betfair Exchange",
+        BookmakerKind::Exchange,
+    ),
     ("matchbook", "Matchbook", BookmakerKind::Exchange),
     ("smarkets", "Smarkets", BookmakerKind::Exchange),
     ("spreadex", "Spreadex", BookmakerKind::Spread),

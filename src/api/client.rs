@@ -65,7 +65,11 @@ impl Client {
     }
 
     /// `GET /racecards/pro?date=D&region_codes=..` (Pro).
-    pub async fn racecards_pro(&self, date: NaiveDate, regions: &[String]) -> Result<RawResponse, Error> {
+    pub async fn racecards_pro(
+        &self,
+        date: NaiveDate,
+        regions: &[String],
+    ) -> Result<RawResponse, Error> {
         let _ = (date, regions);
         Err(Error::Config("client not built yet".into()))
     }
@@ -77,7 +81,11 @@ impl Client {
     }
 
     /// `GET /results?start_date=D&end_date=D&region=..&limit=50&skip=N`, every page.
-    pub async fn results(&self, date: NaiveDate, regions: &[String]) -> Result<Vec<RawResponse>, Error> {
+    pub async fn results(
+        &self,
+        date: NaiveDate,
+        regions: &[String],
+    ) -> Result<Vec<RawResponse>, Error> {
         let _ = (date, regions);
         Err(Error::Config("client not built yet".into()))
     }

@@ -43,16 +43,16 @@ impl std::fmt::Debug for JobContext {
 impl JobContext {
     /// The store, or an error saying this job needs one.
     pub fn store(&self) -> Result<&Arc<dyn Store>> {
-        self.store
-            .as_ref()
-            .ok_or_else(|| crate::Error::Fatal("this job needs a database, and none was opened".into()))
+        self.store.as_ref().ok_or_else(|| {
+            crate::Error::Fatal("this job needs a database, and none was opened".into())
+        })
     }
 
     /// The API client, or an error saying this job needs one.
     pub fn api(&self) -> Result<&Arc<crate::api::Client>> {
-        self.api
-            .as_ref()
-            .ok_or_else(|| crate::Error::Fatal("this job needs the API client, and none was built".into()))
+        self.api.as_ref().ok_or_else(|| {
+            crate::Error::Fatal("this job needs the API client, and none was built".into())
+        })
     }
 }
 
@@ -97,7 +97,11 @@ pub struct JobReport {
 
 impl JobReport {
     pub fn new(job: &str, dry_run: bool) -> Self {
-        Self { job: job.to_string(), dry_run, ..Self::default() }
+        Self {
+            job: job.to_string(),
+            dry_run,
+            ..Self::default()
+        }
     }
 
     pub fn add_writes(&mut self, stats: &WriteStats) {
@@ -194,7 +198,10 @@ pub trait UpdateJob: Send + Sync {
 
     /// Whether the job needs the database and the API client in its context.
     fn needs(&self) -> Needs {
-        Needs { store: true, api: true }
+        Needs {
+            store: true,
+            api: true,
+        }
     }
 
     async fn run(&self, ctx: &JobContext) -> Result<JobReport>;

@@ -55,7 +55,11 @@ impl Rng {
     }
     /// Uniform in `lo..=hi`.
     pub fn range(&mut self, lo: i64, hi: i64) -> i64 {
-        if hi <= lo { lo } else { lo + self.below((hi - lo + 1) as u64) as i64 }
+        if hi <= lo {
+            lo
+        } else {
+            lo + self.below((hi - lo + 1) as u64) as i64
+        }
     }
     /// Uniform in [0, 1).
     pub fn f64(&mut self) -> f64 {
@@ -91,7 +95,9 @@ struct CoursesFile {
 /// The courses the sandbox races on. The embedded file is checked by a unit test, so a parse
 /// failure here cannot happen at run time; it would still only give an empty list.
 pub fn courses() -> Vec<Course> {
-    serde_json::from_str::<CoursesFile>(COURSES_JSON).map(|f| f.courses).unwrap_or_default()
+    serde_json::from_str::<CoursesFile>(COURSES_JSON)
+        .map(|f| f.courses)
+        .unwrap_or_default()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -217,9 +223,15 @@ impl World {
             name: horse_name(r),
             region: *r.pick(&["GB", "IRE", "IRE", "GB", "FR", "USA"]),
         };
-        let sires = (0..N_SIRES).map(|i| ancestor(&mut r, "sir", 2, 3_100_000, i)).collect();
-        let dams = (0..N_DAMS).map(|i| ancestor(&mut r, "dam", 3, 4_800_000, i)).collect();
-        let damsires = (0..N_DAMSIRES).map(|i| ancestor(&mut r, "dsi", 4, 700_000, i)).collect();
+        let sires = (0..N_SIRES)
+            .map(|i| ancestor(&mut r, "sir", 2, 3_100_000, i))
+            .collect();
+        let dams = (0..N_DAMS)
+            .map(|i| ancestor(&mut r, "dam", 3, 4_800_000, i))
+            .collect();
+        let damsires = (0..N_DAMSIRES)
+            .map(|i| ancestor(&mut r, "dsi", 4, 700_000, i))
+            .collect();
         let person = |r: &mut Rng, prefix: &str, kind: u64, base: u64, i: u32| Person {
             id: format!("{prefix}_{}", entity_number(seed, kind, base, i)),
             name: person_name(r),
@@ -410,12 +422,68 @@ pub struct Runner {
 
 /// Fractional prices as bookmakers quote them: (numerator, denominator).
 pub const LADDER: &[(u32, u32)] = &[
-    (1, 5), (2, 9), (1, 4), (2, 7), (1, 3), (4, 11), (2, 5), (4, 9), (1, 2), (8, 15), (4, 7), (8, 13),
-    (4, 6), (8, 11), (4, 5), (5, 6), (10, 11), (11, 10), (6, 5), (5, 4), (11, 8), (6, 4), (13, 8),
-    (7, 4), (15, 8), (2, 1), (9, 4), (5, 2), (11, 4), (3, 1), (100, 30), (7, 2), (4, 1), (9, 2), (5, 1),
-    (11, 2), (6, 1), (13, 2), (7, 1), (15, 2), (8, 1), (17, 2), (9, 1), (10, 1), (11, 1), (12, 1),
-    (14, 1), (16, 1), (18, 1), (20, 1), (22, 1), (25, 1), (28, 1), (33, 1), (40, 1), (50, 1), (66, 1),
-    (80, 1), (100, 1), (125, 1), (150, 1), (200, 1),
+    (1, 5),
+    (2, 9),
+    (1, 4),
+    (2, 7),
+    (1, 3),
+    (4, 11),
+    (2, 5),
+    (4, 9),
+    (1, 2),
+    (8, 15),
+    (4, 7),
+    (8, 13),
+    (4, 6),
+    (8, 11),
+    (4, 5),
+    (5, 6),
+    (10, 11),
+    (11, 10),
+    (6, 5),
+    (5, 4),
+    (11, 8),
+    (6, 4),
+    (13, 8),
+    (7, 4),
+    (15, 8),
+    (2, 1),
+    (9, 4),
+    (5, 2),
+    (11, 4),
+    (3, 1),
+    (100, 30),
+    (7, 2),
+    (4, 1),
+    (9, 2),
+    (5, 1),
+    (11, 2),
+    (6, 1),
+    (13, 2),
+    (7, 1),
+    (15, 2),
+    (8, 1),
+    (17, 2),
+    (9, 1),
+    (10, 1),
+    (11, 1),
+    (12, 1),
+    (14, 1),
+    (16, 1),
+    (18, 1),
+    (20, 1),
+    (22, 1),
+    (25, 1),
+    (28, 1),
+    (33, 1),
+    (40, 1),
+    (50, 1),
+    (66, 1),
+    (80, 1),
+    (100, 1),
+    (125, 1),
+    (150, 1),
+    (200, 1),
 ];
 
 pub fn ladder_decimal(i: usize) -> f64 {
@@ -438,9 +506,24 @@ fn ladder_index(decimal: f64) -> usize {
 
 /// The bookmakers quoting on racecards, named as the real API names them.
 pub const BOOKMAKERS: &[&str] = &[
-    "Bet365", "William Hill", "Paddy Power", "Sky Bet", "Betfair Exchange", "Coral", "Ladbrokes",
-    "Betfred", "Bet Victor", "Boyle Sports", "Unibet", "Betway", "BetMGM", "Midnite", "Star Sports",
-    "Virgin Bet", "talkSPORT BET", "Spreadex",
+    "Bet365",
+    "William Hill",
+    "Paddy Power",
+    "Sky Bet",
+    "Betfair Exchange",
+    "Coral",
+    "Ladbrokes",
+    "Betfred",
+    "Bet Victor",
+    "Boyle Sports",
+    "Unibet",
+    "Betway",
+    "BetMGM",
+    "Midnite",
+    "Star Sports",
+    "Virgin Bet",
+    "talkSPORT BET",
+    "Spreadex",
 ];
 
 /// The first date with no racing is Christmas Eve; Christmas Day is blank too.
@@ -461,11 +544,18 @@ fn london(date: NaiveDate, minutes: u32) -> DateTime<chrono_tz::Tz> {
 fn generate_day(world: &World, date: NaiveDate) -> Day {
     let days = (date - FIRST_DAY).num_days();
     if days < 0 || days >= 899_999 || is_blank_day(date) {
-        return Day { date, races: Vec::new() };
+        return Day {
+            date,
+            races: Vec::new(),
+        };
     }
     let mut r = Rng::new(mix(world.seed, days as u64 + 0x5EED));
-    let gb: Vec<usize> = (0..world.courses.len()).filter(|&i| world.courses[i].region_code == "gb").collect();
-    let ire: Vec<usize> = (0..world.courses.len()).filter(|&i| world.courses[i].region_code == "ire").collect();
+    let gb: Vec<usize> = (0..world.courses.len())
+        .filter(|&i| world.courses[i].region_code == "gb")
+        .collect();
+    let ire: Vec<usize> = (0..world.courses.len())
+        .filter(|&i| world.courses[i].region_code == "ire")
+        .collect();
     let n_gb = r.range(3, 4) as usize;
     let n_ire = if r.chance(0.6) { 2 } else { 1 };
     let mut chosen: Vec<usize> = Vec::new();
@@ -485,7 +575,11 @@ fn generate_day(world: &World, date: NaiveDate) -> Day {
         let n_races = r.range(6, 8) as u32;
         let evening = m % 3 == 2 || r.chance(0.15);
         let latest_start = 21 * 60 - (n_races - 1) * 30;
-        let start = if evening { r.range(16 * 60 + 30, 18 * 60) as u32 } else { r.range(12 * 60, 14 * 60) as u32 };
+        let start = if evening {
+            r.range(16 * 60 + 30, 18 * 60) as u32
+        } else {
+            r.range(12 * 60, 14 * 60) as u32
+        };
         let start = (start.min(latest_start) / 5) * 5;
         let spacing = if r.chance(0.5) { 30 } else { 35 };
         let name = world.courses[course].course.as_str();
@@ -494,22 +588,35 @@ fn generate_day(world: &World, date: NaiveDate) -> Day {
         let going = if aw {
             *r.pick(&["Standard", "Standard", "Standard To Slow"])
         } else {
-            *r.pick(&["Good", "Good To Firm", "Good To Soft", "Soft", "Heavy", "Good", "Yielding"])
+            *r.pick(&[
+                "Good",
+                "Good To Firm",
+                "Good To Soft",
+                "Soft",
+                "Heavy",
+                "Good",
+                "Yielding",
+            ])
         };
         for k in 0..n_races {
             let minutes = (start + k * spacing).min(21 * 60);
             let index = races.len() as i64;
             let id = format!("rac_{}", 10_000_000 + days * 100 + index);
-            races.push(generate_race(world, &mut r, &mut used_horses, RaceSpec {
-                id,
-                course,
-                date,
-                off: london(date, minutes),
-                aw,
-                jumps_meeting,
-                going,
-                last: k + 1 == n_races,
-            }));
+            races.push(generate_race(
+                world,
+                &mut r,
+                &mut used_horses,
+                RaceSpec {
+                    id,
+                    course,
+                    date,
+                    off: london(date, minutes),
+                    aw,
+                    jumps_meeting,
+                    going,
+                    last: k + 1 == n_races,
+                },
+            ));
         }
     }
     races.sort_by(|a, b| a.off.cmp(&b.off).then(a.id.cmp(&b.id)));
@@ -544,20 +651,52 @@ fn generate_race(world: &World, r: &mut Rng, used: &mut HashSet<usize>, s: RaceS
         RaceType::Chase => *r.pick(&[16, 17, 19, 20, 21, 24, 25, 26, 28]),
         RaceType::NhFlat => *r.pick(&[16, 17, 18]),
     };
-    let extra = if r.chance(0.5) { r.range(10, 150) as u32 } else { 0 };
+    let extra = if r.chance(0.5) {
+        r.range(10, 150) as u32
+    } else {
+        0
+    };
     let yards = furlongs * 220 + extra;
     let handicap = r.chance(0.55);
     let class_n = r.range(1, 6) as u32;
-    let class: &'static str = if irish { "" } else { ["", "Class 1", "Class 2", "Class 3", "Class 4", "Class 5", "Class 6"][class_n as usize] };
-    let pattern = if !handicap && class_n == 1 && r.chance(0.5) { *r.pick(&["Listed", "Group 3", "Grade 2"]) } else { "" };
+    let class: &'static str = if irish {
+        ""
+    } else {
+        [
+            "", "Class 1", "Class 2", "Class 3", "Class 4", "Class 5", "Class 6",
+        ][class_n as usize]
+    };
+    let pattern = if !handicap && class_n == 1 && r.chance(0.5) {
+        *r.pick(&["Listed", "Group 3", "Grade 2"])
+    } else {
+        ""
+    };
     let top: u32 = [0, 110, 100, 90, 80, 70, 60][class_n as usize];
-    let rating_band = if handicap { format!("0-{}", if race_type.is_jumps() { top + 45 } else { top }) } else { String::new() };
+    let rating_band = if handicap {
+        format!("0-{}", if race_type.is_jumps() { top + 45 } else { top })
+    } else {
+        String::new()
+    };
     let (age_band, age_lo, age_hi) = match race_type {
-        RaceType::Flat => *r.pick(&[("2yo", 2, 2), ("3yo", 3, 3), ("3yo+", 3, 7), ("3yo+", 3, 7), ("4yo+", 4, 8)]),
+        RaceType::Flat => *r.pick(&[
+            ("2yo", 2, 2),
+            ("3yo", 3, 3),
+            ("3yo+", 3, 7),
+            ("3yo+", 3, 7),
+            ("4yo+", 4, 8),
+        ]),
         RaceType::NhFlat => ("4yo+", 4, 6),
         _ => *r.pick(&[("4yo+", 4, 12), ("4yo+", 4, 12), ("5yo+", 5, 12)]),
     };
-    let sex_rest = if r.chance(0.1) { if race_type == RaceType::Flat { "f" } else { "f&m" } } else { "" };
+    let sex_rest = if r.chance(0.1) {
+        if race_type == RaceType::Flat {
+            "f"
+        } else {
+            "f&m"
+        }
+    } else {
+        ""
+    };
     let base = [0u32, 40_000, 18_000, 9_000, 5_500, 4_200, 3_200][class_n as usize];
     let prize = (base + r.below(u64::from(base) / 2) as u32) / 10 * 10;
     let prize = if irish { prize * 2 + 2000 } else { prize };
@@ -580,7 +719,10 @@ fn generate_race(world: &World, r: &mut Rng, used: &mut HashSet<usize>, s: RaceS
         let slot = r.below(u64::from(HORSES_PER_COHORT)) as u32;
         let h = (slot * HORSE_COHORTS + cohort) as usize;
         let horse = &world.horses[h];
-        if used.contains(&h) || horse.jumper != race_type.is_jumps() || (sex_rest != "" && !horse.female) {
+        if used.contains(&h)
+            || horse.jumper != race_type.is_jumps()
+            || (sex_rest != "" && !horse.female)
+        {
             continue;
         }
         used.insert(h);
@@ -591,7 +733,10 @@ fn generate_race(world: &World, r: &mut Rng, used: &mut HashSet<usize>, s: RaceS
     let strengths: Vec<f64> = picks.iter().map(|_| (r.f64() * 2.2).exp()).collect();
     let total: f64 = strengths.iter().sum();
     let overround = 1.18;
-    let favourite = strengths.iter().enumerate().fold(0, |b, (i, s)| if *s > strengths[b] { i } else { b });
+    let favourite = strengths
+        .iter()
+        .enumerate()
+        .fold(0, |b, (i, s)| if *s > strengths[b] { i } else { b });
     let mut runners: Vec<Runner> = Vec::with_capacity(picks.len());
     let flat = race_type == RaceType::Flat;
     let mut draws: Vec<u32> = (1..=picks.len() as u32).collect();
@@ -611,12 +756,27 @@ fn generate_race(world: &World, r: &mut Rng, used: &mut HashSet<usize>, s: RaceS
         }
         let mut odds: Vec<(usize, usize)> = books[..n_books]
             .iter()
-            .map(|&b| (b, (sp as i64 + r.range(-1, 1)).clamp(0, LADDER.len() as i64 - 1) as usize))
+            .map(|&b| {
+                (
+                    b,
+                    (sp as i64 + r.range(-1, 1)).clamp(0, LADDER.len() as i64 - 1) as usize,
+                )
+            })
             .collect();
         odds.sort_unstable();
-        let rating = if handicap { Some(top.saturating_sub(r.below(25) as u32).max(40)) } else if r.chance(0.5) { Some(40 + r.below(80) as u32) } else { None };
+        let rating = if handicap {
+            Some(top.saturating_sub(r.below(25) as u32).max(40))
+        } else if r.chance(0.5) {
+            Some(40 + r.below(80) as u32)
+        } else {
+            None
+        };
         let debut = r.chance(0.12);
-        let lbs = if flat { r.range(113, 140) } else { r.range(140, 168) } as u32;
+        let lbs = if flat {
+            r.range(113, 140)
+        } else {
+            r.range(140, 168)
+        } as u32;
         let jockey = r.below(u64::from(N_JOCKEYS)) as usize;
         runners.push(Runner {
             horse: h,
@@ -625,18 +785,38 @@ fn generate_race(world: &World, r: &mut Rng, used: &mut HashSet<usize>, s: RaceS
             draw: if flat { Some(draws[i]) } else { None },
             lbs,
             ofr: rating,
-            rpr: if r.chance(0.85) { Some(rating.unwrap_or(70) + r.below(15) as u32) } else { None },
-            ts: if r.chance(0.7) { Some(r.range(10, 110) as u32) } else { None },
+            rpr: if r.chance(0.85) {
+                Some(rating.unwrap_or(70) + r.below(15) as u32)
+            } else {
+                None
+            },
+            ts: if r.chance(0.7) {
+                Some(r.range(10, 110) as u32)
+            } else {
+                None
+            },
             jockey,
             headgear: *r.pick(&["", "", "", "", "p", "t", "h", "b", "v", "tp", "cp"]),
-            form: if debut { String::new() } else { form(r, race_type.is_jumps()) },
-            last_run: if debut { None } else { Some(r.range(7, 180) as u32) },
+            form: if debut {
+                String::new()
+            } else {
+                form(r, race_type.is_jumps())
+            },
+            last_run: if debut {
+                None
+            } else {
+                Some(r.range(7, 180) as u32)
+            },
             sp,
             favourite: i == favourite,
             odds,
             odds_updated: off_utc - Duration::minutes(r.range(1, 600)),
             comment: pick_phrase(r, RACECARD_COMMENTS),
-            spotlight: format!("{} {}", pick_phrase(r, SPOTLIGHT_A), pick_phrase(r, SPOTLIGHT_B)),
+            spotlight: format!(
+                "{} {}",
+                pick_phrase(r, SPOTLIGHT_A),
+                pick_phrase(r, SPOTLIGHT_B)
+            ),
             result_comment: String::new(),
             silk: 300_000 + r.below(90_000) as u32,
             trainer_rtf: r.range(0, 60) as u32,
@@ -659,13 +839,24 @@ fn generate_race(world: &World, r: &mut Rng, used: &mut HashSet<usize>, s: RaceS
     // A non-runner now and then (only from fields that keep 5 runners).
     if runners.len() > 5 && r.chance(0.25) {
         let i = r.below(runners.len() as u64) as usize;
-        runners[i].non_runner = Some(*r.pick(&["unsuitable ground", "self certificate", "vet's certificate", "travel problems"]));
+        runners[i].non_runner = Some(*r.pick(&[
+            "unsuitable ground",
+            "self certificate",
+            "vet's certificate",
+            "travel problems",
+        ]));
     }
 
     // Finishing order: Plackett-Luce on strengths; jumps races have fallers and pulled-up runners.
-    let mut left: Vec<usize> = (0..runners.len()).filter(|&i| runners[i].non_runner.is_none()).collect();
+    let mut left: Vec<usize> = (0..runners.len())
+        .filter(|&i| runners[i].non_runner.is_none())
+        .collect();
     let mut failed: Vec<usize> = Vec::new();
-    let fail_p = if race_type.is_jumps() && race_type != RaceType::NhFlat { 0.08 } else { 0.01 };
+    let fail_p = if race_type.is_jumps() && race_type != RaceType::NhFlat {
+        0.08
+    } else {
+        0.01
+    };
     left.retain(|&i| {
         if r.chance(fail_p) && i != favourite {
             failed.push(i);
@@ -693,9 +884,19 @@ fn generate_race(world: &World, r: &mut Rng, used: &mut HashSet<usize>, s: RaceS
     }
     let mut ovr = 0.0;
     for (p, &i) in placed.iter().enumerate() {
-        let btn = if p == 0 { 0.0 } else { *r.pick(&[0.05, 0.1, 0.25, 0.5, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0]) };
+        let btn = if p == 0 {
+            0.0
+        } else {
+            *r.pick(&[
+                0.05, 0.1, 0.25, 0.5, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0,
+            ])
+        };
         ovr += btn;
-        runners[i].finish = Finish::Placed { pos: p as u32 + 1, btn, ovr_btn: ovr };
+        runners[i].finish = Finish::Placed {
+            pos: p as u32 + 1,
+            btn,
+            ovr_btn: ovr,
+        };
         runners[i].result_comment = pick_phrase(r, RESULT_COMMENTS);
     }
     for &i in &failed {
@@ -707,8 +908,16 @@ fn generate_race(world: &World, r: &mut Rng, used: &mut HashSet<usize>, s: RaceS
         runners[i].result_comment = "Behind when pulled up or lost rider".to_string();
     }
     for ru in runners.iter_mut() {
-        ru.rpr_after = if r.chance(0.9) { Some(30 + r.below(100) as u32) } else { None };
-        ru.tsr_after = if r.chance(0.75) { Some(r.below(100) as u32) } else { None };
+        ru.rpr_after = if r.chance(0.9) {
+            Some(30 + r.below(100) as u32)
+        } else {
+            None
+        };
+        ru.tsr_after = if r.chance(0.75) {
+            Some(r.below(100) as u32)
+        } else {
+            None
+        };
     }
 
     let per_f = match race_type {
@@ -726,7 +935,16 @@ fn generate_race(world: &World, r: &mut Rng, used: &mut HashSet<usize>, s: RaceS
     let std_secs = (f64::from(yards) / 220.0 * per_f).max(60.5);
     let win_secs = (std_secs * going_factor * (0.98 + r.f64() * 0.05)).max(60.5);
     let course_name = world.courses[s.course].course.clone();
-    let name = race_name(r, race_type, handicap, age_band, sex_rest, irish, &course_name, pattern);
+    let name = race_name(
+        r,
+        race_type,
+        handicap,
+        age_band,
+        sex_rest,
+        irish,
+        &course_name,
+        pattern,
+    );
     let tip = runners
         .get(favourite)
         .map(|ru| world.horses[ru.horse].name.clone())
@@ -785,15 +1003,30 @@ fn race_name(
     course: &str,
     pattern: &str,
 ) -> String {
-    let sponsor = if r.chance(0.2) { format!("{course} Racecourse Supports") } else { (*r.pick(SPONSORS)).to_string() };
-    let fillies = if sex_rest.is_empty() { "" } else if t == RaceType::Flat { "Fillies' " } else { "Mares' " };
+    let sponsor = if r.chance(0.2) {
+        format!("{course} Racecourse Supports")
+    } else {
+        (*r.pick(SPONSORS)).to_string()
+    };
+    let fillies = if sex_rest.is_empty() {
+        ""
+    } else if t == RaceType::Flat {
+        "Fillies' "
+    } else {
+        "Mares' "
+    };
     let kind = match (t, handicap) {
         (RaceType::Flat, true) if age_band == "2yo" => "Nursery Handicap".to_string(),
         (RaceType::Flat, true) => format!("{fillies}Handicap"),
         (RaceType::Flat, false) if !pattern.is_empty() => format!("{fillies}Stakes ({pattern})"),
-        (RaceType::Flat, false) => format!("{fillies}{}", r.pick(&["Maiden Stakes", "Novice Stakes", "Conditions Stakes"])),
+        (RaceType::Flat, false) => format!(
+            "{fillies}{}",
+            r.pick(&["Maiden Stakes", "Novice Stakes", "Conditions Stakes"])
+        ),
         (RaceType::Hurdle, true) => format!("{fillies}Handicap Hurdle"),
-        (RaceType::Hurdle, false) => format!("{fillies}{}", r.pick(&["Novices' Hurdle", "Maiden Hurdle"])),
+        (RaceType::Hurdle, false) => {
+            format!("{fillies}{}", r.pick(&["Novices' Hurdle", "Maiden Hurdle"]))
+        }
         (RaceType::Chase, true) => "Handicap Chase".to_string(),
         (RaceType::Chase, false) => (*r.pick(&["Novices' Chase", "Beginners Chase"])).to_string(),
         (RaceType::NhFlat, _) if irish => "INH Flat Race".to_string(),
@@ -809,7 +1042,10 @@ fn pick_phrase(r: &mut Rng, xs: &[&str]) -> String {
 fn horse_name(r: &mut Rng) -> String {
     let a = *r.pick(NAME_A);
     if r.chance(0.25) {
-        return format!("{a}{}", r.pick(&["ski", "ella", "ino", "ano", "ara", "ette", "mond"]));
+        return format!(
+            "{a}{}",
+            r.pick(&["ski", "ella", "ino", "ano", "ara", "ette", "mond"])
+        );
     }
     let b = *r.pick(NAME_B);
     format!("{a} {b}")
@@ -823,7 +1059,11 @@ fn owner_name(r: &mut Rng) -> String {
     match r.below(5) {
         0 => format!("{} Racing", r.pick(SURNAMES)),
         1 => format!("The {} Partnership", r.pick(NAME_B)),
-        2 => format!("{} {} Ltd", r.pick(NAME_A), r.pick(&["Bloodstock", "Capital", "Holdings", "Thoroughbreds"])),
+        2 => format!(
+            "{} {} Ltd",
+            r.pick(NAME_A),
+            r.pick(&["Bloodstock", "Capital", "Holdings", "Thoroughbreds"])
+        ),
         3 => format!("Mr & Mrs {} {}", r.pick(FIRST_NAMES), r.pick(SURNAMES)),
         _ => person_name(r),
     }
@@ -838,44 +1078,197 @@ fn breeder_name(r: &mut Rng) -> String {
 }
 
 const NAME_A: &[&str] = &[
-    "Raging", "Camp", "Golden", "Silver", "Dark", "Midnight", "Royal", "Wild", "Bold", "Secret", "Lucky",
-    "Brave", "Quiet", "Storm", "River", "Mountain", "Desert", "Ocean", "Crimson", "Misty", "Highland",
-    "Northern", "Southern", "Western", "Eastern", "Sky", "Star", "Moon", "Sun", "Iron", "Velvet", "Copper",
-    "Swift", "Gentle", "Noble", "Blue", "Black", "White", "Red", "Emerald", "Amber", "Frosty", "Thunder",
-    "Dancing", "Flying", "Roaring", "Sleepy", "Merry", "Captain", "Lady", "Sir", "King", "Queen", "Prince",
+    "Raging", "Camp", "Golden", "Silver", "Dark", "Midnight", "Royal", "Wild", "Bold", "Secret",
+    "Lucky", "Brave", "Quiet", "Storm", "River", "Mountain", "Desert", "Ocean", "Crimson", "Misty",
+    "Highland", "Northern", "Southern", "Western", "Eastern", "Sky", "Star", "Moon", "Sun", "Iron",
+    "Velvet", "Copper", "Swift", "Gentle", "Noble", "Blue", "Black", "White", "Red", "Emerald",
+    "Amber", "Frosty", "Thunder", "Dancing", "Flying", "Roaring", "Sleepy", "Merry", "Captain",
+    "Lady", "Sir", "King", "Queen", "Prince",
 ];
 const NAME_B: &[&str] = &[
-    "Raj", "Vega", "Arrow", "Legend", "Dancer", "Spirit", "Thunder", "Glory", "Dream", "Warrior", "Echo",
-    "Harbour", "Valley", "Forest", "Falcon", "Eagle", "Tiger", "Lion", "Comet", "Rocket", "Melody", "Rhythm",
-    "Whisper", "Shadow", "Flame", "Crown", "Empire", "Journey", "Voyage", "Promise", "Fortune", "Chance",
-    "Gamble", "Return", "Express", "Approach", "Charm", "Tempo", "Affair", "Quest", "Mission", "Testimony",
-    "Girl", "Boy", "Bay", "Hill", "Ridge", "Lad", "Lass", "Minstrel", "Piper", "Banker", "Jester",
+    "Raj",
+    "Vega",
+    "Arrow",
+    "Legend",
+    "Dancer",
+    "Spirit",
+    "Thunder",
+    "Glory",
+    "Dream",
+    "Warrior",
+    "Echo",
+    "Harbour",
+    "Valley",
+    "Forest",
+    "Falcon",
+    "Eagle",
+    "Tiger",
+    "Lion",
+    "Comet",
+    "Rocket",
+    "Melody",
+    "Rhythm",
+    "Whisper",
+    "Shadow",
+    "Flame",
+    "Crown",
+    "Empire",
+    "Journey",
+    "Voyage",
+    "Promise",
+    "Fortune",
+    "Chance",
+    "Gamble",
+    "Return",
+    "Express",
+    "Approach",
+    "Charm",
+    "Tempo",
+    "Affair",
+    "Quest",
+    "Mission",
+    "Testimony",
+    "Girl",
+    "Boy",
+    "Bay",
+    "Hill",
+    "Ridge",
+    "Lad",
+    "Lass",
+    "Minstrel",
+    "Piper",
+    "Banker",
+    "Jester",
 ];
 const FIRST_NAMES: &[&str] = &[
-    "David", "Tom", "Harry", "James", "Oisin", "Rachael", "Hollie", "William", "Ryan", "Jack", "Sean",
-    "Paddy", "Danny", "Rob", "Jamie", "Callum", "Saffie", "Luke", "Kieran", "Mark", "Daniel", "Oliver",
-    "Ben", "Charlie", "Gavin", "Brian", "Jonathan", "Alistair", "Warren", "Tommie", "Joe", "Charlotte",
-    "Jane", "Nicky", "Paul", "Willie", "Gordon", "Dan", "Emma", "Olly",
+    "David",
+    "Tom",
+    "Harry",
+    "James",
+    "Oisin",
+    "Rachael",
+    "Hollie",
+    "William",
+    "Ryan",
+    "Jack",
+    "Sean",
+    "Paddy",
+    "Danny",
+    "Rob",
+    "Jamie",
+    "Callum",
+    "Saffie",
+    "Luke",
+    "Kieran",
+    "Mark",
+    "Daniel",
+    "Oliver",
+    "Ben",
+    "Charlie",
+    "Gavin",
+    "Brian",
+    "Jonathan",
+    "Alistair",
+    "Warren",
+    "Tommie",
+    "Joe",
+    "Charlotte",
+    "Jane",
+    "Nicky",
+    "Paul",
+    "Willie",
+    "Gordon",
+    "Dan",
+    "Emma",
+    "Olly",
 ];
 const SURNAMES: &[&str] = &[
-    "Egan", "Marquand", "Murphy", "Doyle", "Blackmore", "Townend", "Moore", "Buick", "Kingscote", "Kennedy",
-    "Walsh", "Geraghty", "Mullins", "Elliott", "Henderson", "Nicholls", "Skelton", "King", "Haggas",
-    "Gosden", "Appleby", "O'Brien", "Hannon", "Johnston", "Fell", "Dixon", "Holland", "Winn", "O'Neill",
-    "Fentiman", "Rawlinson", "Jakes", "Williams", "Woods", "Davies", "Scott", "Sheehan", "Burke",
-    "Turner", "Harvey", "Williamson", "Hayes", "Jones", "Chapple-Hyam", "Twiston-Davies", "Cobden",
+    "Egan",
+    "Marquand",
+    "Murphy",
+    "Doyle",
+    "Blackmore",
+    "Townend",
+    "Moore",
+    "Buick",
+    "Kingscote",
+    "Kennedy",
+    "Walsh",
+    "Geraghty",
+    "Mullins",
+    "Elliott",
+    "Henderson",
+    "Nicholls",
+    "Skelton",
+    "King",
+    "Haggas",
+    "Gosden",
+    "Appleby",
+    "O'Brien",
+    "Hannon",
+    "Johnston",
+    "Fell",
+    "Dixon",
+    "Holland",
+    "Winn",
+    "O'Neill",
+    "Fentiman",
+    "Rawlinson",
+    "Jakes",
+    "Williams",
+    "Woods",
+    "Davies",
+    "Scott",
+    "Sheehan",
+    "Burke",
+    "Turner",
+    "Harvey",
+    "Williamson",
+    "Hayes",
+    "Jones",
+    "Chapple-Hyam",
+    "Twiston-Davies",
+    "Cobden",
 ];
 const LOCATIONS: &[&str] = &[
-    "Newmarket, Suffolk", "Lambourn, Berks", "Malton, N Yorks", "Middleham, N Yorks", "Dalham, Suffolk",
-    "Ditcheat, Somerset", "Upper Lambourn, Berks", "Epsom, Surrey", "Closutton, Co. Carlow",
-    "Cullentra, Co. Meath", "Ballydoyle, Co. Tipperary", "Curragh, Co. Kildare", "Naunton, Gloucs",
-    "Cheltenham, Gloucs", "Hambleton, N Yorks", "Kinnersley, Worcs",
+    "Newmarket, Suffolk",
+    "Lambourn, Berks",
+    "Malton, N Yorks",
+    "Middleham, N Yorks",
+    "Dalham, Suffolk",
+    "Ditcheat, Somerset",
+    "Upper Lambourn, Berks",
+    "Epsom, Surrey",
+    "Closutton, Co. Carlow",
+    "Cullentra, Co. Meath",
+    "Ballydoyle, Co. Tipperary",
+    "Curragh, Co. Kildare",
+    "Naunton, Gloucs",
+    "Cheltenham, Gloucs",
+    "Hambleton, N Yorks",
+    "Kinnersley, Worcs",
 ];
 const SPONSORS: &[&str] = &[
-    "Every Race Live On Racing TV", "Sky Sports Racing HD Virgin 535", "Bet365", "William Hill",
-    "Coral", "Ladbrokes", "Betfred", "Paddy Power", "Irish Stallion Farms EBF", "British Stallion Studs EBF",
-    "Download The At The Races App", "Watch Racing Free Online At Coral", "Follow Racing TV On X",
-    "Join Racing TV Now", "Arc All-Weather £1Million Bonus Returns", "Tote Placepot", "Boylesports",
-    "Heineken Ireland", "Racing Post", "Sun Racing",
+    "Every Race Live On Racing TV",
+    "Sky Sports Racing HD Virgin 535",
+    "Bet365",
+    "William Hill",
+    "Coral",
+    "Ladbrokes",
+    "Betfred",
+    "Paddy Power",
+    "Irish Stallion Farms EBF",
+    "British Stallion Studs EBF",
+    "Download The At The Races App",
+    "Watch Racing Free Online At Coral",
+    "Follow Racing TV On X",
+    "Join Racing TV Now",
+    "Arc All-Weather £1Million Bonus Returns",
+    "Tote Placepot",
+    "Boylesports",
+    "Heineken Ireland",
+    "Racing Post",
+    "Sun Racing",
 ];
 const RACECARD_COMMENTS: &[&str] = &[
     "Never dangerous in useful maiden when last seen; may improve at this level",
@@ -935,7 +1328,12 @@ mod tests {
             let day = w.day(first + Duration::days(d));
             for race in &day.races {
                 assert!(ids.insert(race.id.clone()), "duplicate {}", race.id);
-                assert!((5..=20).contains(&race.runners.len()), "{} has {}", race.id, race.runners.len());
+                assert!(
+                    (5..=20).contains(&race.runners.len()),
+                    "{} has {}",
+                    race.id,
+                    race.runners.len()
+                );
                 runners += race.runners.len();
             }
             races += day.races.len();
@@ -944,7 +1342,11 @@ mod tests {
         assert!((30.0..42.0).contains(&avg), "{avg} races a day");
         let per_race = runners as f64 / races as f64;
         assert!((8.5..11.0).contains(&per_race), "{per_race} runners a race");
-        assert!(start.elapsed().as_secs_f64() < 5.0, "took {:?}", start.elapsed());
+        assert!(
+            start.elapsed().as_secs_f64() < 5.0,
+            "took {:?}",
+            start.elapsed()
+        );
     }
 
     #[test]
@@ -952,7 +1354,9 @@ mod tests {
         let w = World::new(7);
         let day = w.day(NaiveDate::from_ymd_opt(2025, 10, 7).unwrap_or_default());
         let race = &day.races[3];
-        let (d, i) = w.race(&race.id).unwrap_or_else(|| panic!("{} not found", race.id));
+        let (d, i) = w
+            .race(&race.id)
+            .unwrap_or_else(|| panic!("{} not found", race.id));
         assert_eq!(d.races[i].id, race.id);
         assert!(w.race("rac_1").is_none());
     }

@@ -15,14 +15,18 @@ pub fn parse_faults(spec: &str) -> Result<FaultsConfig, String> {
     let mut f = FaultsConfig::default();
     for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let Some((key, value)) = item.split_once('=') else {
-            return Err(format!("fault item `{item}` has no `=`; write it as KIND=SHARE, e.g. 5xx=0.2"));
+            return Err(format!(
+                "fault item `{item}` has no `=`; write it as KIND=SHARE, e.g. 5xx=0.2"
+            ));
         };
         let (key, value) = (key.trim(), value.trim());
         match key {
             "slow_ms" => {
-                f.slow_ms = value
-                    .parse()
-                    .map_err(|_| format!("fault item `{item}`: slow_ms must be whole milliseconds, e.g. slow_ms=3000"))?;
+                f.slow_ms = value.parse().map_err(|_| {
+                    format!(
+                        "fault item `{item}`: slow_ms must be whole milliseconds, e.g. slow_ms=3000"
+                    )
+                })?;
                 continue;
             }
             "fail_date" => {
@@ -33,11 +37,13 @@ pub fn parse_faults(spec: &str) -> Result<FaultsConfig, String> {
             }
             _ => {}
         }
-        let share: f64 = value
-            .parse()
-            .map_err(|_| format!("fault item `{item}`: `{value}` is not a number; give a share between 0 and 1"))?;
+        let share: f64 = value.parse().map_err(|_| {
+            format!("fault item `{item}`: `{value}` is not a number; give a share between 0 and 1")
+        })?;
         if !(0.0..=1.0).contains(&share) {
-            return Err(format!("fault item `{item}`: the share must be between 0 and 1"));
+            return Err(format!(
+                "fault item `{item}`: the share must be between 0 and 1"
+            ));
         }
         let slot = match key {
             "5xx" => &mut f.server_error,
@@ -56,7 +62,9 @@ pub fn parse_faults(spec: &str) -> Result<FaultsConfig, String> {
     }
     let total = total_share(&f);
     if total > 1.0 + 1e-9 {
-        return Err(format!("fault shares in `{spec}` add up to {total}; the total must be at most 1"));
+        return Err(format!(
+            "fault shares in `{spec}` add up to {total}; the total must be at most 1"
+        ));
     }
     Ok(f)
 }
@@ -100,7 +108,10 @@ pub fn decide(f: &FaultsConfig, seed: u64, n: u64) -> Fault {
     let x = r.f64();
     let mut edge = 0.0;
     let table = [
-        (f.server_error, Fault::ServerError(*r.pick(&[500, 502, 503]))),
+        (
+            f.server_error,
+            Fault::ServerError(*r.pick(&[500, 502, 503])),
+        ),
         (f.too_many_requests, Fault::TooManyRequests),
         (f.slow, Fault::Slow(Duration::from_millis(f.slow_ms))),
         (f.truncated, Fault::Truncated),
@@ -143,18 +154,34 @@ pub struct RateLimiter {
 impl RateLimiter {
     pub fn new(rate: f64) -> Self {
         if !(rate > 0.0) || !rate.is_finite() {
-            return Self { n: usize::MAX, window_us: 1_000_000, accepted: VecDeque::new() };
+            return Self {
+                n: usize::MAX,
+                window_us: 1_000_000,
+                accepted: VecDeque::new(),
+            };
         }
         if rate >= 1.0 {
-            Self { n: rate.floor() as usize, window_us: 1_000_000, accepted: VecDeque::new() }
+            Self {
+                n: rate.floor() as usize,
+                window_us: 1_000_000,
+                accepted: VecDeque::new(),
+            }
         } else {
-            Self { n: 1, window_us: (1_000_000.0 / rate) as u64, accepted: VecDeque::new() }
+            Self {
+                n: 1,
+                window_us: (1_000_000.0 / rate) as u64,
+                accepted: VecDeque::new(),
+            }
         }
     }
 
     /// Admit a request arriving at `now_us`, or say after how many whole seconds to retry.
     pub fn admit(&mut self, now_us: u64) -> Result<(), u64> {
-        while self.accepted.front().is_some_and(|&t| t + self.window_us <= now_us) {
+        while self
+            .accepted
+            .front()
+            .is_some_and(|&t| t + self.window_us <= now_us)
+        {
             self.accepted.pop_front();
         }
         if self.accepted.len() < self.n {
@@ -197,7 +224,13 @@ impl Counter {
     }
     pub fn served(&mut self, endpoint: &str, status: u16, fault: Option<&str>, rate_limited: bool) {
         self.stats.total += 1;
-        *self.stats.by_endpoint.entry(endpoint.to_string()).or_default().entry(status.to_string()).or_default() += 1;
+        *self
+            .stats
+            .by_endpoint
+            .entry(endpoint.to_string())
+            .or_default()
+            .entry(status.to_string())
+            .or_default() += 1;
         if let Some(f) = fault {
             *self.stats.faults.entry(f.to_string()).or_default() += 1;
         }
@@ -234,15 +267,17 @@ mod tests {
 
     #[test]
     fn parses_the_documented_spec() {
-        let f = parse_faults("5xx=0.2,429=0.1,slow=0.05,malformed=0.02,truncated=0.01,dropped=0.01")
-            .unwrap_or_else(|e| panic!("{e}"));
+        let f =
+            parse_faults("5xx=0.2,429=0.1,slow=0.05,malformed=0.02,truncated=0.01,dropped=0.01")
+                .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(f.server_error, 0.2);
         assert_eq!(f.too_many_requests, 0.1);
         assert_eq!(f.slow, 0.05);
         assert_eq!(f.malformed, 0.02);
         assert_eq!(f.truncated, 0.01);
         assert_eq!(f.dropped, 0.01);
-        let f = parse_faults("slow=1,slow_ms=20,fail_date=2025-10-07").unwrap_or_else(|e| panic!("{e}"));
+        let f = parse_faults("slow=1,slow_ms=20,fail_date=2025-10-07")
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(f.slow_ms, 20);
         assert_eq!(f.fail_dates, vec!["2025-10-07".to_string()]);
     }
@@ -265,7 +300,10 @@ mod tests {
         let a: Vec<Fault> = (0..10_000).map(|n| decide(&f, 9, n)).collect();
         let b: Vec<Fault> = (0..10_000).map(|n| decide(&f, 9, n)).collect();
         assert_eq!(a, b);
-        let errors = a.iter().filter(|x| matches!(x, Fault::ServerError(_))).count();
+        let errors = a
+            .iter()
+            .filter(|x| matches!(x, Fault::ServerError(_)))
+            .count();
         assert!((1800..2200).contains(&errors), "{errors}");
         assert_eq!(decide(&FaultsConfig::default(), 9, 1), Fault::None);
     }
@@ -284,7 +322,10 @@ mod tests {
 
     #[test]
     fn window_counts() {
-        assert_eq!(max_in_window(&[0, 500_000, 1_000_000, 1_400_000], 1_000_000), 3);
+        assert_eq!(
+            max_in_window(&[0, 500_000, 1_000_000, 1_400_000], 1_000_000),
+            3
+        );
         assert_eq!(max_in_window(&[0, 500_000, 1_000_000], 1_000_000), 2);
         assert_eq!(max_in_window(&[], 1_000_000), 0);
     }

@@ -4,7 +4,9 @@
 use chrono::{DateTime, Timelike};
 use serde_json::{Value, json};
 
-use super::data::{BOOKMAKERS, Finish, Horse, LADDER, Race, RaceType, Runner, World, ladder_decimal};
+use super::data::{
+    BOOKMAKERS, Finish, Horse, LADDER, Race, RaceType, Runner, World, ladder_decimal,
+};
 
 /// Which racecard endpoint a race is rendered for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -109,7 +111,10 @@ fn opt(x: Option<u32>, dash: &str) -> String {
 
 fn silk_url(silk: u32) -> String {
     let d: Vec<char> = silk.to_string().chars().rev().take(3).collect();
-    format!("https://www.rp-assets.com/svg/{}/{}/{}/{silk}.svg", d[0], d[1], d[2])
+    format!(
+        "https://www.rp-assets.com/svg/{}/{}/{}/{silk}.svg",
+        d[0], d[1], d[2]
+    )
 }
 
 fn ew_terms(field: usize, handicap: bool) -> (&'static str, &'static str) {
@@ -127,7 +132,11 @@ fn dob(h: &Horse, age: i32, year: i32) -> String {
 
 fn jockey_label(world: &World, ru: &Runner) -> String {
     let j = &world.jockeys[ru.jockey];
-    if j.claim > 0 { format!("{}({})", j.name, j.claim) } else { j.name.clone() }
+    if j.claim > 0 {
+        format!("{}({})", j.name, j.claim)
+    } else {
+        j.name.clone()
+    }
 }
 
 fn betting_forecast(world: &World, race: &Race) -> String {
@@ -262,7 +271,10 @@ pub fn racecard(world: &World, race: &Race, level: Level) -> Value {
         if level >= Level::Standard {
             map.insert("tip".into(), json!(race.tip));
             map.insert("verdict".into(), json!(race.verdict));
-            map.insert("betting_forecast".into(), json!(betting_forecast(world, race)));
+            map.insert(
+                "betting_forecast".into(),
+                json!(betting_forecast(world, race)),
+            );
         }
     }
     v
@@ -275,12 +287,20 @@ const PLACE_SHARES: [f64; 4] = [1.0, 0.47, 0.235, 0.118];
 pub fn result(world: &World, race: &Race) -> Value {
     let course = &world.courses[race.course];
     let cur = currency(race);
-    let mut runners: Vec<&Runner> = race.runners.iter().filter(|ru| ru.non_runner.is_none()).collect();
+    let mut runners: Vec<&Runner> = race
+        .runners
+        .iter()
+        .filter(|ru| ru.non_runner.is_none())
+        .collect();
     runners.sort_by_key(|ru| match ru.finish {
         Finish::Placed { pos, .. } => pos,
         Finish::Failed(_) => 1000 + ru.number,
     });
-    let per_length = if race.race_type == RaceType::Flat { 0.2 } else { 0.25 };
+    let per_length = if race.race_type == RaceType::Flat {
+        0.2
+    } else {
+        0.25
+    };
     let rows: Vec<Value> = runners
         .iter()
         .map(|ru| {
@@ -331,10 +351,16 @@ pub fn result(world: &World, race: &Race) -> Value {
     let non_runners = race
         .runners
         .iter()
-        .filter_map(|ru| ru.non_runner.map(|why| format!("{} ({why})", world.horses[ru.horse].name)))
+        .filter_map(|ru| {
+            ru.non_runner
+                .map(|why| format!("{} ({why})", world.horses[ru.horse].name))
+        })
         .collect::<Vec<_>>()
         .join(", ");
-    let winner_dec = runners.first().map(|ru| ladder_decimal(ru.sp)).unwrap_or(2.0);
+    let winner_dec = runners
+        .first()
+        .map(|ru| ladder_decimal(ru.sp))
+        .unwrap_or(2.0);
     let places = if runners.len() >= 8 { 3 } else { 2 }.min(runners.len());
     let tote_pl = runners
         .iter()
@@ -342,8 +368,14 @@ pub fn result(world: &World, race: &Race) -> Value {
         .map(|ru| format!("{cur}{:.2}", 1.0 + (ladder_decimal(ru.sp) - 1.0) / 4.0))
         .collect::<Vec<_>>()
         .join(" ");
-    let second = runners.get(1).map(|ru| ladder_decimal(ru.sp)).unwrap_or(2.0);
-    let third = runners.get(2).map(|ru| ladder_decimal(ru.sp)).unwrap_or(2.0);
+    let second = runners
+        .get(1)
+        .map(|ru| ladder_decimal(ru.sp))
+        .unwrap_or(2.0);
+    let third = runners
+        .get(2)
+        .map(|ru| ladder_decimal(ru.sp))
+        .unwrap_or(2.0);
     json!({
         "race_id": race.id, "date": race.date.to_string(), "region": course.region_code.to_uppercase(),
         "course": course.course, "course_id": course.id, "off": off_time(&race.off), "off_dt": off_dt(&race.off),
@@ -411,6 +443,9 @@ mod tests {
         assert_eq!(lengths(1.25), "1.25");
         assert_eq!(race_time(103.25), "1:43.25");
         assert_eq!(race_time(61.0), "1:01.00");
-        assert_eq!(silk_url(319904), "https://www.rp-assets.com/svg/4/0/9/319904.svg");
+        assert_eq!(
+            silk_url(319904),
+            "https://www.rp-assets.com/svg/4/0/9/319904.svg"
+        );
     }
 }

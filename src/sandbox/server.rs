@@ -77,9 +77,18 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/courses", get(courses))
         .route("/v1/courses/regions", get(regions))
         .route("/v1/racecards/pro", get(racecards_pro))
-        .route("/v1/racecards/standard", get(|s: S, q: Pairs| racecards_by_day(s, q, Level::Standard)))
-        .route("/v1/racecards/basic", get(|s: S, q: Pairs| racecards_by_day(s, q, Level::Basic)))
-        .route("/v1/racecards/free", get(|s: S, q: Pairs| racecards_by_day(s, q, Level::Free)))
+        .route(
+            "/v1/racecards/standard",
+            get(|s: S, q: Pairs| racecards_by_day(s, q, Level::Standard)),
+        )
+        .route(
+            "/v1/racecards/basic",
+            get(|s: S, q: Pairs| racecards_by_day(s, q, Level::Basic)),
+        )
+        .route(
+            "/v1/racecards/free",
+            get(|s: S, q: Pairs| racecards_by_day(s, q, Level::Free)),
+        )
         .route("/v1/results", get(results))
         .route("/v1/results/today", get(results_today))
         .route("/v1/results/{race_id}", get(result_by_id))
@@ -100,17 +109,17 @@ fn ok(v: Value) -> Reply {
     Ok(axum::Json(v).into_response())
 }
 
-/// One FastAPI validation error entry.
-fn invalid(param: &str, msg: &str, kind: &str, ctx: Option<Value>) -> Value {
-    let mut v = json!({ "loc": ["query", param], "msg": msg, "type": kind });
-    if let (Some(ctx), Some(m)) = (ctx, v.as_object_mut()) {
-        m.insert("ctx".into(), ctx);
-    }
-    v
+/// One FastAPI validation error entry (`loc`, `msg`, `type`: the fields the spec declares).
+fn invalid(param: &str, msg: &str, kind: &str) -> Value {
+    json!({ "loc": ["query", param], "msg": msg, "type": kind })
 }
 
 fn unprocessable(errors: Vec<Value>) -> Response {
-    (StatusCode::UNPROCESSABLE_ENTITY, axum::Json(json!({ "detail": errors }))).into_response()
+    (
+        StatusCode::UNPROCESSABLE_ENTITY,
+        axum::Json(json!({ "detail": errors })),
+    )
+        .into_response()
 }
 
 /// Query parameters in request order, with the helpers the endpoints need.
@@ -121,18 +130,35 @@ struct Params<'a> {
 
 impl<'a> Params<'a> {
     fn new(pairs: &'a [(String, String)]) -> Self {
-        Self { pairs, errors: Vec::new() }
+        Self {
+            pairs,
+            errors: Vec::new(),
+        }
     }
     fn one(&self, key: &str) -> Option<&'a str> {
-        self.pairs.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.pairs
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
     fn list(&self, key: &str) -> Vec<String> {
-        self.pairs.iter().filter(|(k, _)| k == key).map(|(_, v)| v.to_lowercase()).collect()
+        self.pairs
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.to_lowercase())
+            .collect()
     }
     fn int(&mut self, key: &str, default: i64, min: i64, max: Option<i64>) -> i64 {
-        let Some(raw) = self.one(key) else { return default };
+        let Some(raw) = self.one(key) else {
+            return default;
+        };
         let Ok(v) = raw.trim().parse::<i64>() else {
-            self.errors.push(invalid(key, "value is not a valid integer", "type_error.integer", None));
+            self.errors.push(invalid(
+                key,
+                "value is not a valid integer",
+                "type_error.integer",
+            ));
             return default;
         };
         if v < min {
@@ -140,14 +166,12 @@ impl<'a> Params<'a> {
                 key,
                 &format!("ensure this value is greater than or equal to {min}"),
                 "value_error.number.not_ge",
-                Some(json!({ "limit_value": min })),
             ));
         } else if let Some(max) = max.filter(|&m| v > m) {
             self.errors.push(invalid(
                 key,
                 &format!("ensure this value is less than or equal to {max}"),
                 "value_error.number.not_le",
-                Some(json!({ "limit_value": max })),
             ));
         }
         v
@@ -157,13 +181,18 @@ impl<'a> Params<'a> {
         match NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
             Ok(d) => Some(d),
             Err(_) => {
-                self.errors.push(invalid(key, "invalid date format", "value_error.date", None));
+                self.errors
+                    .push(invalid(key, "invalid date format", "value_error.date"));
                 None
             }
         }
     }
     fn finish(&mut self) -> Result<(), Response> {
-        if self.errors.is_empty() { Ok(()) } else { Err(unprocessable(std::mem::take(&mut self.errors))) }
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(unprocessable(std::mem::take(&mut self.errors)))
+        }
     }
     fn echo(&self) -> Value {
         Value::Array(self.pairs.iter().map(|(k, v)| json!([k, v])).collect())
@@ -196,7 +225,10 @@ fn need(sh: &Shared, plan: Plan) -> Result<(), Response> {
 fn check_fail_date(sh: &Shared, date: NaiveDate) -> Result<(), Response> {
     let d = date.to_string();
     if sh.cfg.faults.fail_dates.iter().any(|f| *f == d) {
-        return Err(detail(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"));
+        return Err(detail(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Internal Server Error",
+        ));
     }
     Ok(())
 }
@@ -248,14 +280,20 @@ fn racecards_page(sh: &Shared, p: &mut Params<'_>, date: NaiveDate, level: Level
     let regions = p.list("region_codes");
     let courses = p.list("course_ids");
     let day = sh.world.day(date);
-    let races: Vec<_> = day.races.iter().filter(|r| region_ok(sh, r.course, &regions, &courses)).collect();
+    let races: Vec<_> = day
+        .races
+        .iter()
+        .filter(|r| region_ok(sh, r.course, &regions, &courses))
+        .collect();
     let page: Vec<Value> = races
         .iter()
         .skip(skip as usize)
         .take(limit as usize)
         .map(|r| render::racecard(&sh.world, r, level))
         .collect();
-    ok(json!({ "racecards": page, "total": races.len(), "limit": limit, "skip": skip, "query": p.echo() }))
+    ok(
+        json!({ "racecards": page, "total": races.len(), "limit": limit, "skip": skip, "query": p.echo() }),
+    )
 }
 
 async fn racecards_pro(State(sh): S, Query(q): Pairs) -> Reply {
@@ -263,7 +301,9 @@ async fn racecards_pro(State(sh): S, Query(q): Pairs) -> Reply {
     let mut p = Params::new(&q);
     let today = sh.today();
     let date = p.date("date").unwrap_or(today);
-    if p.errors.is_empty() && (date < PRO_RACECARDS_FROM || date > today + Duration::days(PRO_RACECARDS_AHEAD)) {
+    if p.errors.is_empty()
+        && (date < PRO_RACECARDS_FROM || date > today + Duration::days(PRO_RACECARDS_AHEAD))
+    {
         p.errors.push(invalid(
             "date",
             &format!(
@@ -271,25 +311,31 @@ async fn racecards_pro(State(sh): S, Query(q): Pairs) -> Reply {
                 today + Duration::days(PRO_RACECARDS_AHEAD)
             ),
             "value_error",
-            None,
         ));
     }
     racecards_page(&sh, &mut p, date, Level::Pro)
 }
 
 async fn racecards_by_day(State(sh): S, Query(q): Pairs, level: Level) -> Reply {
-    need(&sh, match level {
-        Level::Free => Plan::Free,
-        Level::Basic => Plan::Basic,
-        Level::Standard | Level::Pro => Plan::Standard,
-    })?;
+    need(
+        &sh,
+        match level {
+            Level::Free => Plan::Free,
+            Level::Basic => Plan::Basic,
+            Level::Standard | Level::Pro => Plan::Standard,
+        },
+    )?;
     let mut p = Params::new(&q);
     let today = sh.today();
     let date = match p.one("day").unwrap_or("today") {
         "today" => today,
         "tomorrow" => today + Duration::days(1),
         _ => {
-            p.errors.push(invalid("day", "day must be one of: today, tomorrow", "value_error", None));
+            p.errors.push(invalid(
+                "day",
+                "day must be one of: today, tomorrow",
+                "value_error",
+            ));
             today
         }
     };
@@ -297,7 +343,13 @@ async fn racecards_by_day(State(sh): S, Query(q): Pairs, level: Level) -> Reply 
 }
 
 /// The results of `dates` whose result is out by now, newest first, filtered.
-fn results_page(sh: &Shared, p: &mut Params<'_>, from: NaiveDate, to: NaiveDate, max_skip: Option<i64>) -> Reply {
+fn results_page(
+    sh: &Shared,
+    p: &mut Params<'_>,
+    from: NaiveDate,
+    to: NaiveDate,
+    max_skip: Option<i64>,
+) -> Reply {
     let limit = p.int("limit", 25, 1, Some(50));
     let skip = p.int("skip", 0, 0, max_skip);
     p.finish()?;
@@ -326,7 +378,9 @@ fn results_page(sh: &Shared, p: &mut Params<'_>, from: NaiveDate, to: NaiveDate,
         .take(limit as usize)
         .map(|(d, i)| render::result(&sh.world, &d.races[*i]))
         .collect();
-    ok(json!({ "results": page, "total": races.len(), "limit": limit, "skip": skip, "query": p.echo() }))
+    ok(
+        json!({ "results": page, "total": races.len(), "limit": limit, "skip": skip, "query": p.echo() }),
+    )
 }
 
 async fn results(State(sh): S, Query(q): Pairs) -> Reply {
@@ -347,11 +401,14 @@ async fn results(State(sh): S, Query(q): Pairs) -> Reply {
             "end_date",
             &format!("the date range may span at most {MAX_RESULTS_SPAN_DAYS} days; query one date at a time"),
             "value_error",
-            None,
         ));
     }
     p.finish()?;
-    let from = if start.is_none() && sh.cfg.results_history == ResultsHistory::TwelveMonths { from.max(history_from) } else { from };
+    let from = if start.is_none() && sh.cfg.results_history == ResultsHistory::TwelveMonths {
+        from.max(history_from)
+    } else {
+        from
+    };
     if sh.cfg.results_history == ResultsHistory::TwelveMonths && from < history_from {
         return Err(detail(
             StatusCode::UNAUTHORIZED,
@@ -360,7 +417,13 @@ async fn results(State(sh): S, Query(q): Pairs) -> Reply {
             ),
         ));
     }
-    results_page(&sh, &mut p, from, to.min(today + Duration::days(1)), Some(20_000))
+    results_page(
+        &sh,
+        &mut p,
+        from,
+        to.min(today + Duration::days(1)),
+        Some(20_000),
+    )
 }
 
 async fn results_today(State(sh): S, Query(q): Pairs) -> Reply {
@@ -417,12 +480,20 @@ fn authorised(sh: &Shared, headers: &HeaderMap) -> Result<(), Response> {
     let creds = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic ").or_else(|| v.strip_prefix("basic ")))
-        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b.trim()).ok())
+        .and_then(|v| {
+            v.strip_prefix("Basic ")
+                .or_else(|| v.strip_prefix("basic "))
+        })
+        .and_then(|b| {
+            base64::engine::general_purpose::STANDARD
+                .decode(b.trim())
+                .ok()
+        })
         .and_then(|b| String::from_utf8(b).ok());
     let reject = |msg: &str| {
         let mut r = detail(StatusCode::UNAUTHORIZED, msg);
-        r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic"));
+        r.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic"));
         r
     };
     let Some(creds) = creds else {
@@ -435,7 +506,11 @@ fn authorised(sh: &Shared, headers: &HeaderMap) -> Result<(), Response> {
     } else {
         !user.is_empty() && !pass.is_empty()
     };
-    if good { Ok(()) } else { Err(reject("Invalid username or password")) }
+    if good {
+        Ok(())
+    } else {
+        Err(reject("Invalid username or password"))
+    }
 }
 
 /// The route template a path matches (`/v1/results/{race_id}`), or `(unmatched)`; the stats key.
@@ -457,7 +532,9 @@ pub fn endpoint_of(path: &str) -> String {
     match segs.as_slice() {
         ["v1", "results", id] if !id.is_empty() => "/v1/results/{race_id}".to_string(),
         ["v1", "horses", id, "pro"] if !id.is_empty() => "/v1/horses/{horse_id}/pro".to_string(),
-        ["v1", "horses", id, "standard"] if !id.is_empty() => "/v1/horses/{horse_id}/standard".to_string(),
+        ["v1", "horses", id, "standard"] if !id.is_empty() => {
+            "/v1/horses/{horse_id}/standard".to_string()
+        }
         _ => "(unmatched)".to_string(),
     }
 }
@@ -472,12 +549,18 @@ async fn gate(State(sh): S, req: Request, next: Next) -> Response {
         let mut counter = sh.counter();
         let now_us = sh.started.elapsed().as_micros() as u64;
         counter.arrive(now_us);
-        sh.limiter.lock().unwrap_or_else(|p| p.into_inner()).admit(now_us)
+        sh.limiter
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .admit(now_us)
     };
     if let Err(secs) = admitted {
         let mut r = detail(
             StatusCode::TOO_MANY_REQUESTS,
-            &format!("Too many requests: the limit is {} requests per second", sh.cfg.rate_limit),
+            &format!(
+                "Too many requests: the limit is {} requests per second",
+                sh.cfg.rate_limit
+            ),
         );
         if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
             r.headers_mut().insert(header::RETRY_AFTER, v);
@@ -486,7 +569,8 @@ async fn gate(State(sh): S, req: Request, next: Next) -> Response {
         return r;
     }
     if let Err(r) = authorised(&sh, req.headers()) {
-        sh.counter().served(&endpoint, r.status().as_u16(), None, false);
+        sh.counter()
+            .served(&endpoint, r.status().as_u16(), None, false);
         return r;
     }
     let n = sh.fault_seq.fetch_add(1, Ordering::Relaxed);
@@ -494,11 +578,15 @@ async fn gate(State(sh): S, req: Request, next: Next) -> Response {
     let response = match fault {
         Fault::ServerError(code) => {
             let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            detail(status, status.canonical_reason().unwrap_or("Internal Server Error"))
+            detail(
+                status,
+                status.canonical_reason().unwrap_or("Internal Server Error"),
+            )
         }
         Fault::TooManyRequests => {
             let mut r = detail(StatusCode::TOO_MANY_REQUESTS, "Too many requests");
-            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             r
         }
         Fault::Slow(d) => {
@@ -511,7 +599,8 @@ async fn gate(State(sh): S, req: Request, next: Next) -> Response {
             mangle(r, fault).await
         }
     };
-    sh.counter().served(&endpoint, response.status().as_u16(), fault.name(), false);
+    sh.counter()
+        .served(&endpoint, response.status().as_u16(), fault.name(), false);
     response
 }
 
@@ -530,7 +619,10 @@ async fn mangle(r: Response, fault: Fault) -> Response {
             let head = Bytes::from(faults::truncate(&bytes));
             let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
                 Ok(head),
-                Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "sandbox: dropped connection (fault)")),
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "sandbox: dropped connection (fault)",
+                )),
             ];
             Body::from_stream(futures_util::stream::iter(chunks))
         }

@@ -245,13 +245,24 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Record a unit that failed after its retries (`fetch_coverage.status = failed`), unless a
     /// complete row for it exists already.
-    async fn mark_unit_failed(&self, kind: Kind, race_date: NaiveDate, api_calls: u32, error: &str) -> Result<()>;
+    async fn mark_unit_failed(
+        &self,
+        kind: Kind,
+        race_date: NaiveDate,
+        api_calls: u32,
+        error: &str,
+    ) -> Result<()>;
 
     /// Courses, regions, bookmakers and raw responses, in one transaction.
     async fn write_reference(&self, data: &ReferenceData, dry_run: bool) -> Result<WriteStats>;
 
     /// Enrich horses with a profile (dob, colour, breeder, pedigree ids).
-    async fn write_horses(&self, horses: &[Horse], responses: &[RawResponse], dry_run: bool) -> Result<WriteStats>;
+    async fn write_horses(
+        &self,
+        horses: &[Horse],
+        responses: &[RawResponse],
+        dry_run: bool,
+    ) -> Result<WriteStats>;
 
     /// `fetch_coverage` rows of a kind between two dates, inclusive.
     async fn coverage(&self, kind: Kind, from: NaiveDate, to: NaiveDate) -> Result<Vec<Coverage>>;

@@ -68,6 +68,9 @@ impl Rng {
     pub fn chance(&mut self, p: f64) -> bool {
         self.f64() < p
     }
+    pub fn pick_str(&mut self, xs: &[&'static str]) -> &'static str {
+        xs[self.below(xs.len() as u64) as usize]
+    }
     pub fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
         &xs[self.below(xs.len() as u64) as usize]
     }
@@ -221,7 +224,7 @@ impl World {
         let ancestor = |r: &mut Rng, prefix: &str, kind: u64, base: u64, i: u32| Ancestor {
             id: format!("{prefix}_{}", entity_number(seed, kind, base, i)),
             name: horse_name(r),
-            region: *r.pick(&["GB", "IRE", "IRE", "GB", "FR", "USA"]),
+            region: r.pick_str(&["GB", "IRE", "IRE", "GB", "FR", "USA"]),
         };
         let sires = (0..N_SIRES)
             .map(|i| ancestor(&mut r, "sir", 2, 3_100_000, i))
@@ -268,14 +271,14 @@ impl World {
             let h = Horse {
                 id: format!("hrs_{}", entity_number(seed, 8, 3_000_000, i)),
                 name: horse_name(&mut r),
-                region: *r.pick(&["GB", "GB", "IRE", "IRE", "IRE", "FR", "USA", "GER"]),
+                region: r.pick_str(&["GB", "GB", "IRE", "IRE", "IRE", "FR", "USA", "GER"]),
                 cohort: i % HORSE_COHORTS,
                 month: r.range(1, 6) as u32,
                 day: r.range(1, 28) as u32,
                 jumper: r.chance(0.45),
                 female: r.chance(0.4),
                 gelded: r.chance(0.6),
-                colour: *r.pick(&["b", "b", "br", "ch", "gr", "b/br", "bl"]),
+                colour: r.pick_str(&["b", "b", "br", "ch", "gr", "b/br", "bl"]),
                 breeder: breeder_name(&mut r),
                 sire: r.below(u64::from(N_SIRES)) as usize,
                 dam,
@@ -543,7 +546,7 @@ fn london(date: NaiveDate, minutes: u32) -> DateTime<chrono_tz::Tz> {
 
 fn generate_day(world: &World, date: NaiveDate) -> Day {
     let days = (date - FIRST_DAY).num_days();
-    if days < 0 || days >= 899_999 || is_blank_day(date) {
+    if !(0..899_999).contains(&days) || is_blank_day(date) {
         return Day {
             date,
             races: Vec::new(),
@@ -721,7 +724,7 @@ fn generate_race(world: &World, r: &mut Rng, used: &mut HashSet<usize>, s: RaceS
         let horse = &world.horses[h];
         if used.contains(&h)
             || horse.jumper != race_type.is_jumps()
-            || (sex_rest != "" && !horse.female)
+            || (!sex_rest.is_empty() && !horse.female)
         {
             continue;
         }
@@ -796,7 +799,7 @@ fn generate_race(world: &World, r: &mut Rng, used: &mut HashSet<usize>, s: RaceS
                 None
             },
             jockey,
-            headgear: *r.pick(&["", "", "", "", "p", "t", "h", "b", "v", "tp", "cp"]),
+            headgear: r.pick_str(&["", "", "", "", "p", "t", "h", "b", "v", "tp", "cp"]),
             form: if debut {
                 String::new()
             } else {
@@ -901,9 +904,9 @@ fn generate_race(world: &World, r: &mut Rng, used: &mut HashSet<usize>, s: RaceS
     }
     for &i in &failed {
         runners[i].finish = Finish::Failed(if race_type == RaceType::Flat {
-            *r.pick(&["UR", "PU"])
+            r.pick_str(&["UR", "PU"])
         } else {
-            *r.pick(&["PU", "PU", "F", "UR", "BD"])
+            r.pick_str(&["PU", "PU", "F", "UR", "BD"])
         });
         runners[i].result_comment = "Behind when pulled up or lost rider".to_string();
     }

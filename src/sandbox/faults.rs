@@ -153,7 +153,7 @@ pub struct RateLimiter {
 
 impl RateLimiter {
     pub fn new(rate: f64) -> Self {
-        if !(rate > 0.0) || !rate.is_finite() {
+        if rate.is_nan() || rate <= 0.0 || !rate.is_finite() {
             return Self {
                 n: usize::MAX,
                 window_us: 1_000_000,

@@ -35,7 +35,7 @@ fn thousands(n: u32) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -185,7 +185,7 @@ pub fn racecard(world: &World, race: &Race, level: Level) -> Value {
                     "last_run": last_run, "form": ru.form,
                 });
             }
-            let t14_pct = if ru.t14.0 == 0 { 0 } else { ru.t14.1 * 100 / ru.t14.0 };
+            let t14_pct = (ru.t14.1 * 100).checked_div(ru.t14.0).unwrap_or(0);
             let mut v = json!({
                 "horse_id": h.id, "horse": h.name, "dob": dob(h, ru.age, year), "age": ru.age.to_string(),
                 "sex": h.sex_word(ru.age), "sex_code": h.sex_code(ru.age), "colour": h.colour,

@@ -10,6 +10,8 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Europe::London;
 use serde::Deserialize;
 
+use super::names::*;
+
 /// Real GB and IRE course ids and names (copied from `../shared/racing-api/courses_seen.json`).
 const COURSES_JSON: &str = include_str!("courses_seen.json");
 
@@ -423,70 +425,15 @@ pub struct Runner {
     pub tsr_after: Option<u32>,
 }
 
-/// Fractional prices as bookmakers quote them: (numerator, denominator).
+/// Fractional prices as bookmakers quote them: (numerator, denominator), shortest first.
+#[rustfmt::skip]
 pub const LADDER: &[(u32, u32)] = &[
-    (1, 5),
-    (2, 9),
-    (1, 4),
-    (2, 7),
-    (1, 3),
-    (4, 11),
-    (2, 5),
-    (4, 9),
-    (1, 2),
-    (8, 15),
-    (4, 7),
-    (8, 13),
-    (4, 6),
-    (8, 11),
-    (4, 5),
-    (5, 6),
-    (10, 11),
-    (11, 10),
-    (6, 5),
-    (5, 4),
-    (11, 8),
-    (6, 4),
-    (13, 8),
-    (7, 4),
-    (15, 8),
-    (2, 1),
-    (9, 4),
-    (5, 2),
-    (11, 4),
-    (3, 1),
-    (100, 30),
-    (7, 2),
-    (4, 1),
-    (9, 2),
-    (5, 1),
-    (11, 2),
-    (6, 1),
-    (13, 2),
-    (7, 1),
-    (15, 2),
-    (8, 1),
-    (17, 2),
-    (9, 1),
-    (10, 1),
-    (11, 1),
-    (12, 1),
-    (14, 1),
-    (16, 1),
-    (18, 1),
-    (20, 1),
-    (22, 1),
-    (25, 1),
-    (28, 1),
-    (33, 1),
-    (40, 1),
-    (50, 1),
-    (66, 1),
-    (80, 1),
-    (100, 1),
-    (125, 1),
-    (150, 1),
-    (200, 1),
+    (1, 5), (2, 9), (1, 4), (2, 7), (1, 3), (4, 11), (2, 5), (4, 9), (1, 2), (8, 15), (4, 7), (8, 13),
+    (4, 6), (8, 11), (4, 5), (5, 6), (10, 11), (11, 10), (6, 5), (5, 4), (11, 8), (6, 4), (13, 8),
+    (7, 4), (15, 8), (2, 1), (9, 4), (5, 2), (11, 4), (3, 1), (100, 30), (7, 2), (4, 1), (9, 2), (5, 1),
+    (11, 2), (6, 1), (13, 2), (7, 1), (15, 2), (8, 1), (17, 2), (9, 1), (10, 1), (11, 1), (12, 1),
+    (14, 1), (16, 1), (18, 1), (20, 1), (22, 1), (25, 1), (28, 1), (33, 1), (40, 1), (50, 1), (66, 1),
+    (80, 1), (100, 1), (125, 1), (150, 1), (200, 1),
 ];
 
 pub fn ladder_decimal(i: usize) -> f64 {
@@ -495,38 +442,28 @@ pub fn ladder_decimal(i: usize) -> f64 {
 }
 
 fn ladder_index(decimal: f64) -> usize {
-    let mut best = 0;
-    let mut best_err = f64::MAX;
-    for i in 0..LADDER.len() {
-        let err = (ladder_decimal(i).ln() - decimal.ln()).abs();
-        if err < best_err {
-            best = i;
-            best_err = err;
-        }
+    // The ladder is ascending: find the first price at or above, then take the nearer (by ratio).
+    let hi = LADDER.partition_point(|&(n, d)| 1.0 + f64::from(n) / f64::from(d) < decimal);
+    if hi == 0 {
+        return 0;
     }
-    best
+    if hi >= LADDER.len() {
+        return LADDER.len() - 1;
+    }
+    if ladder_decimal(hi) / decimal < decimal / ladder_decimal(hi - 1) {
+        hi
+    } else {
+        hi - 1
+    }
 }
 
-/// The bookmakers quoting on racecards, named as the real API names them.
+/// The bookmakers quoting on racecards, named as the real API names them (the first six always
+/// quote).
+#[rustfmt::skip]
 pub const BOOKMAKERS: &[&str] = &[
-    "Bet365",
-    "William Hill",
-    "Paddy Power",
-    "Sky Bet",
-    "Betfair Exchange",
-    "Coral",
-    "Ladbrokes",
-    "Betfred",
-    "Bet Victor",
-    "Boyle Sports",
-    "Unibet",
-    "Betway",
-    "BetMGM",
-    "Midnite",
-    "Star Sports",
-    "Virgin Bet",
-    "talkSPORT BET",
-    "Spreadex",
+    "Bet365", "William Hill", "Paddy Power", "Sky Bet", "Betfair Exchange", "Coral", "Ladbrokes",
+    "Betfred", "Bet Victor", "Boyle Sports", "Unibet", "Betway", "BetMGM", "Midnite", "Star Sports",
+    "Virgin Bet", "talkSPORT BET", "Spreadex",
 ];
 
 /// The first date with no racing is Christmas Eve; Christmas Day is blank too.
@@ -751,22 +688,14 @@ fn generate_race(world: &World, r: &mut Rng, used: &mut HashSet<usize>, s: RaceS
     for (i, &(h, age)) in picks.iter().enumerate() {
         let p = strengths[i] / total * overround;
         let sp = ladder_index(1.0 / p);
-        let n_books = r.range(6, BOOKMAKERS.len() as i64) as usize;
-        let mut books: Vec<usize> = (0..BOOKMAKERS.len()).collect();
-        for k in (1..books.len()).rev() {
-            let j = r.below(k as u64 + 1) as usize;
-            books.swap(k, j);
+        // The six biggest firms always quote; the rest now and then (kept in bookmaker order).
+        let mut odds: Vec<(usize, usize)> = Vec::with_capacity(BOOKMAKERS.len());
+        for b in 0..BOOKMAKERS.len() {
+            if b < 6 || r.chance(0.5) {
+                let step = (sp as i64 + r.range(-1, 1)).clamp(0, LADDER.len() as i64 - 1);
+                odds.push((b, step as usize));
+            }
         }
-        let mut odds: Vec<(usize, usize)> = books[..n_books]
-            .iter()
-            .map(|&b| {
-                (
-                    b,
-                    (sp as i64 + r.range(-1, 1)).clamp(0, LADDER.len() as i64 - 1) as usize,
-                )
-            })
-            .collect();
-        odds.sort_unstable();
         let rating = if handicap {
             Some(top.saturating_sub(r.below(25) as u32).max(40))
         } else if r.chance(0.5) {
@@ -1080,233 +1009,6 @@ fn breeder_name(r: &mut Rng) -> String {
     }
 }
 
-const NAME_A: &[&str] = &[
-    "Raging", "Camp", "Golden", "Silver", "Dark", "Midnight", "Royal", "Wild", "Bold", "Secret",
-    "Lucky", "Brave", "Quiet", "Storm", "River", "Mountain", "Desert", "Ocean", "Crimson", "Misty",
-    "Highland", "Northern", "Southern", "Western", "Eastern", "Sky", "Star", "Moon", "Sun", "Iron",
-    "Velvet", "Copper", "Swift", "Gentle", "Noble", "Blue", "Black", "White", "Red", "Emerald",
-    "Amber", "Frosty", "Thunder", "Dancing", "Flying", "Roaring", "Sleepy", "Merry", "Captain",
-    "Lady", "Sir", "King", "Queen", "Prince",
-];
-const NAME_B: &[&str] = &[
-    "Raj",
-    "Vega",
-    "Arrow",
-    "Legend",
-    "Dancer",
-    "Spirit",
-    "Thunder",
-    "Glory",
-    "Dream",
-    "Warrior",
-    "Echo",
-    "Harbour",
-    "Valley",
-    "Forest",
-    "Falcon",
-    "Eagle",
-    "Tiger",
-    "Lion",
-    "Comet",
-    "Rocket",
-    "Melody",
-    "Rhythm",
-    "Whisper",
-    "Shadow",
-    "Flame",
-    "Crown",
-    "Empire",
-    "Journey",
-    "Voyage",
-    "Promise",
-    "Fortune",
-    "Chance",
-    "Gamble",
-    "Return",
-    "Express",
-    "Approach",
-    "Charm",
-    "Tempo",
-    "Affair",
-    "Quest",
-    "Mission",
-    "Testimony",
-    "Girl",
-    "Boy",
-    "Bay",
-    "Hill",
-    "Ridge",
-    "Lad",
-    "Lass",
-    "Minstrel",
-    "Piper",
-    "Banker",
-    "Jester",
-];
-const FIRST_NAMES: &[&str] = &[
-    "David",
-    "Tom",
-    "Harry",
-    "James",
-    "Oisin",
-    "Rachael",
-    "Hollie",
-    "William",
-    "Ryan",
-    "Jack",
-    "Sean",
-    "Paddy",
-    "Danny",
-    "Rob",
-    "Jamie",
-    "Callum",
-    "Saffie",
-    "Luke",
-    "Kieran",
-    "Mark",
-    "Daniel",
-    "Oliver",
-    "Ben",
-    "Charlie",
-    "Gavin",
-    "Brian",
-    "Jonathan",
-    "Alistair",
-    "Warren",
-    "Tommie",
-    "Joe",
-    "Charlotte",
-    "Jane",
-    "Nicky",
-    "Paul",
-    "Willie",
-    "Gordon",
-    "Dan",
-    "Emma",
-    "Olly",
-];
-const SURNAMES: &[&str] = &[
-    "Egan",
-    "Marquand",
-    "Murphy",
-    "Doyle",
-    "Blackmore",
-    "Townend",
-    "Moore",
-    "Buick",
-    "Kingscote",
-    "Kennedy",
-    "Walsh",
-    "Geraghty",
-    "Mullins",
-    "Elliott",
-    "Henderson",
-    "Nicholls",
-    "Skelton",
-    "King",
-    "Haggas",
-    "Gosden",
-    "Appleby",
-    "O'Brien",
-    "Hannon",
-    "Johnston",
-    "Fell",
-    "Dixon",
-    "Holland",
-    "Winn",
-    "O'Neill",
-    "Fentiman",
-    "Rawlinson",
-    "Jakes",
-    "Williams",
-    "Woods",
-    "Davies",
-    "Scott",
-    "Sheehan",
-    "Burke",
-    "Turner",
-    "Harvey",
-    "Williamson",
-    "Hayes",
-    "Jones",
-    "Chapple-Hyam",
-    "Twiston-Davies",
-    "Cobden",
-];
-const LOCATIONS: &[&str] = &[
-    "Newmarket, Suffolk",
-    "Lambourn, Berks",
-    "Malton, N Yorks",
-    "Middleham, N Yorks",
-    "Dalham, Suffolk",
-    "Ditcheat, Somerset",
-    "Upper Lambourn, Berks",
-    "Epsom, Surrey",
-    "Closutton, Co. Carlow",
-    "Cullentra, Co. Meath",
-    "Ballydoyle, Co. Tipperary",
-    "Curragh, Co. Kildare",
-    "Naunton, Gloucs",
-    "Cheltenham, Gloucs",
-    "Hambleton, N Yorks",
-    "Kinnersley, Worcs",
-];
-const SPONSORS: &[&str] = &[
-    "Every Race Live On Racing TV",
-    "Sky Sports Racing HD Virgin 535",
-    "Bet365",
-    "William Hill",
-    "Coral",
-    "Ladbrokes",
-    "Betfred",
-    "Paddy Power",
-    "Irish Stallion Farms EBF",
-    "British Stallion Studs EBF",
-    "Download The At The Races App",
-    "Watch Racing Free Online At Coral",
-    "Follow Racing TV On X",
-    "Join Racing TV Now",
-    "Arc All-Weather £1Million Bonus Returns",
-    "Tote Placepot",
-    "Boylesports",
-    "Heineken Ireland",
-    "Racing Post",
-    "Sun Racing",
-];
-const RACECARD_COMMENTS: &[&str] = &[
-    "Never dangerous in useful maiden when last seen; may improve at this level",
-    "Consistent sort who is on a fair mark; claims",
-    "Back from a break; needs to bounce back",
-    "Won well last time; up in the weights but still interesting",
-    "Has been running well in defeat; each-way claims",
-    "Debutant from a yard in form; watch the market",
-    "Disappointing lately; others preferred",
-    "Well treated on old form; could be dangerous",
-];
-const SPOTLIGHT_A: &[&str] = &[
-    "Absent and gelded since last seen; may do better now handicapping.",
-    "Landed a gamble over course and distance last time.",
-    "Has shaped with promise in three starts and the step up in trip should suit.",
-    "Slipped down the weights after some modest efforts.",
-    "Ran respectably when last seen and is on a workable mark.",
-];
-const SPOTLIGHT_B: &[&str] = &[
-    "Market support would heighten interest.",
-    "Looks sure to go well again.",
-    "Others make more appeal.",
-    "Respected.",
-    "Could be up to this.",
-];
-const RESULT_COMMENTS: &[&str] = &[
-    "Held up in rear - headway over 1f out - kept on well inside final furlong",
-    "Led at steady pace - headed over 1f out - no extra inside final furlong",
-    "Tracked leaders - ridden 2f out - one pace",
-    "In touch with leaders - weakened from over 1f out",
-    "Prominent - led 2f out - ridden clear final furlong",
-    "Towards rear - never a threat",
-    "Mid-division - kept on same pace final 2f",
-];
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1321,7 +1023,9 @@ mod tests {
 
     #[test]
     fn a_year_generates_quickly_and_race_ids_are_unique() {
+        let t0 = std::time::Instant::now();
         let w = World::new(42);
+        eprintln!("world built in {:?}", t0.elapsed());
         let start = std::time::Instant::now();
         let mut ids = HashSet::new();
         let mut races = 0;
@@ -1341,6 +1045,7 @@ mod tests {
             }
             races += day.races.len();
         }
+        eprintln!("a year of racing generated in {:?}", start.elapsed());
         let avg = races as f64 / 363.0;
         assert!((30.0..42.0).contains(&avg), "{avg} races a day");
         let per_race = runners as f64 / races as f64;
@@ -1350,6 +1055,14 @@ mod tests {
             "took {:?}",
             start.elapsed()
         );
+    }
+
+    #[test]
+    fn the_price_ladder_is_ascending_and_nearest_wins() {
+        assert!((1..LADDER.len()).all(|i| ladder_decimal(i) > ladder_decimal(i - 1)));
+        assert_eq!(LADDER[ladder_index(3.25)], (9, 4));
+        assert_eq!(LADDER[ladder_index(1.01)], (1, 5));
+        assert_eq!(LADDER[ladder_index(900.0)], (200, 1));
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 pub mod data;
 pub mod faults;
+mod names;
 pub mod render;
 pub mod server;
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::data::{Rng, mix};
+use super::world::{Rng, mix};
 use crate::config::FaultsConfig;
 
 /// Parse `--fault 5xx=0.2,429=0.1,slow=0.05,malformed=0.02,truncated=0.01,dropped=0.01`

@@ -10,6 +10,7 @@ pub mod faults;
 mod names;
 pub mod render;
 pub mod server;
+pub mod world;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -187,9 +188,14 @@ pub async fn serve_foreground(
     } else {
         (c.username.as_str(), "...")
     };
+    let rate = if c.rate_limit > 0.0 {
+        format!("rate limit {}/s", c.rate_limit)
+    } else {
+        "no rate limit".to_string()
+    };
     println!(
-        "sandbox serving The Racing API on {url} (seed {}, rate limit {}/s); try: RACING_API_USERNAME={user} RACING_API_PASSWORD={pass} DARKHORSES_API_BASE_URL={url} darkhorses daily",
-        c.seed, c.rate_limit
+        "sandbox serving The Racing API on {url} (seed {}, {rate}); try: RACING_API_USERNAME={user} RACING_API_PASSWORD={pass} DARKHORSES_API_BASE_URL={url} darkhorses daily",
+        c.seed
     );
     wait_for_stop_signal().await;
     sandbox.shutdown().await;

@@ -4,9 +4,8 @@
 use chrono::{DateTime, Timelike};
 use serde_json::{Value, json};
 
-use super::data::{
-    BOOKMAKERS, Finish, Horse, LADDER, Race, RaceType, Runner, World, ladder_decimal,
-};
+use super::data::{BOOKMAKERS, Finish, LADDER, Race, RaceType, Runner, ladder_decimal};
+use super::world::{Horse, World};
 
 /// Which racecard endpoint a race is rendered for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -20,9 +20,9 @@ use base64::Engine;
 use chrono::{Datelike, Duration, NaiveDate};
 use serde_json::{Value, json};
 
-use super::data::World;
 use super::faults::{self, Counter, Fault, RateLimiter};
 use super::render::{self, Level};
+use super::world::World;
 use crate::clock::Clock;
 use crate::config::{Plan, ResultsHistory, SandboxConfig};
 

@@ -135,7 +135,14 @@ async fn dispatch(cli: Cli, loaded: crate::config::Loaded) -> Result<Outcome> {
             Ok(Outcome::Success)
         }
         Command::Schedule(_) => Err(Error::Usage("schedule is being built (issue 2)".into())),
-        Command::Sandbox(_) => Err(Error::Usage("sandbox is being built (issue 3)".into())),
+        Command::Sandbox(args) => {
+            let clock: std::sync::Arc<dyn crate::clock::Clock> = match cli.global.now {
+                Some(at) => std::sync::Arc::new(crate::clock::FixedClock::new(at)),
+                None => std::sync::Arc::new(crate::clock::SystemClock),
+            };
+            crate::sandbox::serve_foreground(&args, loaded.config.sandbox.clone(), clock).await?;
+            Ok(Outcome::Success)
+        }
         Command::Reference(_) | Command::Daily(_) | Command::Live(_) | Command::Backfill(_) => {
             Err(Error::Usage("jobs are being built (issue 5)".into()))
         }

@@ -76,6 +76,8 @@ pub mod defaults {
     pub const LOG_RETENTION_DAYS: u32 = 30;
     pub const LOCK_DIR: &str = "/tmp";
     pub const ENRICH_HORSES_PER_RUN: u32 = 200;
+    /// How long the sandbox holds back a `slow` response.
+    pub const SANDBOX_SLOW_MS: u64 = 3000;
 }
 
 /// The whole effective configuration.
@@ -435,6 +437,8 @@ pub struct SandboxConfig {
     pub password: Secret,
     /// The plan the sandbox enforces.
     pub plan: Plan,
+    /// How far back `/results` serves (`12_months` answers 401 for older dates, as the real API).
+    pub results_history: ResultsHistory,
 }
 
 impl Default for SandboxConfig {
@@ -447,11 +451,12 @@ impl Default for SandboxConfig {
             username: String::new(),
             password: Secret::default(),
             plan: Plan::Pro,
+            results_history: ResultsHistory::default(),
         }
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FaultsConfig {
     #[serde(rename = "5xx")]
@@ -464,6 +469,23 @@ pub struct FaultsConfig {
     pub dropped: f64,
     /// Dates (YYYY-MM-DD) for which every data request answers 500.
     pub fail_dates: Vec<String>,
+    /// How long a `slow` response is held back, in milliseconds.
+    pub slow_ms: u64,
+}
+
+impl Default for FaultsConfig {
+    fn default() -> Self {
+        Self {
+            server_error: 0.0,
+            too_many_requests: 0.0,
+            slow: 0.0,
+            truncated: 0.0,
+            malformed: 0.0,
+            dropped: 0.0,
+            fail_dates: Vec::new(),
+            slow_ms: defaults::SANDBOX_SLOW_MS,
+        }
+    }
 }
 
 /// What went wrong loading or validating the configuration. Every message is one line naming the

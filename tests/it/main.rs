@@ -8,4 +8,5 @@ mod client;
 mod config;
 mod fixtures;
 mod postgres;
+mod sandbox;
 mod store;

@@ -56,7 +56,11 @@ async fn dispatch(cli: Cli, loaded: crate::config::Loaded) -> Result<Outcome> {
         Command::Db(DbCommand::Migrate) | Command::Db(DbCommand::Status) => {
             Err(Error::Usage("db is being built (issue 4)".into()))
         }
-        Command::Schedule(_) => Err(Error::Usage("schedule is being built (issue 2)".into())),
+        Command::Schedule(args) => {
+            let now = cli.global.now.unwrap_or_else(chrono::Utc::now);
+            print!("{}", crate::schedule::preview(&args, &loaded.config, now)?);
+            Ok(Outcome::Success)
+        }
         Command::Sandbox(_) => Err(Error::Usage("sandbox is being built (issue 3)".into())),
         Command::Reference(_) | Command::Daily(_) | Command::Live(_) | Command::Backfill(_) => {
             Err(Error::Usage("jobs are being built (issue 5)".into()))

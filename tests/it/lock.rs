@@ -37,7 +37,8 @@ fn kill_9_releases_the_lock() {
     let mut lines = BufReader::new(stdout).lines();
     let pid: u32 = loop {
         let line = lines.next().expect("child exited before taking the lock").unwrap();
-        if let Some(pid) = line.strip_prefix("holding ") {
+        // libtest prints "test lock::lock_holder_child ... " before the child's own output.
+        if let Some((_, pid)) = line.split_once("holding ") {
             break pid.trim().parse().unwrap();
         }
     };

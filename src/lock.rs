@@ -36,7 +36,11 @@ pub struct Holder {
 impl Holder {
     /// This process, now.
     pub fn current(since: DateTime<Utc>) -> Self {
-        Holder { pid: std::process::id(), host: hostname(), since }
+        Holder {
+            pid: std::process::id(),
+            host: hostname(),
+            since,
+        }
     }
 }
 
@@ -44,7 +48,10 @@ impl fmt::Display for Holder {
     /// `pid 4242 on web-1 since 06:00:03Z`; the date is added when the lock is older than a day.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.pid == 0 {
-            return write!(f, "an unidentified process (no holder record in the lock file)");
+            return write!(
+                f,
+                "an unidentified process (no holder record in the lock file)"
+            );
         }
         let age = Utc::now() - self.since;
         let since = if age > chrono::Duration::hours(20) {
@@ -82,15 +89,25 @@ pub fn lock_path(dir: &Path, job: &str) -> PathBuf {
 impl JobLock {
     /// Try to take the lock of `job` without waiting. Creates `dir` if it is missing.
     pub fn acquire(dir: &Path, job: &str) -> Result<LockAttempt, Error> {
-        if job.is_empty() || !job.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+        if job.is_empty()
+            || !job
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
             return Err(Error::Fatal(format!(
                 "cannot lock job '{job}': a job name used in a lock file name may only hold letters, digits, '_' and '-'"
             )));
         }
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Error::io(format!("creating the lock directory {} (locks.dir)", dir.display()), e))?;
+        std::fs::create_dir_all(dir).map_err(|e| {
+            Error::io(
+                format!("creating the lock directory {} (locks.dir)", dir.display()),
+                e,
+            )
+        })?;
         let path = lock_path(dir, job);
-        let io = |what: &str, e: std::io::Error| Error::io(format!("{what} lock file {}", path.display()), e);
+        let io = |what: &str, e: std::io::Error| {
+            Error::io(format!("{what} lock file {}", path.display()), e)
+        };
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -101,16 +118,25 @@ impl JobLock {
         match file.try_lock() {
             Ok(()) => {
                 let holder = Holder::current(Utc::now());
-                let mut line = serde_json::to_string(&holder)
-                    .map_err(|e| Error::Fatal(format!("encoding the holder of {}: {e}", path.display())))?;
+                let mut line = serde_json::to_string(&holder).map_err(|e| {
+                    Error::Fatal(format!("encoding the holder of {}: {e}", path.display()))
+                })?;
                 line.push('\n');
                 file.set_len(0).map_err(|e| io("truncating", e))?;
-                file.seek(SeekFrom::Start(0)).map_err(|e| io("writing", e))?;
-                file.write_all(line.as_bytes()).map_err(|e| io("writing", e))?;
+                file.seek(SeekFrom::Start(0))
+                    .map_err(|e| io("writing", e))?;
+                file.write_all(line.as_bytes())
+                    .map_err(|e| io("writing", e))?;
                 file.flush().map_err(|e| io("writing", e))?;
-                Ok(LockAttempt::Acquired(JobLock { _file: file, path, holder }))
+                Ok(LockAttempt::Acquired(JobLock {
+                    _file: file,
+                    path,
+                    holder,
+                }))
             }
-            Err(TryLockError::WouldBlock) => Ok(LockAttempt::Held(read_holder(&mut file).map_err(|e| io("reading", e))?)),
+            Err(TryLockError::WouldBlock) => Ok(LockAttempt::Held(
+                read_holder(&mut file).map_err(|e| io("reading", e))?,
+            )),
             Err(TryLockError::Error(e)) => Err(io("locking", e)),
         }
     }
@@ -139,7 +165,11 @@ fn read_holder(file: &mut File) -> std::io::Result<Holder> {
             std::thread::sleep(HOLDER_READ_PAUSE);
         }
     }
-    Ok(Holder { pid: 0, host: "unknown".into(), since: Utc::now() })
+    Ok(Holder {
+        pid: 0,
+        host: "unknown".into(),
+        since: Utc::now(),
+    })
 }
 
 /// The host name from the kernel, or `unknown`.
@@ -167,14 +197,19 @@ mod tests {
     fn second_acquire_sees_the_holder_and_drop_releases() {
         let dir = tempfile::tempdir().unwrap();
         let first = acquired(JobLock::acquire(dir.path(), "daily").unwrap());
-        assert_eq!(first.path(), dir.path().join("darkhorses_update_daily.lock"));
+        assert_eq!(
+            first.path(),
+            dir.path().join("darkhorses_update_daily.lock")
+        );
         match JobLock::acquire(dir.path(), "daily").unwrap() {
             LockAttempt::Held(holder) => {
                 assert_eq!(holder.pid, std::process::id());
                 assert_eq!(holder.host, hostname());
                 assert_eq!(&holder, first.holder());
             }
-            LockAttempt::Acquired(_) => panic!("a second open file description must not get the lock"),
+            LockAttempt::Acquired(_) => {
+                panic!("a second open file description must not get the lock")
+            }
         }
         // Another job is independent.
         let other = acquired(JobLock::acquire(dir.path(), "live").unwrap());
@@ -183,17 +218,33 @@ mod tests {
         // The file stays; it is rewritten by each holder as one JSON line.
         let text = std::fs::read_to_string(again.path()).unwrap();
         assert_eq!(text.lines().count(), 1);
-        assert_eq!(serde_json::from_str::<Holder>(text.trim()).unwrap(), *again.holder());
+        assert_eq!(
+            serde_json::from_str::<Holder>(text.trim()).unwrap(),
+            *again.holder()
+        );
         drop(other);
     }
 
     #[test]
     fn holder_display_reads_like_the_skip_message() {
         let since = Utc::now() - chrono::Duration::minutes(5);
-        let holder = Holder { pid: 4242, host: "web-1".into(), since };
-        assert_eq!(holder.to_string(), format!("pid 4242 on web-1 since {}", since.format("%H:%M:%SZ")));
-        let old = Holder { since: "2026-11-27T06:00:03Z".parse().unwrap(), ..holder };
-        assert_eq!(old.to_string(), "pid 4242 on web-1 since 2026-11-27T06:00:03Z");
+        let holder = Holder {
+            pid: 4242,
+            host: "web-1".into(),
+            since,
+        };
+        assert_eq!(
+            holder.to_string(),
+            format!("pid 4242 on web-1 since {}", since.format("%H:%M:%SZ"))
+        );
+        let old = Holder {
+            since: "2026-11-27T06:00:03Z".parse().unwrap(),
+            ..holder
+        };
+        assert_eq!(
+            old.to_string(),
+            "pid 4242 on web-1 since 2026-11-27T06:00:03Z"
+        );
     }
 
     #[test]
@@ -203,7 +254,9 @@ mod tests {
         std::fs::write(&blocker, "x").unwrap();
         let err = JobLock::acquire(&blocker, "daily").unwrap_err().to_string();
         assert!(err.contains(&blocker.display().to_string()), "{err}");
-        let err = JobLock::acquire(dir.path(), "../etc").unwrap_err().to_string();
+        let err = JobLock::acquire(dir.path(), "../etc")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("'../etc'"), "{err}");
     }
 
@@ -211,7 +264,11 @@ mod tests {
     fn a_file_left_by_a_dead_holder_is_not_a_lock() {
         let dir = tempfile::tempdir().unwrap();
         let path = lock_path(dir.path(), "reference");
-        std::fs::write(&path, r#"{"pid":1,"host":"gone","since":"2020-01-01T00:00:00Z"}"#).unwrap();
+        std::fs::write(
+            &path,
+            r#"{"pid":1,"host":"gone","since":"2020-01-01T00:00:00Z"}"#,
+        )
+        .unwrap();
         let lock = acquired(JobLock::acquire(dir.path(), "reference").unwrap());
         assert_eq!(lock.holder().pid, std::process::id());
     }

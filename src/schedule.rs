@@ -91,12 +91,19 @@ pub enum DstNote {
     /// occurrence, which is this fire.
     Fold { scheduled: NaiveDateTime },
     /// `scheduled` happens twice and a wildcard schedule fires at both; `second` tells which.
-    Repeated { scheduled: NaiveDateTime, second: bool },
+    Repeated {
+        scheduled: NaiveDateTime,
+        second: bool,
+    },
 }
 
 impl Fire {
     fn new(local: DateTime<Tz>, note: Option<DstNote>) -> Self {
-        Self { at: local.with_timezone(&Utc), local, note }
+        Self {
+            at: local.with_timezone(&Utc),
+            local,
+            note,
+        }
     }
 
     /// The DST marker printed after the timestamp, such as
@@ -110,7 +117,10 @@ impl Fire {
                 self.local.format("%H:%M")
             ),
             DstNote::Fold { scheduled } => {
-                format!("# DST fold: {} happens twice, fires at the first ({zone})", scheduled.format("%H:%M"))
+                format!(
+                    "# DST fold: {} happens twice, fires at the first ({zone})",
+                    scheduled.format("%H:%M")
+                )
             }
             DstNote::Repeated { scheduled, second } => format!(
                 "# DST fold: {} happens twice, fires at both (this is the {}, {zone})",
@@ -124,7 +134,11 @@ impl Fire {
 impl fmt::Display for Fire {
     /// RFC 3339 in the schedule's zone, then the DST marker if any.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.local.to_rfc3339_opts(SecondsFormat::Secs, false))?;
+        write!(
+            f,
+            "{}",
+            self.local.to_rfc3339_opts(SecondsFormat::Secs, false)
+        )?;
         if let Some(marker) = self.marker() {
             write!(f, "  {marker}")?;
         }
@@ -141,7 +155,10 @@ impl Schedule {
 
     /// Parse a 5-field expression read in `tz`.
     pub fn with_zone(expr: &str, tz: Tz) -> Result<Schedule, Error> {
-        let fail = |reason: String| Error::Expression { expr: expr.to_string(), reason };
+        let fail = |reason: String| Error::Expression {
+            expr: expr.to_string(),
+            reason,
+        };
         let parsed = normalise(expr).map_err(fail)?;
         let cron = CronParser::builder()
             .seconds(Seconds::Disallowed)
@@ -149,7 +166,12 @@ impl Schedule {
             .build()
             .parse(&parsed.normalised)
             .map_err(|e| fail(format!("{e} (normalised as '{}')", parsed.normalised)))?;
-        Ok(Schedule { expr: expr.trim().to_string(), tz, cron, wildcard: parsed.wildcard })
+        Ok(Schedule {
+            expr: expr.trim().to_string(),
+            tz,
+            cron,
+            wildcard: parsed.wildcard,
+        })
     }
 
     /// The expression as given (trimmed).
@@ -169,12 +191,21 @@ impl Schedule {
     /// Every fire strictly after `after`, in order.
     pub fn iter_after(&self, after: DateTime<Utc>) -> Fires<'_> {
         let start = after.with_timezone(&self.tz).naive_local() - MAX_CLOCK_SHIFT;
-        Fires { schedule: self, after, cursor: start, inclusive: true, pending: BTreeMap::new(), exhausted: false }
+        Fires {
+            schedule: self,
+            after,
+            cursor: start,
+            inclusive: true,
+            pending: BTreeMap::new(),
+            exhausted: false,
+        }
     }
 
     /// The fires in `(after, until]`: the slots between a last run and now.
     pub fn fires_between(&self, after: DateTime<Utc>, until: DateTime<Utc>) -> Vec<Fire> {
-        self.iter_after(after).take_while(|f| f.at <= until).collect()
+        self.iter_after(after)
+            .take_while(|f| f.at <= until)
+            .collect()
     }
 
     /// The real fires that one wall-clock match produces.
@@ -182,10 +213,24 @@ impl Schedule {
         match self.tz.from_local_datetime(&wall) {
             LocalResult::Single(dt) => vec![Fire::new(dt, None)],
             LocalResult::Ambiguous(first, second) if self.wildcard => vec![
-                Fire::new(first, Some(DstNote::Repeated { scheduled: wall, second: false })),
-                Fire::new(second, Some(DstNote::Repeated { scheduled: wall, second: true })),
+                Fire::new(
+                    first,
+                    Some(DstNote::Repeated {
+                        scheduled: wall,
+                        second: false,
+                    }),
+                ),
+                Fire::new(
+                    second,
+                    Some(DstNote::Repeated {
+                        scheduled: wall,
+                        second: true,
+                    }),
+                ),
             ],
-            LocalResult::Ambiguous(first, _) => vec![Fire::new(first, Some(DstNote::Fold { scheduled: wall }))],
+            LocalResult::Ambiguous(first, _) => {
+                vec![Fire::new(first, Some(DstNote::Fold { scheduled: wall }))]
+            }
             LocalResult::None if self.wildcard => Vec::new(),
             LocalResult::None => {
                 // The first wall-clock minute after the gap that exists is the first instant after it.
@@ -234,7 +279,11 @@ impl Iterator for Fires<'_> {
             if self.exhausted {
                 return None;
             }
-            match self.schedule.cron.find_next_occurrence(&self.cursor, self.inclusive) {
+            match self
+                .schedule
+                .cron
+                .find_next_occurrence(&self.cursor, self.inclusive)
+            {
                 Ok(wall) => {
                     self.cursor = wall;
                     self.inclusive = false;
@@ -254,16 +303,24 @@ impl Iterator for Fires<'_> {
 /// Check a 5-field cron expression and an IANA time zone, as `config check` does. The error
 /// says what is wrong with which of the two.
 pub fn check_expression(expr: &str, tz: &str) -> Result<(), String> {
-    Schedule::parse(expr, tz).map(|_| ()).map_err(|e| e.to_string())
+    Schedule::parse(expr, tz)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 /// Parse an IANA time zone name.
 pub fn parse_zone(tz: &str) -> Result<Tz, Error> {
-    tz.trim().parse::<Tz>().map_err(|_| Error::TimeZone { zone: tz.to_string() })
+    tz.trim().parse::<Tz>().map_err(|_| Error::TimeZone {
+        zone: tz.to_string(),
+    })
 }
 
 /// `darkhorses schedule`: the text to print, one fire per line.
-pub fn preview(args: &ScheduleArgs, config: &Config, now: DateTime<Utc>) -> Result<String, crate::Error> {
+pub fn preview(
+    args: &ScheduleArgs,
+    config: &Config,
+    now: DateTime<Utc>,
+) -> Result<String, crate::Error> {
     let usage = |e: Error| crate::Error::Usage(e.to_string());
     let (expr, zone, label) = match (&args.job, &args.expr) {
         (Some(name), _) => {
@@ -271,17 +328,37 @@ pub fn preview(args: &ScheduleArgs, config: &Config, now: DateTime<Utc>) -> Resu
                 let names: Vec<&str> = config.intervals.keys().map(String::as_str).collect();
                 return Err(crate::Error::Usage(format!(
                     "unknown job '{name}': the configured intervals are {}",
-                    if names.is_empty() { "(none)".to_string() } else { names.join(", ") }
+                    if names.is_empty() {
+                        "(none)".to_string()
+                    } else {
+                        names.join(", ")
+                    }
                 )));
             };
             let zone = args.tz.clone().unwrap_or_else(|| interval.timezone.clone());
-            (interval.frequency.clone(), zone, format!("intervals.{name}.frequency"))
+            (
+                interval.frequency.clone(),
+                zone,
+                format!("intervals.{name}.frequency"),
+            )
         }
-        (None, Some(expr)) => (expr.clone(), args.tz.clone().unwrap_or_else(|| "UTC".to_string()), String::new()),
-        (None, None) => return Err(crate::Error::Usage("give a cron expression or --job NAME".into())),
+        (None, Some(expr)) => (
+            expr.clone(),
+            args.tz.clone().unwrap_or_else(|| "UTC".to_string()),
+            String::new(),
+        ),
+        (None, None) => {
+            return Err(crate::Error::Usage(
+                "give a cron expression or --job NAME".into(),
+            ));
+        }
     };
     let schedule = Schedule::parse(&expr, &zone).map_err(|e| {
-        if label.is_empty() { usage(e) } else { crate::Error::Usage(format!("{label}: {e}")) }
+        if label.is_empty() {
+            usage(e)
+        } else {
+            crate::Error::Usage(format!("{label}: {e}"))
+        }
     })?;
     let after = match &args.after {
         Some(text) => parse_instant(text)?,
@@ -302,18 +379,22 @@ pub fn preview(args: &ScheduleArgs, config: &Config, now: DateTime<Utc>) -> Resu
 
 /// An RFC 3339 instant from the command line.
 fn parse_instant(text: &str) -> Result<DateTime<Utc>, crate::Error> {
-    DateTime::parse_from_rfc3339(text.trim()).map(|t| t.with_timezone(&Utc)).map_err(|e| {
-        crate::Error::Usage(format!(
-            "--after '{text}' is not an RFC 3339 instant ({e}); example: 2026-03-28T00:00:00Z"
-        ))
-    })
+    DateTime::parse_from_rfc3339(text.trim())
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| {
+            crate::Error::Usage(format!(
+                "--after '{text}' is not an RFC 3339 instant ({e}); example: 2026-03-28T00:00:00Z"
+            ))
+        })
 }
 
 // ---------------------------------------------------------------------------------------------
 // Checking and normalising an expression
 // ---------------------------------------------------------------------------------------------
 
-const MONTHS: [&str; 12] = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"];
+const MONTHS: [&str; 12] = [
+    "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
+];
 const DAYS: [&str; 7] = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -326,7 +407,13 @@ enum Field {
 }
 
 impl Field {
-    const ALL: [Field; 5] = [Field::Minute, Field::Hour, Field::DayOfMonth, Field::Month, Field::DayOfWeek];
+    const ALL: [Field; 5] = [
+        Field::Minute,
+        Field::Hour,
+        Field::DayOfMonth,
+        Field::Month,
+        Field::DayOfWeek,
+    ];
 
     fn name(self) -> &'static str {
         match self {
@@ -396,14 +483,20 @@ fn normalise(expr: &str) -> Result<Normalised, String> {
     let trimmed = expr.trim();
     let expanded = if trimmed.starts_with('@') {
         nickname(trimmed).ok_or_else(|| {
-            format!("unknown nickname '{trimmed}' (use @yearly, @monthly, @weekly, @daily or @hourly)")
+            format!(
+                "unknown nickname '{trimmed}' (use @yearly, @monthly, @weekly, @daily or @hourly)"
+            )
         })?
     } else {
         trimmed
     };
     let parts: Vec<&str> = expanded.split_whitespace().collect();
     if parts.len() != 5 {
-        let hint = if parts.len() == 6 { ": seconds and years are not supported" } else { "" };
+        let hint = if parts.len() == 6 {
+            ": seconds and years are not supported"
+        } else {
+            ""
+        };
         return Err(format!(
             "expected 5 fields (minute hour day-of-month month day-of-week), found {}{hint}",
             parts.len()
@@ -421,7 +514,11 @@ fn normalise(expr: &str) -> Result<Normalised, String> {
         check_days_exist(fields[2].values, fields[3].values)?;
     }
     Ok(Normalised {
-        normalised: fields.iter().map(|f| f.text.as_str()).collect::<Vec<_>>().join(" "),
+        normalised: fields
+            .iter()
+            .map(|f| f.text.as_str())
+            .collect::<Vec<_>>()
+            .join(" "),
         dom_and_dow: !or_days,
         wildcard: star(0) || star(1),
     })
@@ -436,21 +533,31 @@ fn check_days_exist(days: u64, months: u64) -> Result<(), String> {
     if possible {
         Ok(())
     } else {
-        Err("the day-of-month never occurs in the selected month(s), so it would never fire".to_string())
+        Err(
+            "the day-of-month never occurs in the selected month(s), so it would never fire"
+                .to_string(),
+        )
     }
 }
 
 fn parse_field(field: Field, text: &str) -> Result<ParsedField, String> {
     let (min, max) = field.range();
     if text == "*" {
-        return Ok(ParsedField { text: "*".into(), values: mask(min, max, 1), special: false });
+        return Ok(ParsedField {
+            text: "*".into(),
+            values: mask(min, max, 1),
+            special: false,
+        });
     }
     let mut items = Vec::new();
     let mut values = 0u64;
     let mut special = false;
     for item in text.split(',') {
         if item.is_empty() {
-            return Err(format!("{} field '{text}' has an empty list item", field.name()));
+            return Err(format!(
+                "{} field '{text}' has an empty list item",
+                field.name()
+            ));
         }
         let upper = item.to_ascii_uppercase();
         // Extensions: L (last day of month), nL (last weekday n of month), n#k (k-th weekday n).
@@ -461,7 +568,9 @@ fn parse_field(field: Field, text: &str) -> Result<ParsedField, String> {
         }
         if field == Field::DayOfWeek {
             if upper == "L" {
-                return Err("day-of-week field: 'L' needs a day before it (5L is the last Friday)".into());
+                return Err(
+                    "day-of-week field: 'L' needs a day before it (5L is the last Friday)".into(),
+                );
             }
             if let Some(day) = upper.strip_suffix('L') {
                 let day = value(field, day, false)?;
@@ -481,11 +590,17 @@ fn parse_field(field: Field, text: &str) -> Result<ParsedField, String> {
         }
         let (base, step) = match upper.split_once('/') {
             Some((base, step)) => {
-                let step: u32 = step
-                    .parse()
-                    .map_err(|_| format!("{} field '{item}': step '{step}' is not a number", field.name()))?;
+                let step: u32 = step.parse().map_err(|_| {
+                    format!(
+                        "{} field '{item}': step '{step}' is not a number",
+                        field.name()
+                    )
+                })?;
                 if step == 0 {
-                    return Err(format!("{} field '{item}': a step must be at least 1", field.name()));
+                    return Err(format!(
+                        "{} field '{item}': a step must be at least 1",
+                        field.name()
+                    ));
                 }
                 (base, Some(step))
             }
@@ -519,7 +634,11 @@ fn parse_field(field: Field, text: &str) -> Result<ParsedField, String> {
     if field == Field::DayOfWeek && values & (1 << 7) != 0 {
         values |= 1;
     }
-    Ok(ParsedField { text: items.join(","), values, special })
+    Ok(ParsedField {
+        text: items.join(","),
+        values,
+        special,
+    })
 }
 
 /// One value of a field: a number in range or a name. `range_end` reads `SUN` as 7, so `FRI-SUN` works.
@@ -529,23 +648,35 @@ fn value(field: Field, text: &str, range_end: bool) -> Result<u32, String> {
         return if (min..=max).contains(&n) {
             Ok(n)
         } else {
-            Err(format!("{} field {n} is out of range {min}-{max}", field.name()))
+            Err(format!(
+                "{} field {n} is out of range {min}-{max}",
+                field.name()
+            ))
         };
     }
     if let Some(index) = field.names().iter().position(|n| *n == text) {
         let v = field.name_value(index);
-        return Ok(if field == Field::DayOfWeek && range_end && v == 0 { 7 } else { v });
+        return Ok(if field == Field::DayOfWeek && range_end && v == 0 {
+            7
+        } else {
+            v
+        });
     }
     let names = match field {
         Field::Month => ", or a name JAN-DEC",
         Field::DayOfWeek => ", or a name SUN-SAT",
         _ => "",
     };
-    Err(format!("{} field: '{text}' is not a number {min}-{max}{names}", field.name()))
+    Err(format!(
+        "{} field: '{text}' is not a number {min}-{max}{names}",
+        field.name()
+    ))
 }
 
 fn mask(lo: u32, hi: u32, step: u32) -> u64 {
-    (lo..=hi).step_by(step as usize).fold(0u64, |m, v| m | (1 << v))
+    (lo..=hi)
+        .step_by(step as usize)
+        .fold(0u64, |m, v| m | (1 << v))
 }
 
 #[cfg(test)]
@@ -560,7 +691,10 @@ mod tests {
     /// The next `n` fires as RFC 3339 strings in the schedule's zone.
     fn next(expr: &str, tz: &str, after: &str, n: usize) -> Vec<String> {
         let s = Schedule::parse(expr, tz).unwrap_or_else(|e| panic!("{e}"));
-        s.iter_after(utc(after)).take(n).map(|f| f.local.to_rfc3339_opts(SecondsFormat::Secs, false)).collect()
+        s.iter_after(utc(after))
+            .take(n)
+            .map(|f| f.local.to_rfc3339_opts(SecondsFormat::Secs, false))
+            .collect()
     }
 
     fn err(expr: &str) -> String {
@@ -585,43 +719,79 @@ mod tests {
 
     #[test]
     fn every_minute_and_steps() {
-        assert_eq!(next("* * * * *", "UTC", AFTER, 2), ["2026-02-26T10:08:00+00:00", "2026-02-26T10:09:00+00:00"]);
-        assert_eq!(next("*/15 * * * *", "UTC", AFTER, 2), ["2026-02-26T10:15:00+00:00", "2026-02-26T10:30:00+00:00"]);
-        assert_eq!(next("0/15 * * * *", "UTC", AFTER, 2), ["2026-02-26T10:15:00+00:00", "2026-02-26T10:30:00+00:00"]);
-        assert_eq!(next("5/20 * * * *", "UTC", AFTER, 3), [
-            "2026-02-26T10:25:00+00:00",
-            "2026-02-26T10:45:00+00:00",
-            "2026-02-26T11:05:00+00:00"
-        ]);
-        assert_eq!(next("10-30/10 * * * *", "UTC", AFTER, 3), [
-            "2026-02-26T10:10:00+00:00",
-            "2026-02-26T10:20:00+00:00",
-            "2026-02-26T10:30:00+00:00"
-        ]);
-        assert_eq!(next("0 */6 * * *", "UTC", AFTER, 2), ["2026-02-26T12:00:00+00:00", "2026-02-26T18:00:00+00:00"]);
-        assert_eq!(next("*/90 * * * *", "UTC", AFTER, 2), ["2026-02-26T11:00:00+00:00", "2026-02-26T12:00:00+00:00"]);
+        assert_eq!(
+            next("* * * * *", "UTC", AFTER, 2),
+            ["2026-02-26T10:08:00+00:00", "2026-02-26T10:09:00+00:00"]
+        );
+        assert_eq!(
+            next("*/15 * * * *", "UTC", AFTER, 2),
+            ["2026-02-26T10:15:00+00:00", "2026-02-26T10:30:00+00:00"]
+        );
+        assert_eq!(
+            next("0/15 * * * *", "UTC", AFTER, 2),
+            ["2026-02-26T10:15:00+00:00", "2026-02-26T10:30:00+00:00"]
+        );
+        assert_eq!(
+            next("5/20 * * * *", "UTC", AFTER, 3),
+            [
+                "2026-02-26T10:25:00+00:00",
+                "2026-02-26T10:45:00+00:00",
+                "2026-02-26T11:05:00+00:00"
+            ]
+        );
+        assert_eq!(
+            next("10-30/10 * * * *", "UTC", AFTER, 3),
+            [
+                "2026-02-26T10:10:00+00:00",
+                "2026-02-26T10:20:00+00:00",
+                "2026-02-26T10:30:00+00:00"
+            ]
+        );
+        assert_eq!(
+            next("0 */6 * * *", "UTC", AFTER, 2),
+            ["2026-02-26T12:00:00+00:00", "2026-02-26T18:00:00+00:00"]
+        );
+        assert_eq!(
+            next("*/90 * * * *", "UTC", AFTER, 2),
+            ["2026-02-26T11:00:00+00:00", "2026-02-26T12:00:00+00:00"]
+        );
     }
 
     #[test]
     fn live_data_window() {
-        assert_eq!(next("*/15 9-20 * * *", "UTC", "2026-02-26T20:40:00Z", 3), [
-            "2026-02-26T20:45:00+00:00",
-            "2026-02-27T09:00:00+00:00",
-            "2026-02-27T09:15:00+00:00"
-        ]);
-        assert_eq!(next("*/15 9-20 * * *", "UTC", "2026-02-26T08:59:59Z", 1), ["2026-02-26T09:00:00+00:00"]);
+        assert_eq!(
+            next("*/15 9-20 * * *", "UTC", "2026-02-26T20:40:00Z", 3),
+            [
+                "2026-02-26T20:45:00+00:00",
+                "2026-02-27T09:00:00+00:00",
+                "2026-02-27T09:15:00+00:00"
+            ]
+        );
+        assert_eq!(
+            next("*/15 9-20 * * *", "UTC", "2026-02-26T08:59:59Z", 1),
+            ["2026-02-26T09:00:00+00:00"]
+        );
     }
 
     #[test]
     fn shipped_schedules() {
-        assert_eq!(next("0 6 * * *", "UTC", AFTER, 2), ["2026-02-27T06:00:00+00:00", "2026-02-28T06:00:00+00:00"]);
+        assert_eq!(
+            next("0 6 * * *", "UTC", AFTER, 2),
+            ["2026-02-27T06:00:00+00:00", "2026-02-28T06:00:00+00:00"]
+        );
         // 2026-03-01 is a Sunday.
-        assert_eq!(next("0 23 * * 0", "UTC", AFTER, 2), ["2026-03-01T23:00:00+00:00", "2026-03-08T23:00:00+00:00"]);
-        assert_eq!(next("0 3 1 * *", "UTC", AFTER, 3), [
-            "2026-03-01T03:00:00+00:00",
-            "2026-04-01T03:00:00+00:00",
-            "2026-05-01T03:00:00+00:00"
-        ]);
+        assert_eq!(
+            next("0 23 * * 0", "UTC", AFTER, 2),
+            ["2026-03-01T23:00:00+00:00", "2026-03-08T23:00:00+00:00"]
+        );
+        assert_eq!(
+            next("0 3 1 * *", "UTC", AFTER, 3),
+            [
+                "2026-03-01T03:00:00+00:00",
+                "2026-04-01T03:00:00+00:00",
+                "2026-05-01T03:00:00+00:00"
+            ]
+        );
     }
 
     #[test]
@@ -631,102 +801,177 @@ mod tests {
         assert_eq!(next("0 0 * * 0", "UTC", AFTER, 2), sunday);
         assert_eq!(next("0 0 * * sun", "UTC", AFTER, 2), sunday);
         // Fri 27, Sat 28 Feb, Sun 1 Mar.
-        assert_eq!(next("0 0 * * FRI-SUN", "UTC", AFTER, 3), [
-            "2026-02-27T00:00:00+00:00",
-            "2026-02-28T00:00:00+00:00",
-            "2026-03-01T00:00:00+00:00"
-        ]);
-        assert_eq!(next("0 0 * * 5-7", "UTC", AFTER, 3), next("0 0 * * FRI-SUN", "UTC", AFTER, 3));
+        assert_eq!(
+            next("0 0 * * FRI-SUN", "UTC", AFTER, 3),
+            [
+                "2026-02-27T00:00:00+00:00",
+                "2026-02-28T00:00:00+00:00",
+                "2026-03-01T00:00:00+00:00"
+            ]
+        );
+        assert_eq!(
+            next("0 0 * * 5-7", "UTC", AFTER, 3),
+            next("0 0 * * FRI-SUN", "UTC", AFTER, 3)
+        );
         // Fri 27 Feb, Mon 2 Mar.
-        assert_eq!(next("30 8 * * MON-FRI", "UTC", AFTER, 2), ["2026-02-27T08:30:00+00:00", "2026-03-02T08:30:00+00:00"]);
-        assert_eq!(next("0 12 * * MON,WED", "UTC", AFTER, 2), ["2026-03-02T12:00:00+00:00", "2026-03-04T12:00:00+00:00"]);
-        assert_eq!(next("0 0 1 JAN *", "UTC", AFTER, 2), ["2027-01-01T00:00:00+00:00", "2028-01-01T00:00:00+00:00"]);
-        assert_eq!(next("0 0 15 mar-may *", "UTC", AFTER, 3), [
-            "2026-03-15T00:00:00+00:00",
-            "2026-04-15T00:00:00+00:00",
-            "2026-05-15T00:00:00+00:00"
-        ]);
-        assert_eq!(next("0 0 1 */4 *", "UTC", AFTER, 3), [
-            "2026-05-01T00:00:00+00:00",
-            "2026-09-01T00:00:00+00:00",
-            "2027-01-01T00:00:00+00:00"
-        ]);
+        assert_eq!(
+            next("30 8 * * MON-FRI", "UTC", AFTER, 2),
+            ["2026-02-27T08:30:00+00:00", "2026-03-02T08:30:00+00:00"]
+        );
+        assert_eq!(
+            next("0 12 * * MON,WED", "UTC", AFTER, 2),
+            ["2026-03-02T12:00:00+00:00", "2026-03-04T12:00:00+00:00"]
+        );
+        assert_eq!(
+            next("0 0 1 JAN *", "UTC", AFTER, 2),
+            ["2027-01-01T00:00:00+00:00", "2028-01-01T00:00:00+00:00"]
+        );
+        assert_eq!(
+            next("0 0 15 mar-may *", "UTC", AFTER, 3),
+            [
+                "2026-03-15T00:00:00+00:00",
+                "2026-04-15T00:00:00+00:00",
+                "2026-05-15T00:00:00+00:00"
+            ]
+        );
+        assert_eq!(
+            next("0 0 1 */4 *", "UTC", AFTER, 3),
+            [
+                "2026-05-01T00:00:00+00:00",
+                "2026-09-01T00:00:00+00:00",
+                "2027-01-01T00:00:00+00:00"
+            ]
+        );
     }
 
     #[test]
     fn last_and_nth() {
-        assert_eq!(next("0 0 L * *", "UTC", AFTER, 3), [
-            "2026-02-28T00:00:00+00:00",
-            "2026-03-31T00:00:00+00:00",
-            "2026-04-30T00:00:00+00:00"
-        ]);
+        assert_eq!(
+            next("0 0 L * *", "UTC", AFTER, 3),
+            [
+                "2026-02-28T00:00:00+00:00",
+                "2026-03-31T00:00:00+00:00",
+                "2026-04-30T00:00:00+00:00"
+            ]
+        );
         // Second Fridays: 13 Mar, 10 Apr, 8 May 2026.
-        assert_eq!(next("0 0 * * 5#2", "UTC", AFTER, 3), [
-            "2026-03-13T00:00:00+00:00",
-            "2026-04-10T00:00:00+00:00",
-            "2026-05-08T00:00:00+00:00"
-        ]);
-        assert_eq!(next("0 0 * * FRI#2", "UTC", AFTER, 1), ["2026-03-13T00:00:00+00:00"]);
+        assert_eq!(
+            next("0 0 * * 5#2", "UTC", AFTER, 3),
+            [
+                "2026-03-13T00:00:00+00:00",
+                "2026-04-10T00:00:00+00:00",
+                "2026-05-08T00:00:00+00:00"
+            ]
+        );
+        assert_eq!(
+            next("0 0 * * FRI#2", "UTC", AFTER, 1),
+            ["2026-03-13T00:00:00+00:00"]
+        );
         // Last Fridays: 27 Feb, 27 Mar, 24 Apr 2026.
-        assert_eq!(next("0 0 * * 5L", "UTC", "2026-02-26T00:00:00Z", 3), [
-            "2026-02-27T00:00:00+00:00",
-            "2026-03-27T00:00:00+00:00",
-            "2026-04-24T00:00:00+00:00"
-        ]);
+        assert_eq!(
+            next("0 0 * * 5L", "UTC", "2026-02-26T00:00:00Z", 3),
+            [
+                "2026-02-27T00:00:00+00:00",
+                "2026-03-27T00:00:00+00:00",
+                "2026-04-24T00:00:00+00:00"
+            ]
+        );
         // Leap days only.
-        assert_eq!(next("0 0 29 2 *", "UTC", AFTER, 2), ["2028-02-29T00:00:00+00:00", "2032-02-29T00:00:00+00:00"]);
+        assert_eq!(
+            next("0 0 29 2 *", "UTC", AFTER, 2),
+            ["2028-02-29T00:00:00+00:00", "2032-02-29T00:00:00+00:00"]
+        );
         // 31st: skips 30-day months.
-        assert_eq!(next("0 0 31 * *", "UTC", AFTER, 3), [
-            "2026-03-31T00:00:00+00:00",
-            "2026-05-31T00:00:00+00:00",
-            "2026-07-31T00:00:00+00:00"
-        ]);
+        assert_eq!(
+            next("0 0 31 * *", "UTC", AFTER, 3),
+            [
+                "2026-03-31T00:00:00+00:00",
+                "2026-05-31T00:00:00+00:00",
+                "2026-07-31T00:00:00+00:00"
+            ]
+        );
     }
 
     #[test]
     fn day_fields_or_and_star_prefixed_and() {
         // Both restricted: OR. The 13th or Fridays: Fri 27 Feb, Fri 6 Mar, Fri 13 Mar.
-        assert_eq!(next("0 0 13 * 5", "UTC", AFTER, 3), [
-            "2026-02-27T00:00:00+00:00",
-            "2026-03-06T00:00:00+00:00",
-            "2026-03-13T00:00:00+00:00"
-        ]);
+        assert_eq!(
+            next("0 0 13 * 5", "UTC", AFTER, 3),
+            [
+                "2026-02-27T00:00:00+00:00",
+                "2026-03-06T00:00:00+00:00",
+                "2026-03-13T00:00:00+00:00"
+            ]
+        );
         // Star-prefixed day-of-month: AND (Vixie). Odd days that are Mondays: 9, 23 Mar, 13 Apr.
-        assert_eq!(next("0 0 */2 * 1", "UTC", AFTER, 3), [
-            "2026-03-09T00:00:00+00:00",
-            "2026-03-23T00:00:00+00:00",
-            "2026-04-13T00:00:00+00:00"
-        ]);
+        assert_eq!(
+            next("0 0 */2 * 1", "UTC", AFTER, 3),
+            [
+                "2026-03-09T00:00:00+00:00",
+                "2026-03-23T00:00:00+00:00",
+                "2026-04-13T00:00:00+00:00"
+            ]
+        );
         // Star-prefixed day-of-week: AND too. The 1st when it is a Sun/Tue/Thu/Sat: 1 Mar (Sun),
         // then 1 Aug (Sat); 1 Apr-1 Jul are Wed, Fri, Mon, Wed.
-        assert_eq!(next("0 0 1 * */2", "UTC", AFTER, 2), ["2026-03-01T00:00:00+00:00", "2026-08-01T00:00:00+00:00"]);
-        assert_eq!(next("0 0 1-7 * 1", "UTC", AFTER, 2), ["2026-03-01T00:00:00+00:00", "2026-03-02T00:00:00+00:00"]);
+        assert_eq!(
+            next("0 0 1 * */2", "UTC", AFTER, 2),
+            ["2026-03-01T00:00:00+00:00", "2026-08-01T00:00:00+00:00"]
+        );
+        assert_eq!(
+            next("0 0 1-7 * 1", "UTC", AFTER, 2),
+            ["2026-03-01T00:00:00+00:00", "2026-03-02T00:00:00+00:00"]
+        );
     }
 
     #[test]
     fn lists_and_nicknames() {
-        assert_eq!(next("0,30 9,17 * * *", "UTC", AFTER, 3), [
-            "2026-02-26T17:00:00+00:00",
-            "2026-02-26T17:30:00+00:00",
-            "2026-02-27T09:00:00+00:00"
-        ]);
-        assert_eq!(next("@daily", "UTC", AFTER, 1), ["2026-02-27T00:00:00+00:00"]);
-        assert_eq!(next("@hourly", "UTC", AFTER, 1), ["2026-02-26T11:00:00+00:00"]);
-        assert_eq!(next("@weekly", "UTC", AFTER, 1), ["2026-03-01T00:00:00+00:00"]);
-        assert_eq!(next("@monthly", "UTC", AFTER, 1), ["2026-03-01T00:00:00+00:00"]);
-        assert_eq!(next("@yearly", "UTC", AFTER, 1), ["2027-01-01T00:00:00+00:00"]);
+        assert_eq!(
+            next("0,30 9,17 * * *", "UTC", AFTER, 3),
+            [
+                "2026-02-26T17:00:00+00:00",
+                "2026-02-26T17:30:00+00:00",
+                "2026-02-27T09:00:00+00:00"
+            ]
+        );
+        assert_eq!(
+            next("@daily", "UTC", AFTER, 1),
+            ["2026-02-27T00:00:00+00:00"]
+        );
+        assert_eq!(
+            next("@hourly", "UTC", AFTER, 1),
+            ["2026-02-26T11:00:00+00:00"]
+        );
+        assert_eq!(
+            next("@weekly", "UTC", AFTER, 1),
+            ["2026-03-01T00:00:00+00:00"]
+        );
+        assert_eq!(
+            next("@monthly", "UTC", AFTER, 1),
+            ["2026-03-01T00:00:00+00:00"]
+        );
+        assert_eq!(
+            next("@yearly", "UTC", AFTER, 1),
+            ["2027-01-01T00:00:00+00:00"]
+        );
     }
 
     #[test]
     fn other_zones() {
         // 06:00 in London is 06:00Z in winter and 05:00Z in summer.
-        assert_eq!(next("0 6 * * *", "Europe/London", "2026-03-28T12:00:00Z", 2), [
-            "2026-03-29T06:00:00+01:00",
-            "2026-03-30T06:00:00+01:00"
-        ]);
+        assert_eq!(
+            next("0 6 * * *", "Europe/London", "2026-03-28T12:00:00Z", 2),
+            ["2026-03-29T06:00:00+01:00", "2026-03-30T06:00:00+01:00"]
+        );
         // 10:07Z is 05:07 in New York.
-        assert_eq!(next("0 9 * * *", "America/New_York", AFTER, 1), ["2026-02-26T09:00:00-05:00"]);
-        assert_eq!(next("0 0 * * *", "Asia/Kolkata", AFTER, 1), ["2026-02-27T00:00:00+05:30"]);
+        assert_eq!(
+            next("0 9 * * *", "America/New_York", AFTER, 1),
+            ["2026-02-26T09:00:00-05:00"]
+        );
+        assert_eq!(
+            next("0 0 * * *", "Asia/Kolkata", AFTER, 1),
+            ["2026-02-27T00:00:00+05:30"]
+        );
     }
 
     #[test]
@@ -734,25 +979,38 @@ mod tests {
         let s = Schedule::parse("30 1 * * *", "Europe/London").unwrap();
         let fires: Vec<Fire> = s.iter_after(utc("2026-03-27T12:00:00Z")).take(3).collect();
         let text: Vec<String> = fires.iter().map(|f| f.to_string()).collect();
-        assert_eq!(text, [
-            "2026-03-28T01:30:00+00:00",
-            "2026-03-29T02:00:00+01:00  # DST gap: 01:30 does not exist, fires at 02:00 BST",
-            "2026-03-30T01:30:00+01:00",
-        ]);
+        assert_eq!(
+            text,
+            [
+                "2026-03-28T01:30:00+00:00",
+                "2026-03-29T02:00:00+01:00  # DST gap: 01:30 does not exist, fires at 02:00 BST",
+                "2026-03-30T01:30:00+01:00",
+            ]
+        );
         assert_eq!(fires[1].at, utc("2026-03-29T01:00:00Z"));
     }
 
     #[test]
     fn fixed_time_in_fold_fires_once_at_first() {
         let s = Schedule::parse("30 1 * * *", "Europe/London").unwrap();
-        let text: Vec<String> = s.iter_after(utc("2026-10-23T12:00:00Z")).take(3).map(|f| f.to_string()).collect();
-        assert_eq!(text, [
-            "2026-10-24T01:30:00+01:00",
-            "2026-10-25T01:30:00+01:00  # DST fold: 01:30 happens twice, fires at the first (BST)",
-            "2026-10-26T01:30:00+00:00",
-        ]);
+        let text: Vec<String> = s
+            .iter_after(utc("2026-10-23T12:00:00Z"))
+            .take(3)
+            .map(|f| f.to_string())
+            .collect();
+        assert_eq!(
+            text,
+            [
+                "2026-10-24T01:30:00+01:00",
+                "2026-10-25T01:30:00+01:00  # DST fold: 01:30 happens twice, fires at the first (BST)",
+                "2026-10-26T01:30:00+00:00",
+            ]
+        );
         // Starting inside the fold, after the first 01:30, the repeat is not a fire.
-        assert_eq!(s.next_after(utc("2026-10-25T00:45:00Z")).unwrap().at, utc("2026-10-26T01:30:00Z"));
+        assert_eq!(
+            s.next_after(utc("2026-10-25T00:45:00Z")).unwrap().at,
+            utc("2026-10-26T01:30:00Z")
+        );
     }
 
     #[test]
@@ -768,19 +1026,46 @@ mod tests {
     fn wildcard_runs_by_the_clock() {
         // Gap: 01:00-01:59 skipped; every real hour still gets one run.
         let s = Schedule::parse("30 * * * *", "Europe/London").unwrap();
-        let gap: Vec<DateTime<Utc>> =
-            s.fires_between(utc("2026-03-29T00:00:00Z"), utc("2026-03-29T03:00:00Z")).iter().map(|f| f.at).collect();
-        assert_eq!(gap, [utc("2026-03-29T00:30:00Z"), utc("2026-03-29T01:30:00Z"), utc("2026-03-29T02:30:00Z")]);
+        let gap: Vec<DateTime<Utc>> = s
+            .fires_between(utc("2026-03-29T00:00:00Z"), utc("2026-03-29T03:00:00Z"))
+            .iter()
+            .map(|f| f.at)
+            .collect();
+        assert_eq!(
+            gap,
+            [
+                utc("2026-03-29T00:30:00Z"),
+                utc("2026-03-29T01:30:00Z"),
+                utc("2026-03-29T02:30:00Z")
+            ]
+        );
         // Fold: 01:30 fires at both occurrences, in real-time order.
         let fold = s.fires_between(utc("2026-10-24T23:00:00Z"), utc("2026-10-25T02:00:00Z"));
         let at: Vec<DateTime<Utc>> = fold.iter().map(|f| f.at).collect();
-        assert_eq!(at, [utc("2026-10-24T23:30:00Z"), utc("2026-10-25T00:30:00Z"), utc("2026-10-25T01:30:00Z")]);
-        assert_eq!(fold[2].note, Some(DstNote::Repeated { scheduled: fold[2].local.naive_local(), second: true }));
+        assert_eq!(
+            at,
+            [
+                utc("2026-10-24T23:30:00Z"),
+                utc("2026-10-25T00:30:00Z"),
+                utc("2026-10-25T01:30:00Z")
+            ]
+        );
+        assert_eq!(
+            fold[2].note,
+            Some(DstNote::Repeated {
+                scheduled: fold[2].local.naive_local(),
+                second: true
+            })
+        );
         // Fires keep real-time order with a fine step through the fold.
         let every = Schedule::parse("*/20 * * * *", "Europe/London").unwrap();
         let fires = every.fires_between(utc("2026-10-24T23:50:00Z"), utc("2026-10-25T01:50:00Z"));
         assert_eq!(fires.len(), 6);
-        assert!(fires.windows(2).all(|w| w[1].at - w[0].at == Duration::minutes(20)));
+        assert!(
+            fires
+                .windows(2)
+                .all(|w| w[1].at - w[0].at == Duration::minutes(20))
+        );
     }
 
     #[test]
@@ -788,13 +1073,26 @@ mod tests {
         let s = Schedule::parse("0 * * * *", "UTC").unwrap();
         let fires = s.fires_between(utc("2026-02-26T10:00:00Z"), utc("2026-02-26T13:00:00Z"));
         let at: Vec<DateTime<Utc>> = fires.iter().map(|f| f.at).collect();
-        assert_eq!(at, [utc("2026-02-26T11:00:00Z"), utc("2026-02-26T12:00:00Z"), utc("2026-02-26T13:00:00Z")]);
-        assert!(s.fires_between(utc("2026-02-26T10:00:00Z"), utc("2026-02-26T10:59:59Z")).is_empty());
+        assert_eq!(
+            at,
+            [
+                utc("2026-02-26T11:00:00Z"),
+                utc("2026-02-26T12:00:00Z"),
+                utc("2026-02-26T13:00:00Z")
+            ]
+        );
+        assert!(
+            s.fires_between(utc("2026-02-26T10:00:00Z"), utc("2026-02-26T10:59:59Z"))
+                .is_empty()
+        );
     }
 
     #[test]
     fn errors_say_what_is_wrong() {
-        assert_eq!(err("61 * * * *"), "invalid cron expression '61 * * * *': minute field 61 is out of range 0-59");
+        assert_eq!(
+            err("61 * * * *"),
+            "invalid cron expression '61 * * * *': minute field 61 is out of range 0-59"
+        );
         assert!(err("0 24 * * *").contains("hour field 24 is out of range 0-23"));
         assert!(err("0 0 0 * *").contains("day-of-month field 0 is out of range 1-31"));
         assert!(err("0 0 * 13 *").contains("month field 13 is out of range 1-12"));
@@ -811,7 +1109,9 @@ mod tests {
         assert!(err("@reboot").contains("unknown nickname"));
         assert!(err("").contains("expected 5 fields"));
         assert_eq!(
-            Schedule::parse("0 0 * * *", "Europe/Lndon").unwrap_err().to_string(),
+            Schedule::parse("0 0 * * *", "Europe/Lndon")
+                .unwrap_err()
+                .to_string(),
             "unknown time zone 'Europe/Lndon': use an IANA name such as UTC or Europe/London"
         );
     }
@@ -820,8 +1120,16 @@ mod tests {
     fn check_expression_contract() {
         assert_eq!(check_expression("*/15 9-20 * * *", "UTC"), Ok(()));
         assert_eq!(check_expression("30 1 * * *", "Europe/London"), Ok(()));
-        assert!(check_expression("99 * * * *", "UTC").unwrap_err().contains("minute field 99"));
-        assert!(check_expression("* * * * *", "Mars/Olympus").unwrap_err().contains("Mars/Olympus"));
+        assert!(
+            check_expression("99 * * * *", "UTC")
+                .unwrap_err()
+                .contains("minute field 99")
+        );
+        assert!(
+            check_expression("* * * * *", "Mars/Olympus")
+                .unwrap_err()
+                .contains("Mars/Olympus")
+        );
     }
 
     #[test]
@@ -843,21 +1151,38 @@ mod tests {
             preview(&args(None, Some("monthly_reference")), &config, now).unwrap(),
             "2026-03-01T03:00:00+00:00\n2026-04-01T03:00:00+00:00\n"
         );
-        let unknown = preview(&args(None, Some("nope")), &config, now).unwrap_err().to_string();
-        assert!(unknown.contains("unknown job 'nope'") && unknown.contains("daily_data, live_data"), "{unknown}");
+        let unknown = preview(&args(None, Some("nope")), &config, now)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            unknown.contains("unknown job 'nope'") && unknown.contains("daily_data, live_data"),
+            "{unknown}"
+        );
         let mut bad_after = args(Some("* * * * *"), None);
         bad_after.after = Some("yesterday".into());
-        assert!(preview(&bad_after, &config, now).unwrap_err().to_string().contains("--after 'yesterday'"));
+        assert!(
+            preview(&bad_after, &config, now)
+                .unwrap_err()
+                .to_string()
+                .contains("--after 'yesterday'")
+        );
         let mut default_now = args(Some("0 0 * * *"), None);
         default_now.after = None;
-        assert_eq!(preview(&default_now, &config, now).unwrap().lines().next(), Some("2020-01-02T00:00:00+00:00"));
+        assert_eq!(
+            preview(&default_now, &config, now).unwrap().lines().next(),
+            Some("2020-01-02T00:00:00+00:00")
+        );
     }
 
     #[test]
     fn day_of_month_weekday_check_uses_dates() {
         // Sanity check of the calendar facts the answers above rely on.
         use chrono::Datelike;
-        let d = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap().weekday();
+        let d = |s: &str| {
+            chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .unwrap()
+                .weekday()
+        };
         assert_eq!(d("2026-03-01"), chrono::Weekday::Sun);
         assert_eq!(d("2026-02-26"), chrono::Weekday::Thu);
         assert_eq!(d("2026-03-13"), chrono::Weekday::Fri);

@@ -80,8 +80,11 @@ pub fn log_name_for(job: &str) -> &str {
 /// `cfg.level` shifted by `verbosity` (+1 debug, +2 trace, -1 warn, -2 error). Prunes expired files.
 pub fn init(cfg: &LoggingConfig, log_name: &str, verbosity: i8) -> Result<TelemetryGuard, Error> {
     let (subscriber, guard) = build(cfg, log_name, verbosity, Arc::new(SystemClock))?;
-    tracing::subscriber::set_global_default(subscriber)
-        .map_err(|_| Error::Fatal("logging was already set up in this process (telemetry::init runs once)".into()))?;
+    tracing::subscriber::set_global_default(subscriber).map_err(|_| {
+        Error::Fatal(
+            "logging was already set up in this process (telemetry::init runs once)".into(),
+        )
+    })?;
     Ok(guard)
 }
 
@@ -92,14 +95,25 @@ pub fn build(
     verbosity: i8,
     clock: Arc<dyn Clock>,
 ) -> Result<(impl Subscriber + Send + Sync + 'static, TelemetryGuard), Error> {
-    if log_name.is_empty() || !log_name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+    if log_name.is_empty()
+        || !log_name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
         return Err(Error::Fatal(format!(
             "log name '{log_name}' may only hold letters, digits, '_' and '-' (it becomes a file name)"
         )));
     }
     let level = level(&cfg.level, verbosity)?;
-    std::fs::create_dir_all(&cfg.dir)
-        .map_err(|e| Error::io(format!("creating the log directory {} (logging.dir)", cfg.dir.display()), e))?;
+    std::fs::create_dir_all(&cfg.dir).map_err(|e| {
+        Error::io(
+            format!(
+                "creating the log directory {} (logging.dir)",
+                cfg.dir.display()
+            ),
+            e,
+        )
+    })?;
     let today = clock.now().date_naive();
     prune(&cfg.dir, log_name, today, retention_days(cfg, log_name))?;
     let file = DailyFile::open(&cfg.dir, log_name, clock)?;
@@ -112,15 +126,33 @@ pub fn build(
                 .with_ansi(stderr_ansi)
                 .with_target(false)
                 .boxed(),
-            tracing_subscriber::fmt::layer().with_writer(file.clone()).with_ansi(false).with_target(false).boxed(),
+            tracing_subscriber::fmt::layer()
+                .with_writer(file.clone())
+                .with_ansi(false)
+                .with_target(false)
+                .boxed(),
         ],
         LogFormat::Json => vec![
-            tracing_subscriber::fmt::layer().json().flatten_event(true).with_writer(std::io::stderr).boxed(),
-            tracing_subscriber::fmt::layer().json().flatten_event(true).with_writer(file.clone()).boxed(),
+            tracing_subscriber::fmt::layer()
+                .json()
+                .flatten_event(true)
+                .with_writer(std::io::stderr)
+                .boxed(),
+            tracing_subscriber::fmt::layer()
+                .json()
+                .flatten_event(true)
+                .with_writer(file.clone())
+                .boxed(),
         ],
     };
-    let dependencies = if level == LevelFilter::TRACE { LevelFilter::TRACE } else { LevelFilter::WARN };
-    let filter = Targets::new().with_default(dependencies).with_target("darkhorses", level);
+    let dependencies = if level == LevelFilter::TRACE {
+        LevelFilter::TRACE
+    } else {
+        LevelFilter::WARN
+    };
+    let filter = Targets::new()
+        .with_default(dependencies)
+        .with_target("darkhorses", level);
     let subscriber = tracing_subscriber::registry().with(layers).with(filter);
     Ok((subscriber, TelemetryGuard { file }))
 }
@@ -128,7 +160,11 @@ pub fn build(
 /// `logging.level` shifted by `-v`/`-q`.
 pub fn level(configured: &str, verbosity: i8) -> Result<LevelFilter, Error> {
     let wanted = configured.trim().to_ascii_lowercase();
-    let wanted = if wanted == "warning" { "warn".to_string() } else { wanted };
+    let wanted = if wanted == "warning" {
+        "warn".to_string()
+    } else {
+        wanted
+    };
     let index = LEVELS.iter().position(|(name, _)| *name == wanted).ok_or_else(|| {
         Error::Fatal(format!(
             "logging.level '{configured}' is not a level: use one of error, warn, info, debug, trace"
@@ -154,7 +190,10 @@ pub fn file_name(log_name: &str, date: NaiveDate) -> String {
 
 /// The date of a file of `log_name`, or `None` if the name is not one of its files.
 pub fn file_date(log_name: &str, name: &str) -> Option<NaiveDate> {
-    let digits = name.strip_prefix(log_name)?.strip_prefix('_')?.strip_suffix(".log")?;
+    let digits = name
+        .strip_prefix(log_name)?
+        .strip_prefix('_')?
+        .strip_suffix(".log")?;
     if digits.len() != 8 || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -167,17 +206,32 @@ pub fn expired(date: NaiveDate, today: NaiveDate, days: u32) -> bool {
 }
 
 /// Delete the expired files of `log_name` in `dir`; returns what was deleted.
-pub fn prune(dir: &Path, log_name: &str, today: NaiveDate, days: u32) -> Result<Vec<PathBuf>, Error> {
-    let entries = std::fs::read_dir(dir)
-        .map_err(|e| Error::io(format!("listing the log directory {} (logging.dir)", dir.display()), e))?;
+pub fn prune(
+    dir: &Path,
+    log_name: &str,
+    today: NaiveDate,
+    days: u32,
+) -> Result<Vec<PathBuf>, Error> {
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        Error::io(
+            format!("listing the log directory {} (logging.dir)", dir.display()),
+            e,
+        )
+    })?;
     let mut deleted = Vec::new();
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let Some(date) = name.to_str().and_then(|n| file_date(log_name, n)) else { continue };
+        let Some(date) = name.to_str().and_then(|n| file_date(log_name, n)) else {
+            continue;
+        };
         if expired(date, today, days) {
             let path = entry.path();
-            std::fs::remove_file(&path)
-                .map_err(|e| Error::io(format!("deleting the expired log file {}", path.display()), e))?;
+            std::fs::remove_file(&path).map_err(|e| {
+                Error::io(
+                    format!("deleting the expired log file {}", path.display()),
+                    e,
+                )
+            })?;
             deleted.push(path);
         }
     }
@@ -211,7 +265,8 @@ impl DailyFile {
     pub fn open(dir: &Path, log_name: &str, clock: Arc<dyn Clock>) -> Result<DailyFile, Error> {
         let date = clock.now().date_naive();
         let path = dir.join(file_name(log_name, date));
-        let file = open_append(&path).map_err(|e| Error::io(format!("opening the log file {}", path.display()), e))?;
+        let file = open_append(&path)
+            .map_err(|e| Error::io(format!("opening the log file {}", path.display()), e))?;
         Ok(DailyFile {
             inner: Arc::new(Mutex::new(DailyState {
                 dir: dir.to_path_buf(),
@@ -226,7 +281,9 @@ impl DailyFile {
     /// The file for the current date.
     pub fn current_path(&self) -> PathBuf {
         let state = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        state.dir.join(file_name(&state.log_name, state.clock.now().date_naive()))
+        state
+            .dir
+            .join(file_name(&state.log_name, state.clock.now().date_naive()))
     }
 }
 
@@ -259,7 +316,11 @@ impl Write for DailyFileWriter {
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner()).file.flush()
+        self.inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .file
+            .flush()
     }
 }
 
@@ -267,7 +328,9 @@ impl<'a> MakeWriter<'a> for DailyFile {
     type Writer = DailyFileWriter;
 
     fn make_writer(&'a self) -> Self::Writer {
-        DailyFileWriter { inner: Arc::clone(&self.inner) }
+        DailyFileWriter {
+            inner: Arc::clone(&self.inner),
+        }
     }
 }
 
@@ -289,8 +352,14 @@ mod tests {
 
     #[test]
     fn names_match_the_original() {
-        assert_eq!(file_name("daily_update", date("2026-11-29")), "daily_update_20261129.log");
-        assert_eq!(file_name(log_name_for("live"), date("2026-01-05")), "live_update_20260105.log");
+        assert_eq!(
+            file_name("daily_update", date("2026-11-29")),
+            "daily_update_20261129.log"
+        );
+        assert_eq!(
+            file_name(log_name_for("live"), date("2026-01-05")),
+            "live_update_20260105.log"
+        );
         assert_eq!(log_name_for("reference"), "reference_update");
         assert_eq!(log_name_for("orchestrate"), "scheduler");
         assert_eq!(log_name_for("backfill"), "backfill");
@@ -300,9 +369,15 @@ mod tests {
 
     #[test]
     fn file_dates_only_for_our_names() {
-        assert_eq!(file_date("daily_update", "daily_update_20261129.log"), Some(date("2026-11-29")));
+        assert_eq!(
+            file_date("daily_update", "daily_update_20261129.log"),
+            Some(date("2026-11-29"))
+        );
         assert_eq!(file_date("daily_update", "live_update_20261129.log"), None);
-        assert_eq!(file_date("daily_update", "daily_update_20261129.log.gz"), None);
+        assert_eq!(
+            file_date("daily_update", "daily_update_20261129.log.gz"),
+            None
+        );
         assert_eq!(file_date("daily_update", "daily_update_2026112.log"), None);
         assert_eq!(file_date("daily_update", "daily_update_20261329.log"), None);
         assert_eq!(file_date("daily", "daily_update_20261129.log"), None);
@@ -325,7 +400,10 @@ mod tests {
     fn retention_per_log_name_with_default() {
         let cfg = LoggingConfig::default();
         assert_eq!(retention_days(&cfg, "live_update"), 7);
-        assert_eq!(retention_days(&cfg, "daily_update"), crate::config::defaults::LOG_RETENTION_DAYS);
+        assert_eq!(
+            retention_days(&cfg, "daily_update"),
+            crate::config::defaults::LOG_RETENTION_DAYS
+        );
     }
 
     #[test]
@@ -342,16 +420,27 @@ mod tests {
             std::fs::write(dir.path().join(name), "x\n").unwrap();
         }
         let deleted = prune(dir.path(), "daily_update", date("2026-11-29"), 7).unwrap();
-        assert_eq!(deleted, [dir.path().join("daily_update_20250101.log"), dir.path().join("daily_update_20261122.log")]);
-        let mut left: Vec<String> =
-            std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        assert_eq!(
+            deleted,
+            [
+                dir.path().join("daily_update_20250101.log"),
+                dir.path().join("daily_update_20261122.log")
+            ]
+        );
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
         left.sort();
-        assert_eq!(left, [
-            "daily_update_20261123.log",
-            "daily_update_20261129.log",
-            "daily_update_notes.log",
-            "live_update_20250101.log"
-        ]);
+        assert_eq!(
+            left,
+            [
+                "daily_update_20261123.log",
+                "daily_update_20261129.log",
+                "daily_update_notes.log",
+                "live_update_20250101.log"
+            ]
+        );
     }
 
     #[test]
@@ -376,7 +465,10 @@ mod tests {
         file.make_writer().write_all(b"before midnight\n").unwrap();
         clock.set(at("2026-11-30T00:00:00Z"));
         file.make_writer().write_all(b"after midnight\n").unwrap();
-        assert_eq!(file.current_path(), dir.path().join("scheduler_20261130.log"));
+        assert_eq!(
+            file.current_path(),
+            dir.path().join("scheduler_20261130.log")
+        );
         let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap();
         assert_eq!(read("scheduler_20261129.log"), "before midnight\n");
         assert_eq!(read("scheduler_20261130.log"), "after midnight\n");
@@ -388,7 +480,11 @@ mod tests {
         let logs = dir.path().join("logs");
         std::fs::create_dir(&logs).unwrap();
         std::fs::write(logs.join("daily_update_20261001.log"), "old\n").unwrap();
-        let cfg = LoggingConfig { dir: logs.clone(), format: LogFormat::Json, ..LoggingConfig::default() };
+        let cfg = LoggingConfig {
+            dir: logs.clone(),
+            format: LogFormat::Json,
+            ..LoggingConfig::default()
+        };
         let clock = Arc::new(FixedClock::new(at("2026-11-29T06:00:03Z")));
         let (subscriber, guard) = build(&cfg, "daily_update", 0, clock).unwrap();
         tracing::subscriber::with_default(subscriber, || {
@@ -412,8 +508,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let blocker = dir.path().join("file");
         std::fs::write(&blocker, "x").unwrap();
-        let cfg = LoggingConfig { dir: blocker.join("logs"), ..LoggingConfig::default() };
-        let err = build(&cfg, "health", 0, Arc::new(SystemClock)).map(|_| ()).unwrap_err().to_string();
-        assert!(err.contains(&blocker.join("logs").display().to_string()) && err.contains("logging.dir"), "{err}");
+        let cfg = LoggingConfig {
+            dir: blocker.join("logs"),
+            ..LoggingConfig::default()
+        };
+        let err = build(&cfg, "health", 0, Arc::new(SystemClock))
+            .map(|_| ())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(&blocker.join("logs").display().to_string())
+                && err.contains("logging.dir"),
+            "{err}"
+        );
     }
 }

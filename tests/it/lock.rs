@@ -1,5 +1,6 @@
 //! Job locks across processes: a lock held by a child process is seen with the child's pid, and
 //! `kill -9` of the child releases it at once (the kernel drops the flock).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -26,7 +27,14 @@ fn lock_holder_child() {
 fn kill_9_releases_the_lock() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--ignored", "--exact", "lock::lock_holder_child", "--nocapture", "--test-threads", "1"])
+        .args([
+            "--ignored",
+            "--exact",
+            "lock::lock_holder_child",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
         .env(CHILD_DIR, dir.path())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -36,7 +44,10 @@ fn kill_9_releases_the_lock() {
     let stdout = child.stdout.take().unwrap();
     let mut lines = BufReader::new(stdout).lines();
     let pid: u32 = loop {
-        let line = lines.next().expect("child exited before taking the lock").unwrap();
+        let line = lines
+            .next()
+            .expect("child exited before taking the lock")
+            .unwrap();
         // libtest prints "test lock::lock_holder_child ... " before the child's own output.
         if let Some((_, pid)) = line.split_once("holding ") {
             break pid.trim().parse().unwrap();
@@ -47,7 +58,11 @@ fn kill_9_releases_the_lock() {
     match JobLock::acquire(dir.path(), "example").unwrap() {
         LockAttempt::Held(holder) => {
             assert_eq!(holder.pid, child.id());
-            assert!(holder.to_string().starts_with(&format!("pid {} on ", child.id())));
+            assert!(
+                holder
+                    .to_string()
+                    .starts_with(&format!("pid {} on ", child.id()))
+            );
         }
         LockAttempt::Acquired(_) => panic!("the child holds the lock"),
     }

@@ -6,7 +6,16 @@ use predicates::prelude::*;
 #[test]
 fn dom_or_dow_example_prints_five_midnights() {
     cargo_bin_cmd!("darkhorses")
-        .args(["schedule", "0 0 1 * 1", "--tz", "UTC", "--after", "2026-02-26T10:07:00Z", "--count", "5"])
+        .args([
+            "schedule",
+            "0 0 1 * 1",
+            "--tz",
+            "UTC",
+            "--after",
+            "2026-02-26T10:07:00Z",
+            "--count",
+            "5",
+        ])
         .assert()
         .success()
         .stdout(
@@ -21,7 +30,16 @@ fn dom_or_dow_example_prints_five_midnights() {
 #[test]
 fn london_gap_is_marked_and_shifted() {
     cargo_bin_cmd!("darkhorses")
-        .args(["schedule", "30 1 * * *", "--tz", "Europe/London", "--after", "2026-03-28T00:00:00Z", "--count", "3"])
+        .args([
+            "schedule",
+            "30 1 * * *",
+            "--tz",
+            "Europe/London",
+            "--after",
+            "2026-03-28T00:00:00Z",
+            "--count",
+            "3",
+        ])
         .assert()
         .success()
         .stdout(
@@ -34,7 +52,16 @@ fn london_gap_is_marked_and_shifted() {
 #[test]
 fn london_fold_fires_once_and_is_marked() {
     cargo_bin_cmd!("darkhorses")
-        .args(["schedule", "30 1 * * *", "--tz", "Europe/London", "--after", "2026-10-24T00:00:00Z", "--count", "3"])
+        .args([
+            "schedule",
+            "30 1 * * *",
+            "--tz",
+            "Europe/London",
+            "--after",
+            "2026-10-24T00:00:00Z",
+            "--count",
+            "3",
+        ])
         .assert()
         .success()
         .stdout(
@@ -47,7 +74,15 @@ fn london_fold_fires_once_and_is_marked() {
 #[test]
 fn configured_job_and_default_now() {
     cargo_bin_cmd!("darkhorses")
-        .args(["--now", "2026-11-29T06:00:00Z", "schedule", "--job", "daily_data", "--count", "2"])
+        .args([
+            "--now",
+            "2026-11-29T06:00:00Z",
+            "schedule",
+            "--job",
+            "daily_data",
+            "--count",
+            "2",
+        ])
         .assert()
         .success()
         .stdout("2026-11-30T06:00:00+00:00\n2026-12-01T06:00:00+00:00\n");
@@ -61,7 +96,12 @@ fn bad_input_exits_2_with_one_line() {
         vec!["schedule", "* * * * *", "--after", "tomorrow"],
         vec!["schedule", "--job", "nope"],
     ] {
-        let out = cargo_bin_cmd!("darkhorses").args(&args).assert().code(2).get_output().clone();
+        let out = cargo_bin_cmd!("darkhorses")
+            .args(&args)
+            .assert()
+            .code(2)
+            .get_output()
+            .clone();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: {stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
@@ -70,5 +110,7 @@ fn bad_input_exits_2_with_one_line() {
         .args(["schedule", "61 * * * *"])
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("minute field 61 is out of range 0-59"));
+        .stderr(predicate::str::contains(
+            "minute field 61 is out of range 0-59",
+        ));
 }

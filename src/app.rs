@@ -134,7 +134,11 @@ async fn dispatch(cli: Cli, loaded: crate::config::Loaded) -> Result<Outcome> {
             println!("{} applied, {pending} pending", states.len() - pending);
             Ok(Outcome::Success)
         }
-        Command::Schedule(_) => Err(Error::Usage("schedule is being built (issue 2)".into())),
+        Command::Schedule(args) => {
+            let now = cli.global.now.unwrap_or_else(chrono::Utc::now);
+            print!("{}", crate::schedule::preview(&args, &loaded.config, now)?);
+            Ok(Outcome::Success)
+        }
         Command::Sandbox(args) => {
             let clock: std::sync::Arc<dyn crate::clock::Clock> = match cli.global.now {
                 Some(at) => std::sync::Arc::new(crate::clock::FixedClock::new(at)),

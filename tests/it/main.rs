@@ -7,6 +7,8 @@
 mod client;
 mod config;
 mod fixtures;
+mod lock;
 mod postgres;
 mod sandbox;
+mod schedule;
 mod store;

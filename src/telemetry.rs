@@ -85,6 +85,28 @@ pub fn init(cfg: &LoggingConfig, log_name: &str, verbosity: i8) -> Result<Teleme
     Ok(guard)
 }
 
+/// Logging to stderr only, for commands that are not job runs (`config`, `db`, `schedule`,
+/// `sandbox`): they keep no log file.
+pub fn init_stderr(cfg: &LoggingConfig) -> Result<(), Error> {
+    let level = level(&cfg.level, 0)?;
+    let layer = match cfg.format {
+        LogFormat::Human => tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_target(false)
+            .boxed(),
+        LogFormat::Json => {
+            tracing_subscriber::fmt::layer().json().flatten_event(true).with_writer(std::io::stderr).boxed()
+        }
+    };
+    let dependencies = if level == LevelFilter::TRACE { LevelFilter::TRACE } else { LevelFilter::WARN };
+    let filter = Targets::new().with_default(dependencies).with_target("darkhorses", level);
+    let subscriber: Box<dyn Subscriber + Send + Sync> =
+        Box::new(tracing_subscriber::registry().with(vec![layer]).with(filter));
+    tracing::subscriber::set_global_default(subscriber)
+        .map_err(|_| Error::Fatal("logging was already set up in this process (telemetry::init runs once)".into()))
+}
+
 /// The subscriber `init` installs, without installing it (tests use it with `with_default`).
 pub fn build(
     cfg: &LoggingConfig,

@@ -65,10 +65,12 @@ impl UpdateJob for Live {
             // Fetched inside the slot means at or after its start and not after now: a row stamped
             // later than the clock (a clock set back, a simulation) is not this slot's fetch.
             let decision = match (last, Self::slot_start(ctx, now)) {
-                (Some(c), Some(slot)) if (slot..=now).contains(&c.fetched_at) && c.error.is_none() => Decision::Skip(format!(
-                    "racecards for {today} already fetched at {} in this live_data slot (since {slot})",
-                    c.fetched_at.format("%H:%M:%SZ")
-                )),
+                (Some(c), Some(slot)) if (slot..=now).contains(&c.fetched_at) && c.error.is_none() => {
+                    Decision::Skip(format!(
+                        "racecards for {today} already fetched at {} in this live_data slot (since {slot})",
+                        c.fetched_at.format("%H:%M:%SZ")
+                    ))
+                }
                 _ => Decision::Fetch,
             };
             match decision {

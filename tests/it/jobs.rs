@@ -713,6 +713,10 @@ fn daily_defaults(backend: Backend) {
 
 fn daily_windows(backend: Backend) {
     let Some(rig) = Rig::new(backend, "2026-03-10T14:00:00Z") else { return };
+    let (run, calls) = rig.ok(&["daily", "--days-ahead", "0", "--days-back", "0"]);
+    assert_eq!(calls.total(), 0, "{run}");
+    assert_eq!(run.report["units_done"], 0, "{run}");
+
     let (run, calls) = rig.ok(&["daily", "--racecards-only", "--days-ahead", "3"]);
     assert_eq!(calls, Calls([(CARDS.to_string(), 3)].into()), "{run}");
     rig.check_racecards(&days("2026-03-11", "2026-03-13"));

@@ -7,6 +7,7 @@
 mod client;
 mod config;
 mod fixtures;
+mod jobs;
 mod lock;
 mod postgres;
 mod sandbox;

@@ -198,16 +198,20 @@ pub async fn run_units(
             window.push_back((key, AbortOnDropHandle::new(tokio::spawn(async move { fetch(&ctx, key).await }))));
         }
         let Some((key, task)) = window.pop_front() else { break };
+        let waiting = std::time::Instant::now();
         let outcome = task.await.unwrap_or_else(|e| {
             Err(api::Error::Payload {
                 what: key.to_string(),
                 message: format!("the unit's task ended abnormally: {e}"),
             })
         });
+        let wait_ms = waiting.elapsed().as_millis() as u64;
         processed += 1;
         match outcome {
             Ok(unit) => {
+                let writing = std::time::Instant::now();
                 let stats = store.write_unit(&unit, ctx.dry_run).await?;
+                let write_ms = writing.elapsed().as_millis() as u64;
                 report.add_writes(&stats);
                 report.units_done += 1;
                 report.races += unit.races.len() as u64;
@@ -220,7 +224,14 @@ pub async fn run_units(
                 for s in unit.skipped.iter().chain(&stats.skipped) {
                     *report.skipped_records.entry(s.reason.clone()).or_default() += 1;
                 }
-                tracing::debug!(unit = %key, races = unit.races.len(), runners = unit.runners.len(), "unit stored");
+                tracing::debug!(
+                    unit = %key,
+                    races = unit.races.len(),
+                    runners = unit.runners.len(),
+                    wait_ms,
+                    write_ms,
+                    "unit stored"
+                );
             }
             Err(api::Error::Cancelled) => {
                 // Cut off after the grace period: neither done nor failed, left for the next run.

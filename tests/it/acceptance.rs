@@ -441,6 +441,15 @@ fn thirty_days_through_faults_and_the_rate_limit_lose_nothing_and_count_every_ca
 
     // The sandbox never saw more than 2 requests in a second, and saw exactly the client's calls.
     let stats = sandbox_stats(&url);
+    eprintln!(
+        "30 days: {} races stored; client {}; sandbox total {}, max {} in 1 s, faults {}, refused {}",
+        stored.len(),
+        report["api"],
+        stats["total"],
+        stats["max_in_any_1s_window"],
+        stats["faults"],
+        stats["rate_limited"]
+    );
     assert!(stats["max_in_any_1s_window"].as_u64().unwrap() <= 2, "{stats:#}");
     assert_eq!(report["api"]["calls"], stats["total"], "client {:#} vs sandbox {stats:#}", report["api"]);
     // The faults did happen, and were retried.

@@ -192,10 +192,24 @@ async fn run_job(job: Box<dyn UpdateJob>, global: &GlobalArgs, loaded: Loaded) -
     let ctx = context(Arc::new(config), Some(clock), false, job.needs()).await?;
     match execute(job.as_ref(), &ctx, Trigger::Manual, None).await? {
         Execution::Skipped { reason } => {
+            // Logged too, so the job's log file shows the skipped run.
+            tracing::info!(job = %job.name(), "{reason}");
             println!("{reason}");
             Ok(Outcome::Success)
         }
-        Execution::Ran { report, .. } => {
+        Execution::Ran { report, status } => {
+            // The job's log file records every run's outcome, whatever the job itself logged.
+            tracing::info!(
+                job = %job.name(),
+                status = status.as_str(),
+                units.done = report.units_done,
+                units.failed = report.units_failed,
+                units.skipped = report.units_skipped,
+                api.calls = report.api.calls,
+                rows.written = report.rows_written(),
+                duration_ms = u64::try_from(report.duration.as_millis()).unwrap_or(u64::MAX),
+                "job run finished"
+            );
             if global.json {
                 let json = serde_json::to_string_pretty(&report)
                     .map_err(|e| Error::Fatal(format!("could not render the report as JSON: {e}")))?;

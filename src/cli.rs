@@ -38,11 +38,11 @@ pub struct GlobalArgs {
     #[arg(long, global = true)]
     pub sandbox: bool,
 
-    /// More log output (-v debug, -vv trace). Overrides LOG_LEVEL and logging.level.
+    /// More log output (-v debug, -vv trace). Overrides LOG_LEVEL and logging.level. Example: darkhorses -v daily
     #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
     pub verbose: u8,
 
-    /// Less log output (-q warnings only, -qq errors only).
+    /// Less log output (-q warnings only, -qq errors only). Example: darkhorses -q daily
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub quiet: u8,
 
@@ -50,7 +50,7 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_enum, value_name = "FORMAT")]
     pub log_format: Option<LogFormatArg>,
 
-    /// Print the result (job report, check, config) as JSON on stdout.
+    /// Print the result (job report, check, config) as JSON on stdout. Example: darkhorses --json daily
     #[arg(long, global = true)]
     pub json: bool,
 
@@ -94,11 +94,17 @@ pub enum Command {
     Schedule(ScheduleArgs),
 
     /// Database migrations.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  darkhorses db migrate\n  DATABASE_URL=postgres://user@host/db darkhorses db status"
+    )]
     Db(DbCommand),
 
     /// Show or check the effective configuration.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  darkhorses config show --json\n  darkhorses --config config/darkhorses.yaml config check"
+    )]
     Config(ConfigCommand),
 
     /// Serve a simulated Racing API on loopback.
@@ -112,6 +118,7 @@ pub enum Command {
 #[derive(Debug, Clone, Default, Args)]
 pub struct DryRunArg {
     /// Fetch and normalise as a real run would, write nothing, report what would be written.
+    /// Example: --dry-run
     #[arg(long)]
     pub dry_run: bool,
 }
@@ -142,7 +149,7 @@ pub struct DailyArgs {
     /// Results from yesterday back N days. Example: --days-back 3
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub days_back: u32,
-    /// Weekly reconciliation: results for the last 7 days (catches amended results).
+    /// Weekly reconciliation: results for the last 7 days (catches amended results). Example: --weekly
     #[arg(long)]
     pub weekly: bool,
     #[command(flatten)]

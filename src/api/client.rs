@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use super::Error;
-use super::budget::{Budget, Priority};
+use super::budget::{Budget, Priority, SendId};
 use super::plan;
 use super::retry::{self, Decision, MAX_RATE_LIMITED_PER_REQUEST, Outcome, RetryPolicy};
 use crate::config::{ApiConfig, Plan, RetryConfig, Secret, defaults};
@@ -442,7 +442,7 @@ impl Client {
         let mut failed = 0u32;
         let mut limited = 0u32;
         loop {
-            shared.budget.acquire(priority, &self.cancel).await?;
+            let send = shared.budget.acquire(priority, &self.cancel).await?;
             if sent > 0 {
                 bump(&counters.retries, 1);
             }
@@ -452,7 +452,7 @@ impl Client {
             let attempt = tokio::select! {
                 biased;
                 () = self.cancel.cancelled() => return Err(Error::Cancelled),
-                attempt = self.attempt(&request.url) => attempt,
+                attempt = self.attempt(&request.url, send) => attempt,
             };
             bump(&counters.latency_ms_total, u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX));
             bump(&counters.bytes, attempt.body.len() as u64);
@@ -533,7 +533,7 @@ impl Client {
     }
 
     /// One HTTP attempt, body included.
-    async fn attempt(&self, url: &Url) -> Attempt {
+    async fn attempt(&self, url: &Url, send: SendId) -> Attempt {
         let shared = &*self.shared;
         let sent = shared
             .http
@@ -542,6 +542,8 @@ impl Client {
             .header(ACCEPT, "application/json")
             .send()
             .await;
+        // Answered (or failed): the request reached the server by now, if at all.
+        shared.budget.answered(send);
         let response = match sent {
             Ok(response) => response,
             Err(e) => return Attempt::failed(&e),

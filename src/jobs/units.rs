@@ -96,26 +96,20 @@ pub fn dates_newest_first(from: NaiveDate, to: NaiveDate) -> impl Iterator<Item 
 pub async fn fetch(ctx: &JobContext, key: UnitKey) -> std::result::Result<Unit, api::Error> {
     let api = ctx.api.as_ref().ok_or_else(|| api::Error::Config("no API client in this run".into()))?;
     let regions = &ctx.config.api.regions;
-    let mut unit = Unit::new(key.kind, key.date);
     let mut responses = match key.kind {
         Kind::Racecards => {
             let raw = match racecard_source(api.plan(), key.date, ctx.clock.racing_day()).map_err(api::Error::Plan)? {
                 RacecardSource::Pro => api.racecards_pro(key.date, regions).await?,
                 RacecardSource::ByDay(day) => api.racecards_day(day, regions).await?,
             };
-            api::normalize::racecards_into(&mut unit, &raw.body, regions)?;
             vec![raw]
         }
         Kind::Results => {
-            let pages = if key.date == ctx.clock.racing_day() {
+            if key.date == ctx.clock.racing_day() {
                 api.results_today(regions).await?
             } else {
                 api.results(key.date, regions).await?
-            };
-            for page in &pages {
-                api::normalize::results_into(&mut unit, &page.body, regions)?;
             }
-            pages
         }
     };
     // Stamped with the run's clock (the wall clock unless `--now` pins it), so the coverage and
@@ -124,6 +118,8 @@ pub async fn fetch(ctx: &JobContext, key: UnitKey) -> std::result::Result<Unit, 
     for r in &mut responses {
         r.fetched_at = fetched_at;
     }
+    let bodies = responses.iter().map(|r| r.body.clone()).collect();
+    let mut unit = normalise(key, bodies, regions.clone()).await?;
     // A by-day racecard answers for the day the API thinks it is; keep only the asked date.
     unit.races.retain(|r| r.race_date == key.date);
     let race_ids: std::collections::HashSet<&str> = unit.races.iter().map(|r| r.id.as_str()).collect();
@@ -143,6 +139,29 @@ pub async fn fetch(ctx: &JobContext, key: UnitKey) -> std::result::Result<Unit, 
     unit.api_calls = responses.len() as u32;
     unit.responses = responses;
     Ok(unit)
+}
+
+/// Parse and normalise the bodies of one unit on a blocking thread. A day's page takes tens of
+/// milliseconds to normalise; on an async worker that would hold up the other units' requests
+/// between leaving the rate budget and reaching the socket (the connection task waits behind it),
+/// so they would arrive at the server bunched closer than the budget spaced them.
+async fn normalise(
+    key: UnitKey,
+    bodies: Vec<bytes::Bytes>,
+    regions: Vec<String>,
+) -> std::result::Result<Unit, api::Error> {
+    tokio::task::spawn_blocking(move || {
+        let mut unit = Unit::new(key.kind, key.date);
+        for body in &bodies {
+            match key.kind {
+                Kind::Racecards => api::normalize::racecards_into(&mut unit, body, &regions)?,
+                Kind::Results => api::normalize::results_into(&mut unit, body, &regions)?,
+            }
+        }
+        Ok(unit)
+    })
+    .await
+    .map_err(|e| api::Error::Payload { what: key.to_string(), message: format!("normalising stopped: {e}") })?
 }
 
 /// How long the units in flight may go on after a cancel (Ctrl-C, SIGTERM, a timeout) before

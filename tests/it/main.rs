@@ -4,6 +4,7 @@
 // Tests may panic on unexpected errors: that is how they fail; they may read the environment.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
+mod acceptance;
 mod backfill;
 mod client;
 mod config;

@@ -322,10 +322,7 @@ impl<'u> Normalizer<'u> {
         let owned = |s: Option<&str>| s.map(str::to_string);
         if let (Some(id), Some(name)) = n.jockey {
             let name = jockey_bare_name(name);
-            // A non-runner's card says "NON-RUNNER(5)" beside the booked jockey's id: not a name.
-            if !name.eq_ignore_ascii_case("NON-RUNNER") {
-                upsert(&mut e.jockeys, &mut self.idx.jockeys, Person { id: id.into(), name: name.into() });
-            }
+            upsert(&mut e.jockeys, &mut self.idx.jockeys, Person { id: id.into(), name: name.into() });
         }
         if let (Some(id), Some(name), location) = n.trainer {
             let t = Trainer { id: id.into(), name: name.into(), location: owned(location) };

@@ -381,9 +381,11 @@ pub(super) fn response_cols(r: &RawResponse) -> Result<Vec<Col>> {
 }
 
 /// Gzip with a fixed header (no mtime), so the same bytes always compress to the same blob.
+/// The fast level: on a 1 MB racecards body it is about 3x quicker than the default level for
+/// about 30% more bytes, and compression runs on the one writer thread, where it was 40% of a
+/// backfill unit's write time (BENCHMARKS.md, "Backfill").
 pub fn gzip(bytes: &[u8], what: &str) -> Result<Vec<u8>> {
-    let mut enc =
-        flate2::GzBuilder::new().write(Vec::with_capacity(bytes.len() / 4 + 64), flate2::Compression::default());
+    let mut enc = flate2::GzBuilder::new().write(Vec::with_capacity(bytes.len() / 4 + 64), flate2::Compression::fast());
     enc.write_all(bytes)
         .and_then(|()| enc.finish())
         .map_err(|e| Error::Query(format!("compressing the response of {what}: {e}")))

@@ -256,7 +256,11 @@ impl Iterator for Fires<'_> {
 /// Check a 5-field cron expression and an IANA time zone, as `config check` does. The error
 /// says what is wrong with which of the two.
 pub fn check_expression(expr: &str, tz: &str) -> Result<(), String> {
-    Schedule::parse(expr, tz).map(|_| ()).map_err(|e| e.to_string())
+    Schedule::parse(expr, tz).map(|_| ()).map_err(|e| match e {
+        // The caller names the expression; say only what is wrong with it.
+        Error::Expression { reason, .. } => reason,
+        other => other.to_string(),
+    })
 }
 
 /// Parse an IANA time zone name.

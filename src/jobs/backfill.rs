@@ -1,11 +1,14 @@
 //! `backfill`: history over a date range, newest first, one unit per endpoint and date, resumable
 //! from `fetch_coverage` (the original's `initialize_data.py` and `initialize_12months.py`).
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use chrono::{Months, NaiveDate};
 
 use super::units::{UnitKey, allowed_range, dates_newest_first, run_units};
 use super::{JobContext, JobReport, Progress, UpdateJob};
+use crate::api::Priority;
 use crate::cli::BackfillArgs;
 use crate::error::{Error, Result};
 use crate::model::Kind;
@@ -123,6 +126,10 @@ impl UpdateJob for Backfill {
 
     async fn run(&self, ctx: &JobContext) -> Result<JobReport> {
         let mut report = JobReport::new(Self::NAME, ctx.dry_run);
+        // History waits behind every other job sharing the budget in this process.
+        let mut ctx = ctx.clone();
+        ctx.api = ctx.api.as_ref().map(|api| Arc::new(api.with_priority(Priority::Backfill)));
+        let ctx = &ctx;
         let plan = self.plan(ctx).await?;
         for note in &plan.notes {
             tracing::warn!("{note}");
@@ -133,20 +140,32 @@ impl UpdateJob for Backfill {
             units = plan.keys.len(),
             units.complete = plan.done,
             api.calls = plan.api_calls,
-            "backfill {} to {}: {} units to fetch ({} already complete), about {} API calls, about {} at {} requests/s",
-            plan.from,
-            plan.to,
-            plan.keys.len(),
-            plan.done,
-            plan.api_calls,
-            human_duration(plan.seconds),
-            ctx.config.api.rate_limit
+            "{}",
+            plan.describe(ctx.config.api.rate_limit)
         );
         let progress = Progress::new(plan.keys.len() as u64, "backfill");
         let outcome = run_units(ctx, plan.keys, &mut report, &progress).await;
         progress.finish();
         outcome?;
+        super::enrich::enrich_horses(ctx, &mut report).await?;
         Ok(report)
+    }
+}
+
+impl BackfillPlan {
+    /// The plan as one line: `backfill plan 2025-07-17 to 2025-10-14: 120 units to fetch (60
+    /// already complete, skipped), about 120 API calls, about 6s at 20 requests/s`.
+    pub fn describe(&self, rate_limit: f64) -> String {
+        format!(
+            "backfill plan {} to {}: {} units to fetch ({} already complete, skipped), about {} API calls, about {} at {} requests/s",
+            self.from,
+            self.to,
+            self.keys.len(),
+            self.done,
+            self.api_calls,
+            human_duration(self.seconds),
+            rate_limit
+        )
     }
 }
 

@@ -63,6 +63,7 @@ impl UpdateJob for Daily {
         let keys = self.plan(ctx, &mut report.notes);
         tracing::info!(units = keys.len(), "daily: {} units", keys.len());
         run_units(ctx, keys, &mut report, &Progress::hidden()).await?;
+        super::enrich::enrich_horses(ctx, &mut report).await?;
         Ok(report)
     }
 }

@@ -20,6 +20,7 @@ use crate::store::{Store, TableCounts, WriteStats};
 
 pub mod backfill;
 pub mod daily;
+pub mod enrich;
 pub mod live;
 mod progress;
 pub mod reference;

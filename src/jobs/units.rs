@@ -1,8 +1,13 @@
 //! Units of work shared by the data jobs: fetch one endpoint for one racing day, normalise it and
 //! hand it to the store in one transaction, recording the outcome in the run's report.
 
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
 use chrono::NaiveDate;
-use futures_util::StreamExt;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::AbortOnDropHandle;
 
 use super::{JobContext, JobReport};
 use crate::api::{self, Day, plan};
@@ -91,7 +96,7 @@ pub fn dates_newest_first(from: NaiveDate, to: NaiveDate) -> impl Iterator<Item 
 pub async fn fetch(ctx: &JobContext, key: UnitKey) -> std::result::Result<Unit, api::Error> {
     let api = ctx.api.as_ref().ok_or_else(|| api::Error::Config("no API client in this run".into()))?;
     let regions = &ctx.config.api.regions;
-    let responses = match key.kind {
+    let mut responses = match key.kind {
         Kind::Racecards => {
             let raw = match racecard_source(api.plan(), key.date, ctx.clock.racing_day()).map_err(api::Error::Plan)? {
                 RacecardSource::Pro => api.racecards_pro(key.date, regions).await?,
@@ -107,6 +112,12 @@ pub async fn fetch(ctx: &JobContext, key: UnitKey) -> std::result::Result<Unit, 
             }
         }
     };
+    // Stamped with the run's clock (the wall clock unless `--now` pins it), so the coverage and
+    // odds `fetched_at` that decide what `live` refetches live in the same time as the run.
+    let fetched_at = ctx.clock.now();
+    for r in &mut responses {
+        r.fetched_at = fetched_at;
+    }
     let bodies = responses.iter().map(|r| r.body.clone()).collect();
     let mut unit = normalise(key, bodies, regions.clone()).await?;
     // A by-day racecard answers for the day the API thinks it is; keep only the asked date.
@@ -153,9 +164,24 @@ async fn normalise(
     .map_err(|e| api::Error::Payload { what: key.to_string(), message: format!("normalising stopped: {e}") })?
 }
 
-/// Fetch and store `keys` (in order, a few in flight), recording each outcome in `report`.
+/// How long the units in flight may go on after a cancel (Ctrl-C, SIGTERM, a timeout) before
+/// their requests are abandoned too. A unit is a request or a few pages; at 2 requests/s the
+/// last of `UNITS_IN_FLIGHT` units is out within a few seconds.
+pub const CANCEL_GRACE: Duration = Duration::from_secs(20);
+
+/// Fetch and store `keys`, recording each outcome in `report`.
+///
+/// Units are fetched and normalised in tasks of their own, at most [`UNITS_IN_FLIGHT`] at a time
+/// counting the one being written, so the rate budget stays busy while a unit is written; they
+/// are written one by one in the order of `keys` (for one date, racecards before results on every
+/// run, so reruns end with the same rows). A process killed at any moment has lost the calls of
+/// at most `UNITS_IN_FLIGHT` units: everything written is complete in `fetch_coverage`.
+///
 /// A unit that fails after its retries is recorded (coverage `failed`, an error line) and the
-/// others go on; an error that dooms every unit (credentials, cancellation) stops the run.
+/// others go on; an error that dooms every unit (credentials, settings) stops the run with that
+/// error. A cancel starts no other unit: the units in flight finish and are written (within
+/// [`CANCEL_GRACE`]), the rest are left for the next run, and the report gets an error line
+/// saying so, so the run ends `partial` (or `failed` if nothing was done) rather than `succeeded`.
 pub async fn run_units(
     ctx: &JobContext,
     keys: Vec<UnitKey>,
@@ -163,16 +189,54 @@ pub async fn run_units(
     progress: &super::Progress,
 ) -> Result<()> {
     let store = ctx.store()?.clone();
-    let mut fetched = futures_util::stream::iter(keys.into_iter().map(|key| {
-        let ctx = ctx.clone();
-        async move { (key, fetch(&ctx, key).await) }
-    }))
-    .buffered(UNITS_IN_FLIGHT);
+    let total = keys.len();
+    // The units' requests stop on `hard`, which fires CANCEL_GRACE after the run's cancel (or
+    // when this function returns), so a cancel lets the units in flight finish.
+    let hard = CancellationToken::new();
+    let _stop_fetches = hard.clone().drop_guard();
+    let fetch_ctx = {
+        let mut c = ctx.clone();
+        c.api = ctx.api.as_ref().map(|api| Arc::new(api.with_cancel(hard.clone())));
+        c
+    };
+    let _grace = AbortOnDropHandle::new(tokio::spawn({
+        let (soft, hard) = (ctx.cancel.clone(), hard.clone());
+        async move {
+            tokio::select! {
+                () = soft.cancelled() => {
+                    tokio::time::sleep(CANCEL_GRACE).await;
+                    hard.cancel();
+                }
+                () = hard.cancelled() => {}
+            }
+        }
+    }));
 
-    while let Some((key, outcome)) = fetched.next().await {
+    let mut pending = keys.into_iter();
+    let mut window: VecDeque<(UnitKey, AbortOnDropHandle<std::result::Result<Unit, api::Error>>)> = VecDeque::new();
+    let mut processed = 0usize;
+    let mut abandoned = 0usize;
+    loop {
+        while window.len() < UNITS_IN_FLIGHT && !ctx.cancel.is_cancelled() {
+            let Some(key) = pending.next() else { break };
+            let ctx = fetch_ctx.clone();
+            window.push_back((key, AbortOnDropHandle::new(tokio::spawn(async move { fetch(&ctx, key).await }))));
+        }
+        let Some((key, task)) = window.pop_front() else { break };
+        let waiting = std::time::Instant::now();
+        let outcome = task.await.unwrap_or_else(|e| {
+            Err(api::Error::Payload {
+                what: key.to_string(),
+                message: format!("the unit's task ended abnormally: {e}"),
+            })
+        });
+        let wait_ms = waiting.elapsed().as_millis() as u64;
+        processed += 1;
         match outcome {
             Ok(unit) => {
+                let writing = std::time::Instant::now();
                 let stats = store.write_unit(&unit, ctx.dry_run).await?;
+                let write_ms = writing.elapsed().as_millis() as u64;
                 report.add_writes(&stats);
                 report.units_done += 1;
                 report.races += unit.races.len() as u64;
@@ -182,10 +246,22 @@ pub async fn run_units(
                 }
                 report.entities += unit.entities.len() as u64;
                 report.odds += unit.odds.len() as u64;
-                for s in &unit.skipped {
+                for s in unit.skipped.iter().chain(&stats.skipped) {
                     *report.skipped_records.entry(s.reason.clone()).or_default() += 1;
                 }
-                tracing::debug!(unit = %key, races = unit.races.len(), runners = unit.runners.len(), "unit stored");
+                tracing::debug!(
+                    unit = %key,
+                    races = unit.races.len(),
+                    runners = unit.runners.len(),
+                    wait_ms,
+                    write_ms,
+                    "unit stored"
+                );
+            }
+            Err(api::Error::Cancelled) => {
+                // Cut off after the grace period: neither done nor failed, left for the next run.
+                abandoned += 1;
+                tracing::warn!(unit = %key, "unit abandoned: the run was cancelled and its requests did not finish in time");
             }
             Err(e) if e.is_fatal() => {
                 return Err(e.into());
@@ -206,10 +282,16 @@ pub async fn run_units(
             }
         }
         progress.inc();
-        if ctx.cancel.is_cancelled() {
-            report.notes.push("cancelled: the units not yet started were left for the next run".into());
-            break;
-        }
+    }
+    let left = total - processed + abandoned;
+    if ctx.cancel.is_cancelled() && left > 0 {
+        let line = format!(
+            "cancelled (Ctrl-C, SIGTERM or timeout) after {done} of {total} units; {left} units were not fetched and \
+             are left for the next run, which fetches only what is not complete",
+            done = processed - abandoned
+        );
+        tracing::warn!("{line}");
+        report.errors.push(line);
     }
     Ok(())
 }

@@ -5,9 +5,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
 mod acceptance;
+mod backfill;
 mod client;
 mod config;
 mod fixtures;
+mod jobs;
 mod lock;
 mod postgres;
 mod sandbox;

@@ -28,11 +28,12 @@ use super::Error;
 pub const WINDOW: Duration = Duration::from_secs(1);
 /// The longest delay between leaving the gate and arriving at the server that the window
 /// tolerates for a request whose answer has not come back yet. It costs nothing when answers come
-/// back faster than this, and at most 5% of the throughput (2 per 1.05 s) when they do not.
-/// Measured on this machine (2 cores, load 11, debug builds): up to 47 ms while the job parsed
-/// pages on the async workers, up to 26 ms once it parsed them on blocking threads; 30 ms let a
-/// third request into a sandbox window.
-pub const WINDOW_SLACK: Duration = Duration::from_millis(50);
+/// back faster than this, and at most 9% of the throughput (2 per 1.1 s) when they do not; a 429
+/// costs far more (a pause, then half the rate for a minute). Measured on this machine (2 cores
+/// shared, load 5-11, debug builds): gate-to-sandbox delays up to 47 ms while the jobs parsed pages
+/// on the async workers, then mostly under 26 ms with stalls of 121 ms; 30 ms, and under the whole
+/// test suite in parallel 50 ms, let a third request into a sandbox window.
+pub const WINDOW_SLACK: Duration = Duration::from_millis(100);
 /// A send this late (or less) after its scheduled instant keeps the schedule rather than
 /// restarting it from now (capped at half the interval). A waiter wakes a timer tick (about 1 ms)
 /// after its instant; restarting from now each time lost that much per send: 5% at 50/s.
@@ -421,7 +422,7 @@ mod tests {
         let start = Instant::now();
         let ms = Duration::from_millis;
         // Two allowed per window. The first send is not answered (it may arrive as late as
-        // +50 ms); the next two are answered at once (+21 ms, +41 ms). A fourth must wait a window
+        // +WINDOW_SLACK); the next two are answered at once (+21 ms, +41 ms). A fourth must wait a window
         // after the second-latest possible arrival (+41 ms: the first and third could both still
         // be in its window), not after the older of the last two sends (+21 ms).
         let mut state = State::new(2.0, 10);
@@ -432,7 +433,7 @@ mod tests {
         state.answered(b, start + ms(21));
         let c = state.take(start + ms(40));
         state.answered(c, start + ms(41));
-        assert_eq!(WINDOW_SLACK, ms(50));
+        assert!(WINDOW_SLACK > ms(41));
         assert_eq!(state.earliest(start + ms(60)), start + ms(41) + WINDOW);
     }
 

@@ -329,7 +329,7 @@ async fn migrate_then_status_and_a_changed_checksum_stops() {
         Err(e) => panic!("{e}"),
     };
     let before = store.migration_status().await.expect("status");
-    assert_eq!(before.len(), darkhorses::store::postgres::MIGRATIONS.len());
+    assert_eq!(before.len(), darkhorses::store::migrations::POSTGRES.len());
     assert!(before.iter().all(|m| m.applied_at.is_none()));
     let applied = store.migrate().await.expect("migrate");
     assert_eq!(applied.len(), before.len());
@@ -396,7 +396,7 @@ async fn three_concurrent_migrations_apply_each_file_once() {
         applied.extend(t.await.expect("join").expect("migrate").into_iter().map(|m| m.version));
     }
     applied.sort();
-    let expected: Vec<i64> = darkhorses::store::postgres::MIGRATIONS.iter().map(|m| m.0).collect();
+    let expected: Vec<i64> = darkhorses::store::migrations::POSTGRES.iter().map(|m| m.version).collect();
     assert_eq!(applied, expected, "each migration applied by exactly one of the three");
     assert_eq!(db.value::<i64>("SELECT count(*) FROM schema_migrations").await, expected.len() as i64);
     assert_eq!(db.value::<i64>("SELECT count(*) FROM bookmakers").await, 19);

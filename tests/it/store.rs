@@ -782,8 +782,21 @@ mod cases {
         );
         assert_eq!(counts(&stats, "runners").inserted, 5, "{l}: the others are written");
         assert_eq!(counts(&stats, "runner_odds").inserted, 3, "{l}");
+        assert!(
+            stats.skipped.iter().any(|s| s.record == "odds rac_9/hrs_1/bet365" && s.reason.contains("rac_9/hrs_1")),
+            "{l}: {:?}",
+            stats.skipped
+        );
+        assert_eq!(db.store.table_counts().await.unwrap()["runner_odds"], 3, "{l}: no orphan odds");
         let cov = db.store.coverage(Kind::Racecards, day(), day()).await.unwrap();
         assert_eq!((cov[0].status, cov[0].races, cov[0].runners), (CoverageStatus::Complete, 2, 5), "{l}");
+
+        // A runner whose horse the unit does not list but the table holds is written.
+        let mut later = racecard_unit();
+        later.entities.horses.retain(|h| h.id != "hrs_4");
+        let stats = db.store.write_unit(&later, false).await.unwrap();
+        assert!(stats.skipped.is_empty(), "{l}: {:?}", stats.skipped);
+        assert_eq!(counts(&stats, "runners").unchanged, 5, "{l}");
     }
 
     pub async fn raw_responses_are_kept_gzipped_with_their_sha256(db: &TestDb) {

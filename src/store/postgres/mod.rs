@@ -34,8 +34,6 @@ use super::{
 use crate::config::DatabaseConfig;
 use crate::model::{Horse, Kind, RawResponse, Unit};
 
-pub use migrate::MIGRATIONS;
-
 /// The port Supabase's transaction-mode pooler listens on.
 const TRANSACTION_POOLER_PORT: u16 = 6543;
 

@@ -1,9 +1,7 @@
 //! Stage tables for PostgreSQL writes: which columns each row type COPYs (binary) into a
-//! transaction-scoped temp table, raw responses gzipped with their sha256, and the in-memory
-//! de-duplication that keeps one row per key (ON CONFLICT cannot touch a row twice).
+//! transaction-scoped temp table, and raw responses gzipped with their sha256. Rows arrive one
+//! per key from `store::plan` (ON CONFLICT cannot touch a row twice).
 
-use std::collections::HashMap;
-use std::hash::Hash;
 use std::io::Write as _;
 
 use chrono::{DateTime, Utc};
@@ -16,7 +14,7 @@ use tokio_postgres::types::{ToSql, Type};
 
 use super::query_error;
 use crate::model::{
-    Ancestor, Bookmaker, Course, Horse, Person, Race, RawResponse, Region, Runner, RunnerOdds, Skipped, Source, Trainer,
+    Ancestor, Bookmaker, Course, Horse, Person, Race, RawResponse, Region, Runner, RunnerOdds, Source, Trainer,
 };
 use crate::store::{Error, Result};
 
@@ -378,40 +376,6 @@ impl Staged for StagedResponse {
     }
 }
 
-/// Keeps the last row of each key (the newest description wins), in first-seen order; rows with
-/// an empty key part and earlier duplicates are reported as skipped.
-pub(super) fn dedupe<'a, T, K: Hash + Eq>(
-    rows: &'a [T],
-    what: &str,
-    key: impl Fn(&T) -> K,
-    label: impl Fn(&T) -> String,
-    valid: impl Fn(&T) -> bool,
-    skipped: &mut Vec<Skipped>,
-) -> Vec<&'a T> {
-    let mut index: HashMap<K, usize> = HashMap::with_capacity(rows.len());
-    let mut out: Vec<&T> = Vec::with_capacity(rows.len());
-    for row in rows {
-        if !valid(row) {
-            skipped.push(Skipped { record: format!("{what} {}", label(row)), reason: "empty key".into() });
-            continue;
-        }
-        match index.get(&key(row)) {
-            Some(&i) => {
-                skipped.push(Skipped {
-                    record: format!("{what} {}", label(row)),
-                    reason: "listed twice in one write; the later row was kept".into(),
-                });
-                out[i] = row;
-            }
-            None => {
-                index.insert(key(row), out.len());
-                out.push(row);
-            }
-        }
-    }
-    out
-}
-
 /// Create `stage_<name>` for this transaction and COPY the rows into it.
 pub(super) async fn stage<T: Staged>(tx: &Transaction<'_>, name: &str, rows: &[&T]) -> Result<String> {
     let table = format!("stage_{name}");
@@ -451,15 +415,6 @@ const ANALYZE_FROM_ROWS: usize = 1_000;
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dedupe_keeps_the_last_row_and_reports_the_rest() {
-        let rows = vec![("a", 1), ("b", 2), ("a", 3), ("", 4)];
-        let mut skipped = Vec::new();
-        let kept = dedupe(&rows, "x", |r| r.0, |r| r.0.to_string(), |r| !r.0.is_empty(), &mut skipped);
-        assert_eq!(kept, vec![&("a", 3), &("b", 2)]);
-        assert_eq!(skipped.len(), 2);
-    }
 
     #[test]
     fn responses_are_gzipped_with_the_raw_sha256() {

@@ -10,18 +10,20 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use tokio_postgres::Transaction;
 
-use super::stage::{Staged, StagedBookmaker, StagedResponse, dedupe, source_str, stage};
+use std::collections::HashSet;
+
+use super::stage::{Staged, StagedBookmaker, StagedResponse, source_str, stage};
 use super::upsert::{Col, Merge, Upsert, col, cols, num, race_cols, runner_cols, stamps, text};
 use super::{PgStore, query_error};
-use crate::model::{Entities, Horse, Kind, Race, RawResponse, Region, Runner, RunnerOdds, Skipped, Source, Unit};
+use crate::model::{Entities, Horse, Kind, Race, RawResponse, Region, Runner, RunnerOdds, Source, Unit};
+use crate::store::plan::{self, EntityRows, UnitRows, dedupe};
 use crate::store::{Error, ReferenceData, Result, TableCounts, WriteStats};
 
-/// Stage and upsert an entity table whose columns are all shared except `name`.
+/// Stage and upsert an entity table (rows already one per id).
 async fn upsert_entities<T: Staged>(
     tx: &Transaction<'_>,
     table: &'static str,
-    rows: &[T],
-    id: impl Fn(&T) -> &str,
+    rows: &[&T],
     cols: Vec<Col>,
     stamped: bool,
     stats: &mut WriteStats,
@@ -29,9 +31,7 @@ async fn upsert_entities<T: Staged>(
     if rows.is_empty() {
         return Ok(());
     }
-    let kept =
-        dedupe(rows, table, |r| id(r).to_string(), |r| id(r).to_string(), |r| !id(r).is_empty(), &mut stats.skipped);
-    let stage = stage(tx, table, &kept).await?;
+    let stage = stage(tx, table, rows).await?;
     let upsert = Upsert {
         table,
         stage: &stage,
@@ -40,51 +40,47 @@ async fn upsert_entities<T: Staged>(
         stamps: if stamped { vec![("updated_at", "now()")] } else { Vec::new() },
         filter: String::new(),
     };
-    let counts = upsert.run(tx, &[], kept.len()).await?;
+    let counts = upsert.run(tx, &[], rows.len()).await?;
     stats.add(table, counts);
     Ok(())
 }
 
-async fn write_entities(tx: &Transaction<'_>, e: &Entities, stats: &mut WriteStats) -> Result<()> {
+async fn write_entities(tx: &Transaction<'_>, e: &EntityRows<'_>, stats: &mut WriteStats) -> Result<()> {
     use Merge::{Keep, Replace};
-    let course_cols = || vec![col("name", Replace), text("region_code", Keep), text("region", Keep)];
-    upsert_entities(tx, "courses", &e.courses, |c| &c.id, course_cols(), true, stats).await?;
+    let course_cols = vec![col("name", Replace), text("region_code", Keep), text("region", Keep)];
+    upsert_entities(tx, "courses", &e.courses, course_cols, true, stats).await?;
     write_horse_rows(tx, &e.horses, stats).await?;
-    upsert_entities(tx, "jockeys", &e.jockeys, |p| &p.id, vec![col("name", Replace)], false, stats).await?;
+    upsert_entities(tx, "jockeys", &e.jockeys, vec![col("name", Replace)], false, stats).await?;
     let trainer_cols = vec![col("name", Replace), col("location", Keep)];
-    upsert_entities(tx, "trainers", &e.trainers, |t| &t.id, trainer_cols, false, stats).await?;
-    upsert_entities(tx, "owners", &e.owners, |p| &p.id, vec![col("name", Replace)], false, stats).await?;
+    upsert_entities(tx, "trainers", &e.trainers, trainer_cols, false, stats).await?;
+    upsert_entities(tx, "owners", &e.owners, vec![col("name", Replace)], false, stats).await?;
     for (table, rows) in [("sires", &e.sires), ("dams", &e.dams), ("damsires", &e.damsires)] {
         let cols = vec![col("name", Replace), col("region", Keep)];
-        upsert_entities(tx, table, rows, |a| &a.id, cols, false, stats).await?;
+        upsert_entities(tx, table, rows, cols, false, stats).await?;
     }
     Ok(())
 }
 
-async fn write_horse_rows(tx: &Transaction<'_>, horses: &[Horse], stats: &mut WriteStats) -> Result<()> {
+async fn write_horse_rows(tx: &Transaction<'_>, horses: &[&Horse], stats: &mut WriteStats) -> Result<()> {
     let mut horse_cols = vec![col("name", Merge::Replace)];
     horse_cols.extend(cols(
         &["sex_code", "dob", "colour", "breeder", "region", "sire_id", "dam_id", "damsire_id"],
         Merge::Keep,
     ));
-    upsert_entities(tx, "horses", horses, |h| &h.id, horse_cols, true, stats).await
+    upsert_entities(tx, "horses", horses, horse_cols, true, stats).await
 }
 
-/// Races of the unit; returns how many were stored.
-async fn write_races(tx: &Transaction<'_>, races: &[Race], stats: &mut WriteStats) -> Result<usize> {
+/// Races of the unit (one statement per source: their column sets differ).
+async fn write_races(tx: &Transaction<'_>, races: &[&Race], stats: &mut WriteStats) -> Result<()> {
     if races.is_empty() {
-        return Ok(0);
+        return Ok(());
     }
-    let kept =
-        dedupe(races, "race", |r| (r.source, r.id.clone()), |r| r.id.clone(), |r| !r.id.is_empty(), &mut stats.skipped);
-    let stage = stage(tx, "races", &kept).await?;
-    let mut ids = std::collections::HashSet::new();
+    let stage = stage(tx, "races", races).await?;
     for source in [Source::Racecard, Source::Result] {
-        let n = kept.iter().filter(|r| r.source == source).count();
+        let n = races.iter().filter(|r| r.source == source).count();
         if n == 0 {
             continue;
         }
-        ids.extend(kept.iter().filter(|r| r.source == source).map(|r| r.id.as_str()));
         let upsert = Upsert {
             table: "races",
             stage: &stage,
@@ -95,83 +91,55 @@ async fn write_races(tx: &Transaction<'_>, races: &[Race], stats: &mut WriteStat
         };
         stats.add("races", upsert.run(tx, &[], n).await?);
     }
-    Ok(ids.len())
+    Ok(())
 }
 
-/// Runners of the unit; a runner whose race or horse is not stored is skipped. Returns how many
-/// were stored.
-async fn write_runners(tx: &Transaction<'_>, runners: &[Runner], stats: &mut WriteStats) -> Result<usize> {
-    if runners.is_empty() {
-        return Ok(0);
+/// Which of these horse ids `horses` holds (one array parameter, whatever the count).
+async fn stored_horses(tx: &Transaction<'_>, ids: &[&str]) -> Result<HashSet<String>> {
+    if ids.is_empty() {
+        return Ok(HashSet::new());
     }
-    let label = |r: &Runner| format!("{}/{}", r.race_id, r.horse_id);
-    let kept = dedupe(
-        runners,
-        "runner",
-        |r| (r.source, r.race_id.clone(), r.horse_id.clone()),
-        label,
-        |r| !r.race_id.is_empty() && !r.horse_id.is_empty(),
-        &mut stats.skipped,
-    );
-    let stage = stage(tx, "runners", &kept).await?;
-    let orphan = "NOT EXISTS (SELECT 1 FROM races r WHERE r.id = s.race_id) \
-                  OR NOT EXISTS (SELECT 1 FROM horses h WHERE h.id = s.horse_id)";
-    let orphans = tx
-        .query(&format!("SELECT s.race_id, s.horse_id, s.src FROM {stage} s WHERE {orphan}"), &[])
+    let rows = tx
+        .query("SELECT id FROM horses WHERE id = ANY($1::text[])", &[&ids])
         .await
-        .map_err(query_error("find runners whose race or horse is missing"))?;
-    let mut stored = std::collections::HashSet::new();
+        .map_err(query_error("look up the horses of runners that the unit does not list"))?;
+    Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect())
+}
+
+/// Runners of the unit, already checked against their races and horses by the plan.
+async fn write_runners(tx: &Transaction<'_>, runners: &[&Runner], stats: &mut WriteStats) -> Result<()> {
+    if runners.is_empty() {
+        return Ok(());
+    }
+    let stage = stage(tx, "runners", runners).await?;
     for source in [Source::Racecard, Source::Result] {
-        let src = *source_str(source);
-        let bad = orphans.iter().filter(|r| r.get::<_, &str>(2) == src).count();
-        let n = kept.iter().filter(|r| r.source == source).count();
+        let n = runners.iter().filter(|r| r.source == source).count();
         if n == 0 {
             continue;
         }
-        stored.extend(kept.iter().filter(|r| r.source == source).map(|r| (r.race_id.as_str(), r.horse_id.as_str())));
         let upsert = Upsert {
             table: "runners",
             stage: &stage,
             key: &["race_id", "horse_id"],
             cols: runner_cols(source),
             stamps: stamps(source),
-            filter: format!(
-                "WHERE s.src = '{src}' AND EXISTS (SELECT 1 FROM races r WHERE r.id = s.race_id) \
-                 AND EXISTS (SELECT 1 FROM horses h WHERE h.id = s.horse_id)"
-            ),
+            filter: format!("WHERE s.src = '{}'", source_str(source)),
         };
-        stats.add("runners", upsert.run(tx, &[], n - bad).await?);
+        stats.add("runners", upsert.run(tx, &[], n).await?);
     }
-    for row in &orphans {
-        let (race_id, horse_id): (&str, &str) = (row.get(0), row.get(1));
-        stored.remove(&(race_id, horse_id));
-        stats.skipped.push(Skipped {
-            record: format!("runner {race_id}/{horse_id}"),
-            reason: "its race or horse is not stored (no race row, or the horse was not among the unit's entities)"
-                .into(),
-        });
-    }
-    Ok(stored.len())
+    Ok(())
 }
 
 async fn write_odds(
     tx: &Transaction<'_>,
-    odds: &[RunnerOdds],
+    odds: &[&RunnerOdds],
     fetched_at: DateTime<Utc>,
     stats: &mut WriteStats,
 ) -> Result<()> {
     if odds.is_empty() {
         return Ok(());
     }
-    let kept = dedupe(
-        odds,
-        "odds",
-        |o| (o.race_id.clone(), o.horse_id.clone(), o.bookmaker.clone()),
-        |o| format!("{}/{}/{}", o.race_id, o.horse_id, o.bookmaker),
-        |o| !o.race_id.is_empty() && !o.horse_id.is_empty() && !o.bookmaker.is_empty(),
-        &mut stats.skipped,
-    );
-    let stage = stage(tx, "runner_odds", &kept).await?;
+    let stage = stage(tx, "runner_odds", odds).await?;
     let mut c = cols(&["fractional", "ew_places", "ew_denom", "quoted_at"], Merge::Replace);
     c.push(num("decimal", Merge::Replace));
     let upsert = Upsert {
@@ -182,7 +150,7 @@ async fn write_odds(
         stamps: vec![("fetched_at", "$1::timestamptz")],
         filter: String::new(),
     };
-    stats.add("runner_odds", upsert.run(tx, &[&fetched_at], kept.len()).await?);
+    stats.add("runner_odds", upsert.run(tx, &[&fetched_at], odds.len()).await?);
     Ok(())
 }
 
@@ -190,8 +158,7 @@ async fn write_bookmakers(tx: &Transaction<'_>, rows: &[StagedBookmaker], stats:
     if rows.is_empty() {
         return Ok(());
     }
-    let kept =
-        dedupe(rows, "bookmaker", |b| b.code.clone(), |b| b.code.clone(), |b| !b.code.is_empty(), &mut stats.skipped);
+    let kept: Vec<&StagedBookmaker> = rows.iter().collect();
     let stage = stage(tx, "bookmakers", &kept).await?;
     let upsert = Upsert {
         table: "bookmakers",
@@ -224,19 +191,12 @@ async fn write_regions(tx: &Transaction<'_>, rows: &[Region], stats: &mut WriteS
     Ok(())
 }
 
-async fn write_responses(tx: &Transaction<'_>, responses: &[RawResponse], stats: &mut WriteStats) -> Result<()> {
+async fn write_responses(tx: &Transaction<'_>, responses: &[&RawResponse], stats: &mut WriteStats) -> Result<()> {
     if responses.is_empty() {
         return Ok(());
     }
-    let staged = responses.iter().map(StagedResponse::new).collect::<Result<Vec<_>>>()?;
-    let kept = dedupe(
-        &staged,
-        "response",
-        |r| (r.endpoint.clone(), r.params.clone()),
-        |r| format!("{}?{}", r.endpoint, r.params),
-        |r| !r.endpoint.is_empty(),
-        &mut stats.skipped,
-    );
+    let staged = responses.iter().map(|r| StagedResponse::new(r)).collect::<Result<Vec<_>>>()?;
+    let kept: Vec<&StagedResponse> = staged.iter().collect();
     let stage = stage(tx, "api_responses", &kept).await?;
     let upsert = Upsert {
         table: "api_responses",
@@ -321,14 +281,19 @@ pub(super) async fn write_unit(store: &PgStore, unit: &Unit, dry_run: bool) -> R
     // The unit's time: when its responses were fetched, so writing the same unit again is a no-op.
     let fetched_at = unit.responses.iter().map(|r| r.fetched_at).max().unwrap_or_else(Utc::now);
     let result: Result<()> = async {
-        write_entities(&tx, &unit.entities, &mut stats).await?;
-        let races = write_races(&tx, &unit.races, &mut stats).await?;
-        let runners = write_runners(&tx, &unit.runners, &mut stats).await?;
-        write_odds(&tx, &unit.odds, fetched_at, &mut stats).await?;
-        let seen: Vec<StagedBookmaker> = unit.bookmakers.iter().map(|b| StagedBookmaker::new(b, "odds")).collect();
+        let mut rows = UnitRows::new(unit);
+        write_entities(&tx, &rows.entities, &mut stats).await?;
+        let known = stored_horses(&tx, &rows.unlisted_horses()).await?;
+        rows.settle(&known);
+        write_races(&tx, &rows.races, &mut stats).await?;
+        write_runners(&tx, &rows.runners, &mut stats).await?;
+        write_odds(&tx, &rows.odds, fetched_at, &mut stats).await?;
+        let seen: Vec<StagedBookmaker> = rows.bookmakers.iter().map(|b| StagedBookmaker::new(b, "odds")).collect();
         write_bookmakers(&tx, &seen, &mut stats).await?;
-        write_responses(&tx, &unit.responses, &mut stats).await?;
-        write_coverage(&tx, unit, races, runners, fetched_at, &mut stats).await
+        write_responses(&tx, &rows.responses, &mut stats).await?;
+        write_coverage(&tx, unit, rows.race_count(), rows.runner_count(), fetched_at, &mut stats).await?;
+        stats.skipped.append(&mut rows.skipped);
+        Ok(())
     }
     .await;
     result.map_err(in_context(&what))?;
@@ -341,12 +306,18 @@ pub(super) async fn write_reference(store: &PgStore, data: &ReferenceData, dry_r
     let tx = store.begin(&mut client).await?;
     let mut stats = WriteStats::default();
     let result: Result<()> = async {
+        let mut skipped = Vec::new();
         let entities = Entities { courses: data.courses.clone(), ..Default::default() };
-        write_entities(&tx, &entities, &mut stats).await?;
+        write_entities(&tx, &EntityRows::new(&entities, &mut skipped), &mut stats).await?;
         write_regions(&tx, &data.regions, &mut stats).await?;
-        let books: Vec<StagedBookmaker> = data.bookmakers.iter().map(|b| StagedBookmaker::new(b, &b.source)).collect();
+        let books: Vec<StagedBookmaker> = plan::bookmakers(&data.bookmakers, &mut skipped)
+            .into_iter()
+            .map(|b| StagedBookmaker::new(b, &b.source))
+            .collect();
         write_bookmakers(&tx, &books, &mut stats).await?;
-        write_responses(&tx, &data.responses, &mut stats).await
+        write_responses(&tx, &plan::responses(&data.responses, &mut skipped), &mut stats).await?;
+        stats.skipped.append(&mut skipped);
+        Ok(())
     }
     .await;
     result.map_err(in_context("reference data"))?;
@@ -364,8 +335,11 @@ pub(super) async fn write_horses(
     let tx = store.begin(&mut client).await?;
     let mut stats = WriteStats::default();
     let result: Result<()> = async {
-        write_horse_rows(&tx, horses, &mut stats).await?;
-        write_responses(&tx, responses, &mut stats).await
+        let mut skipped = Vec::new();
+        write_horse_rows(&tx, &plan::horses(horses, &mut skipped), &mut stats).await?;
+        write_responses(&tx, &plan::responses(responses, &mut skipped), &mut stats).await?;
+        stats.skipped.append(&mut skipped);
+        Ok(())
     }
     .await;
     result.map_err(in_context("horse profiles"))?;

@@ -582,6 +582,14 @@ mod cases {
         assert_eq!(counts(&second, "races").updated, 2, "{}", db.label());
         assert_eq!(counts(&second, "runners").updated, 5, "{}", db.label());
         assert_both_sources(db).await;
+
+        // A shared column takes the newest value from either source; owned columns stay.
+        let mut later = racecard_unit();
+        later.runners[0].official_rating = Some(95);
+        db.store.write_unit(&later, false).await.unwrap();
+        let ru = db.row("runners", "race_id = 'rac_1' AND horse_id = 'hrs_1'").await;
+        assert_eq!(int(&ru, "official_rating"), Some(95), "{}", db.label());
+        assert_eq!(text(&ru, "position").as_deref(), Some("1"), "{}", db.label());
     }
 
     pub async fn results_then_racecards_end_in_the_same_rows(db: &TestDb) {

@@ -1,95 +1,101 @@
-//! PostgreSQL writes: each call is one transaction. Rows are binary-COPYed into a
-//! transaction-scoped stage table, then ONE `INSERT ... SELECT ... ON CONFLICT DO UPDATE ...
-//! WHERE (old) IS DISTINCT FROM (new) RETURNING (xmax = 0)` per table and source moves them in.
+//! PostgreSQL writes: each call is one transaction. Each table's rows go as one array per column
+//! into ONE `INSERT ... SELECT ... FROM unnest(...) ON CONFLICT DO UPDATE ... WHERE (old) IS
+//! DISTINCT FROM (new) RETURNING (xmax = 0)` per table and source, prepared once per connection.
+//! All of a write's statements are sent together (pipelined) and run in order, so a unit costs a
+//! few round trips whatever its number of tables.
 //!
-//! No statement binds more than one parameter, so the 65,535 bind limit never applies and
-//! `database.batch_size` has nothing to batch here: COPY streams any number of rows. The guard
-//! leaves a row that would not change untouched (timestamps included), and the RETURNING rows
-//! tell inserted (`xmax = 0`) from updated; unchanged = staged - skipped - returned.
-
-use chrono::{DateTime, NaiveDate, Utc};
-use tokio_postgres::Transaction;
+//! A statement binds one parameter per column, never per row, so the 65,535 bind limit never
+//! applies and `database.batch_size` has nothing to batch here. The guard leaves a row that would
+//! not change untouched (timestamps included), and the RETURNING rows tell inserted (`xmax = 0`)
+//! from updated; unchanged = rows - returned. What is kept and skipped is `store::plan`'s call.
 
 use std::collections::HashSet;
 
-use super::stage::{Staged, StagedBookmaker, StagedResponse, source_str, stage};
-use super::upsert::{Col, Merge, Upsert, col, cols, num, race_cols, runner_cols, stamps, text};
+use chrono::{DateTime, NaiveDate, Utc};
+use deadpool_postgres::Transaction;
+use futures_util::future::try_join_all;
+
+use super::stage::{StagedBookmaker, StagedResponse};
+use super::upsert::{Merge, Upsert, col, cols, num, race_cols, runner_cols, stamps, text};
 use super::{PgStore, query_error};
-use crate::model::{Entities, Horse, Kind, Race, RawResponse, Region, Runner, RunnerOdds, Source, Unit};
+use crate::model::{Ancestor, Course, Entities, Horse, Kind, Person, Race, RawResponse, Runner, Source, Trainer, Unit};
 use crate::store::plan::{self, EntityRows, UnitRows, dedupe};
 use crate::store::{Error, ReferenceData, Result, TableCounts, WriteStats};
 
-/// Stage and upsert an entity table (rows already one per id).
-async fn upsert_entities<T: Staged>(
-    tx: &Transaction<'_>,
-    table: &'static str,
-    rows: &[&T],
-    cols: Vec<Col>,
-    stamped: bool,
-    stats: &mut WriteStats,
-) -> Result<()> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let stage = stage(tx, table, rows).await?;
-    let upsert = Upsert {
-        table,
-        stage: &stage,
-        key: &["id"],
-        cols,
-        stamps: if stamped { vec![("updated_at", "now()")] } else { Vec::new() },
-        filter: String::new(),
-    };
-    let counts = upsert.run(tx, &[], rows.len()).await?;
-    stats.add(table, counts);
-    Ok(())
-}
+const ID: &[&str] = &["id"];
 
-async fn write_entities(tx: &Transaction<'_>, e: &EntityRows<'_>, stats: &mut WriteStats) -> Result<()> {
+fn courses<'r>(rows: &[&'r Course]) -> Result<Option<Upsert<'r>>> {
     use Merge::{Keep, Replace};
-    let course_cols = vec![col("name", Replace), text("region_code", Keep), text("region", Keep)];
-    upsert_entities(tx, "courses", &e.courses, course_cols, true, stats).await?;
-    write_horse_rows(tx, &e.horses, stats).await?;
-    upsert_entities(tx, "jockeys", &e.jockeys, vec![col("name", Replace)], false, stats).await?;
-    let trainer_cols = vec![col("name", Replace), col("location", Keep)];
-    upsert_entities(tx, "trainers", &e.trainers, trainer_cols, false, stats).await?;
-    upsert_entities(tx, "owners", &e.owners, vec![col("name", Replace)], false, stats).await?;
-    for (table, rows) in [("sires", &e.sires), ("dams", &e.dams), ("damsires", &e.damsires)] {
-        let cols = vec![col("name", Replace), col("region", Keep)];
-        upsert_entities(tx, table, rows, cols, false, stats).await?;
-    }
-    Ok(())
+    let c = vec![col("name", Replace), text("region_code", Keep), text("region", Keep)];
+    Ok(Upsert::new("courses", ID, c, rows)?.map(|u| u.stamped(vec![("updated_at", "now()")])))
 }
 
-async fn write_horse_rows(tx: &Transaction<'_>, horses: &[&Horse], stats: &mut WriteStats) -> Result<()> {
-    let mut horse_cols = vec![col("name", Merge::Replace)];
-    horse_cols.extend(cols(
-        &["sex_code", "dob", "colour", "breeder", "region", "sire_id", "dam_id", "damsire_id"],
-        Merge::Keep,
-    ));
-    upsert_entities(tx, "horses", horses, horse_cols, true, stats).await
+fn horses<'r>(rows: &[&'r Horse]) -> Result<Option<Upsert<'r>>> {
+    let mut c = vec![col("name", Merge::Replace)];
+    c.extend(cols(&["sex_code", "dob", "colour", "breeder", "region", "sire_id", "dam_id", "damsire_id"], Merge::Keep));
+    Ok(Upsert::new("horses", ID, c, rows)?.map(|u| u.stamped(vec![("updated_at", "now()")])))
 }
 
-/// Races of the unit (one statement per source: their column sets differ).
-async fn write_races(tx: &Transaction<'_>, races: &[&Race], stats: &mut WriteStats) -> Result<()> {
-    if races.is_empty() {
-        return Ok(());
-    }
-    let stage = stage(tx, "races", races).await?;
+fn people<'r>(table: &'static str, rows: &[&'r Person]) -> Result<Option<Upsert<'r>>> {
+    Upsert::new(table, ID, vec![col("name", Merge::Replace)], rows)
+}
+
+fn trainers<'r>(rows: &[&'r Trainer]) -> Result<Option<Upsert<'r>>> {
+    Upsert::new("trainers", ID, vec![col("name", Merge::Replace), col("location", Merge::Keep)], rows)
+}
+
+fn ancestors<'r>(table: &'static str, rows: &[&'r Ancestor]) -> Result<Option<Upsert<'r>>> {
+    Upsert::new(table, ID, vec![col("name", Merge::Replace), col("region", Merge::Keep)], rows)
+}
+
+/// The entity upserts, in the order they must run (horses before the runners that name them).
+fn entities<'r>(e: &EntityRows<'r>) -> Result<Vec<Upsert<'r>>> {
+    Ok([
+        courses(&e.courses)?,
+        horses(&e.horses)?,
+        people("jockeys", &e.jockeys)?,
+        trainers(&e.trainers)?,
+        people("owners", &e.owners)?,
+        ancestors("sires", &e.sires)?,
+        ancestors("dams", &e.dams)?,
+        ancestors("damsires", &e.damsires)?,
+    ]
+    .into_iter()
+    .flatten()
+    .collect())
+}
+
+/// Races, then runners, one statement per source (their column sets differ).
+fn races_and_runners<'r>(races: &[&'r Race], runners: &[&'r Runner]) -> Result<Vec<Upsert<'r>>> {
+    let mut out = Vec::new();
     for source in [Source::Racecard, Source::Result] {
-        let n = races.iter().filter(|r| r.source == source).count();
-        if n == 0 {
-            continue;
-        }
-        let upsert = Upsert {
-            table: "races",
-            stage: &stage,
-            key: &["id"],
-            cols: race_cols(source),
-            stamps: stamps(source),
-            filter: format!("WHERE s.src = '{}'", source_str(source)),
-        };
-        stats.add("races", upsert.run(tx, &[], n).await?);
+        let rows: Vec<&Race> = races.iter().copied().filter(|r| r.source == source).collect();
+        out.extend(Upsert::new("races", ID, race_cols(source), &rows)?.map(|u| u.stamped(stamps(source))));
+    }
+    for source in [Source::Racecard, Source::Result] {
+        let rows: Vec<&Runner> = runners.iter().copied().filter(|r| r.source == source).collect();
+        let key = &["race_id", "horse_id"];
+        out.extend(Upsert::new("runners", key, runner_cols(source), &rows)?.map(|u| u.stamped(stamps(source))));
+    }
+    Ok(out)
+}
+
+fn bookmakers<'r>(rows: &'r [StagedBookmaker]) -> Result<Option<Upsert<'r>>> {
+    let refs: Vec<&StagedBookmaker> = rows.iter().collect();
+    Upsert::new("bookmakers", &["code"], cols(&["name", "kind", "source"], Merge::KeepSeed), &refs)
+}
+
+fn responses<'r>(rows: &'r [StagedResponse]) -> Result<Option<Upsert<'r>>> {
+    let refs: Vec<&StagedResponse> = rows.iter().collect();
+    let c = cols(&["fetched_at", "status", "sha256", "encoding", "body"], Merge::Replace);
+    Upsert::new("api_responses", &["endpoint", "params"], c, &refs)
+}
+
+/// Send every upsert at once (they run in order on the server) and add up what they did.
+async fn run_all(tx: &Transaction<'_>, upserts: &[Upsert<'_>], stats: &mut WriteStats) -> Result<()> {
+    let counts = try_join_all(upserts.iter().map(|u| u.run(tx))).await?;
+    for (u, c) in upserts.iter().zip(counts) {
+        stats.add(u.table, c);
     }
     Ok(())
 }
@@ -106,108 +112,8 @@ async fn stored_horses(tx: &Transaction<'_>, ids: &[&str]) -> Result<HashSet<Str
     Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect())
 }
 
-/// Runners of the unit, already checked against their races and horses by the plan.
-async fn write_runners(tx: &Transaction<'_>, runners: &[&Runner], stats: &mut WriteStats) -> Result<()> {
-    if runners.is_empty() {
-        return Ok(());
-    }
-    let stage = stage(tx, "runners", runners).await?;
-    for source in [Source::Racecard, Source::Result] {
-        let n = runners.iter().filter(|r| r.source == source).count();
-        if n == 0 {
-            continue;
-        }
-        let upsert = Upsert {
-            table: "runners",
-            stage: &stage,
-            key: &["race_id", "horse_id"],
-            cols: runner_cols(source),
-            stamps: stamps(source),
-            filter: format!("WHERE s.src = '{}'", source_str(source)),
-        };
-        stats.add("runners", upsert.run(tx, &[], n).await?);
-    }
-    Ok(())
-}
-
-async fn write_odds(
-    tx: &Transaction<'_>,
-    odds: &[&RunnerOdds],
-    fetched_at: DateTime<Utc>,
-    stats: &mut WriteStats,
-) -> Result<()> {
-    if odds.is_empty() {
-        return Ok(());
-    }
-    let stage = stage(tx, "runner_odds", odds).await?;
-    let mut c = cols(&["fractional", "ew_places", "ew_denom", "quoted_at"], Merge::Replace);
-    c.push(num("decimal", Merge::Replace));
-    let upsert = Upsert {
-        table: "runner_odds",
-        stage: &stage,
-        key: &["race_id", "horse_id", "bookmaker"],
-        cols: c,
-        stamps: vec![("fetched_at", "$1::timestamptz")],
-        filter: String::new(),
-    };
-    stats.add("runner_odds", upsert.run(tx, &[&fetched_at], odds.len()).await?);
-    Ok(())
-}
-
-async fn write_bookmakers(tx: &Transaction<'_>, rows: &[StagedBookmaker], stats: &mut WriteStats) -> Result<()> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let kept: Vec<&StagedBookmaker> = rows.iter().collect();
-    let stage = stage(tx, "bookmakers", &kept).await?;
-    let upsert = Upsert {
-        table: "bookmakers",
-        stage: &stage,
-        key: &["code"],
-        cols: cols(&["name", "kind", "source"], Merge::KeepSeed),
-        stamps: Vec::new(),
-        filter: String::new(),
-    };
-    stats.add("bookmakers", upsert.run(tx, &[], kept.len()).await?);
-    Ok(())
-}
-
-async fn write_regions(tx: &Transaction<'_>, rows: &[Region], stats: &mut WriteStats) -> Result<()> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let kept =
-        dedupe(rows, "region", |r| r.code.clone(), |r| r.code.clone(), |r| !r.code.is_empty(), &mut stats.skipped);
-    let stage = stage(tx, "regions", &kept).await?;
-    let upsert = Upsert {
-        table: "regions",
-        stage: &stage,
-        key: &["code"],
-        cols: vec![col("name", Merge::Replace)],
-        stamps: Vec::new(),
-        filter: String::new(),
-    };
-    stats.add("regions", upsert.run(tx, &[], kept.len()).await?);
-    Ok(())
-}
-
-async fn write_responses(tx: &Transaction<'_>, responses: &[&RawResponse], stats: &mut WriteStats) -> Result<()> {
-    if responses.is_empty() {
-        return Ok(());
-    }
-    let staged = responses.iter().map(|r| StagedResponse::new(r)).collect::<Result<Vec<_>>>()?;
-    let kept: Vec<&StagedResponse> = staged.iter().collect();
-    let stage = stage(tx, "api_responses", &kept).await?;
-    let upsert = Upsert {
-        table: "api_responses",
-        stage: &stage,
-        key: &["endpoint", "params"],
-        cols: cols(&["fetched_at", "status", "sha256", "encoding", "body"], Merge::Replace),
-        stamps: Vec::new(),
-        filter: String::new(),
-    };
-    stats.add("api_responses", upsert.run(tx, &[], kept.len()).await?);
-    Ok(())
+fn gzipped(rows: &[&RawResponse]) -> Result<Vec<StagedResponse>> {
+    rows.iter().map(|r| StagedResponse::new(r)).collect()
 }
 
 /// Counts as `integer` (saturating: no real unit comes near 2^31 rows).
@@ -275,75 +181,83 @@ fn in_context(what: &str) -> impl Fn(Error) -> Error + '_ {
 
 pub(super) async fn write_unit(store: &PgStore, unit: &Unit, dry_run: bool) -> Result<WriteStats> {
     let what = format!("{} of {}", unit.kind, unit.race_date);
+    let mut rows = UnitRows::new(unit);
+    let seen: Vec<StagedBookmaker> = rows.bookmakers.iter().map(|b| StagedBookmaker::new(b, "odds")).collect();
+    let gz = gzipped(&rows.responses)?;
+    // The unit's time: when its responses were fetched, so writing the same unit again is a no-op.
+    let fetched_at = unit.responses.iter().map(|r| r.fetched_at).max().unwrap_or_else(Utc::now);
     let mut client = store.client().await?;
     let tx = store.begin(&mut client).await?;
     let mut stats = WriteStats::default();
-    // The unit's time: when its responses were fetched, so writing the same unit again is a no-op.
-    let fetched_at = unit.responses.iter().map(|r| r.fetched_at).max().unwrap_or_else(Utc::now);
     let result: Result<()> = async {
-        let mut rows = UnitRows::new(unit);
-        write_entities(&tx, &rows.entities, &mut stats).await?;
         let known = stored_horses(&tx, &rows.unlisted_horses()).await?;
         rows.settle(&known);
-        write_races(&tx, &rows.races, &mut stats).await?;
-        write_runners(&tx, &rows.runners, &mut stats).await?;
-        write_odds(&tx, &rows.odds, fetched_at, &mut stats).await?;
-        let seen: Vec<StagedBookmaker> = rows.bookmakers.iter().map(|b| StagedBookmaker::new(b, "odds")).collect();
-        write_bookmakers(&tx, &seen, &mut stats).await?;
-        write_responses(&tx, &rows.responses, &mut stats).await?;
-        write_coverage(&tx, unit, rows.race_count(), rows.runner_count(), fetched_at, &mut stats).await?;
-        stats.skipped.append(&mut rows.skipped);
-        Ok(())
+        let mut upserts = entities(&rows.entities)?;
+        upserts.extend(races_and_runners(&rows.races, &rows.runners)?);
+        let mut odds_cols = cols(&["fractional", "ew_places", "ew_denom", "quoted_at"], Merge::Replace);
+        odds_cols.push(num("decimal", Merge::Replace));
+        let key = &["race_id", "horse_id", "bookmaker"];
+        if let Some(u) = Upsert::new("runner_odds", key, odds_cols, &rows.odds)? {
+            let before: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&fetched_at];
+            upserts.push(
+                u.stamped(vec![("fetched_at", "$1::timestamptz")]).with_params::<crate::model::RunnerOdds>(before),
+            );
+        }
+        upserts.extend(bookmakers(&seen)?);
+        upserts.extend(responses(&gz)?);
+        run_all(&tx, &upserts, &mut stats).await?;
+        write_coverage(&tx, unit, rows.race_count(), rows.runner_count(), fetched_at, &mut stats).await
     }
     .await;
     result.map_err(in_context(&what))?;
     finish(tx, dry_run, &what).await?;
+    stats.skipped = rows.skipped;
     Ok(stats)
 }
 
 pub(super) async fn write_reference(store: &PgStore, data: &ReferenceData, dry_run: bool) -> Result<WriteStats> {
+    let mut skipped = Vec::new();
+    let entities_in = Entities { courses: data.courses.clone(), ..Default::default() };
+    let kept = EntityRows::new(&entities_in, &mut skipped);
+    let regions =
+        dedupe(&data.regions, "region", |r| r.code.clone(), |r| r.code.clone(), |r| !r.code.is_empty(), &mut skipped);
+    let books: Vec<StagedBookmaker> = plan::bookmakers(&data.bookmakers, &mut skipped)
+        .into_iter()
+        .map(|b| StagedBookmaker::new(b, &b.source))
+        .collect();
+    let gz = gzipped(&plan::responses(&data.responses, &mut skipped))?;
+    let mut upserts = entities(&kept)?;
+    upserts.extend(Upsert::new("regions", &["code"], vec![col("name", Merge::Replace)], &regions)?);
+    upserts.extend(bookmakers(&books)?);
+    upserts.extend(responses(&gz)?);
+
     let mut client = store.client().await?;
     let tx = store.begin(&mut client).await?;
     let mut stats = WriteStats::default();
-    let result: Result<()> = async {
-        let mut skipped = Vec::new();
-        let entities = Entities { courses: data.courses.clone(), ..Default::default() };
-        write_entities(&tx, &EntityRows::new(&entities, &mut skipped), &mut stats).await?;
-        write_regions(&tx, &data.regions, &mut stats).await?;
-        let books: Vec<StagedBookmaker> = plan::bookmakers(&data.bookmakers, &mut skipped)
-            .into_iter()
-            .map(|b| StagedBookmaker::new(b, &b.source))
-            .collect();
-        write_bookmakers(&tx, &books, &mut stats).await?;
-        write_responses(&tx, &plan::responses(&data.responses, &mut skipped), &mut stats).await?;
-        stats.skipped.append(&mut skipped);
-        Ok(())
-    }
-    .await;
-    result.map_err(in_context("reference data"))?;
+    run_all(&tx, &upserts, &mut stats).await.map_err(in_context("reference data"))?;
     finish(tx, dry_run, "reference data").await?;
+    stats.skipped = skipped;
     Ok(stats)
 }
 
 pub(super) async fn write_horses(
     store: &PgStore,
-    horses: &[Horse],
-    responses: &[RawResponse],
+    horses_in: &[Horse],
+    responses_in: &[RawResponse],
     dry_run: bool,
 ) -> Result<WriteStats> {
+    let mut skipped = Vec::new();
+    let kept = plan::horses(horses_in, &mut skipped);
+    let gz = gzipped(&plan::responses(responses_in, &mut skipped))?;
+    let mut upserts: Vec<Upsert<'_>> = horses(&kept)?.into_iter().collect();
+    upserts.extend(responses(&gz)?);
+
     let mut client = store.client().await?;
     let tx = store.begin(&mut client).await?;
     let mut stats = WriteStats::default();
-    let result: Result<()> = async {
-        let mut skipped = Vec::new();
-        write_horse_rows(&tx, &plan::horses(horses, &mut skipped), &mut stats).await?;
-        write_responses(&tx, &plan::responses(responses, &mut skipped), &mut stats).await?;
-        stats.skipped.append(&mut skipped);
-        Ok(())
-    }
-    .await;
-    result.map_err(in_context("horse profiles"))?;
+    run_all(&tx, &upserts, &mut stats).await.map_err(in_context("horse profiles"))?;
     finish(tx, dry_run, "horse profiles").await?;
+    stats.skipped = skipped;
     Ok(stats)
 }
 

@@ -4,9 +4,22 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command, ConfigCommand, DbCommand, LogFormatArg};
-use crate::config::{FlagOverride, LoadOptions};
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::{Cli, Command, ConfigCommand, DbCommand, GlobalArgs, LogFormatArg};
+use crate::clock::{Clock, FixedClock, SystemClock};
+use crate::config::{Config, FlagOverride, LoadOptions, Loaded};
 use crate::error::{Error, Outcome, Result, exit_code};
+use crate::jobs::backfill::Backfill;
+use crate::jobs::daily::Daily;
+use crate::jobs::live::Live;
+use crate::jobs::reference::Reference;
+use crate::jobs::runner::{Execution, execute};
+use crate::jobs::{JobContext, Needs, UpdateJob};
+use crate::sandbox::Sandbox;
+use crate::store::Trigger;
 
 /// The binary's whole `main`: parse, run, print the error once, exit with the decided code.
 pub fn main() -> ExitCode {
@@ -77,6 +90,9 @@ fn run(cli: Cli) -> Result<Outcome> {
     for warning in &loaded.warnings {
         eprintln!("warning: {warning}");
     }
+    if !is_job(&cli.command) {
+        crate::telemetry::init_stderr(&loaded.config.logging)?;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -134,17 +150,123 @@ async fn dispatch(cli: Cli, loaded: crate::config::Loaded) -> Result<Outcome> {
             println!("{} applied, {pending} pending", states.len() - pending);
             Ok(Outcome::Success)
         }
-        Command::Schedule(_) => Err(Error::Usage("schedule is being built (issue 2)".into())),
-        Command::Sandbox(args) => {
-            let clock: std::sync::Arc<dyn crate::clock::Clock> = match cli.global.now {
-                Some(at) => std::sync::Arc::new(crate::clock::FixedClock::new(at)),
-                None => std::sync::Arc::new(crate::clock::SystemClock),
-            };
-            crate::sandbox::serve_foreground(&args, loaded.config.sandbox.clone(), clock).await?;
+        Command::Schedule(args) => {
+            let now = cli.global.now.unwrap_or_else(chrono::Utc::now);
+            print!("{}", crate::schedule::preview(&args, &loaded.config, now)?);
             Ok(Outcome::Success)
         }
-        Command::Reference(_) | Command::Daily(_) | Command::Live(_) | Command::Backfill(_) => {
-            Err(Error::Usage("jobs are being built (issue 5)".into()))
+        Command::Sandbox(args) => {
+            crate::sandbox::serve_foreground(&args, loaded.config.sandbox.clone(), clock_of(&cli.global)).await?;
+            Ok(Outcome::Success)
+        }
+        Command::Reference(args) => run_job(Box::new(Reference { args }), &cli.global, loaded).await,
+        Command::Daily(args) => run_job(Box::new(Daily { args }), &cli.global, loaded).await,
+        Command::Live(args) => run_job(Box::new(Live { args }), &cli.global, loaded).await,
+        Command::Backfill(args) => run_job(Box::new(Backfill { args }), &cli.global, loaded).await,
+    }
+}
+
+/// Whether a command is a job run (it logs to the job's daily file).
+fn is_job(command: &Command) -> bool {
+    matches!(command, Command::Reference(_) | Command::Daily(_) | Command::Live(_) | Command::Backfill(_))
+}
+
+/// The clock of this process: `--now` pins it (simulations and tests), else the wall clock.
+fn clock_of(global: &GlobalArgs) -> Arc<dyn Clock> {
+    match global.now {
+        Some(at) => Arc::new(FixedClock::new(at)),
+        None => Arc::new(SystemClock),
+    }
+}
+
+/// Run one job by hand: its daily log file, the in-process sandbox when asked for, the context,
+/// the run under its locks, and the summary (or the report as JSON).
+async fn run_job(job: Box<dyn UpdateJob>, global: &GlobalArgs, loaded: Loaded) -> Result<Outcome> {
+    let mut config = loaded.config;
+    let _telemetry = crate::telemetry::init(&config.logging, &job.log_name(), 0)?;
+    for warning in &loaded.warnings {
+        tracing::warn!("{warning}");
+    }
+    let clock = clock_of(global);
+    let _sandbox = if global.sandbox { Some(start_sandbox(&mut config, clock.clone())?) } else { None };
+    let ctx = context(Arc::new(config), Some(clock), false, job.needs()).await?;
+    match execute(job.as_ref(), &ctx, Trigger::Manual, None).await? {
+        Execution::Skipped { reason } => {
+            println!("{reason}");
+            Ok(Outcome::Success)
+        }
+        Execution::Ran { report, .. } => {
+            if global.json {
+                let json = serde_json::to_string_pretty(&report)
+                    .map_err(|e| Error::Fatal(format!("could not render the report as JSON: {e}")))?;
+                println!("{json}");
+            } else {
+                println!("{}", report.summary());
+            }
+            Ok(if report.has_failures() { Outcome::CompletedWithFailures } else { Outcome::Success })
         }
     }
+}
+
+/// `--sandbox`: serve the simulated API in this process and point the client at it, with the
+/// configured rate limit and plan, and demo credentials unless real ones are set.
+fn start_sandbox(config: &mut Config, clock: Arc<dyn Clock>) -> Result<Sandbox> {
+    let mut sandbox = config.sandbox.clone();
+    sandbox.port = 0;
+    sandbox.rate_limit = config.api.rate_limit;
+    sandbox.plan = config.api.plan;
+    let server = Sandbox::start(sandbox, clock)?;
+    config.api.base_url = server.base_url();
+    if config.api.username.is_empty() || config.api.password.is_empty() {
+        config.api.username = crate::config::Secret::new("sandbox");
+        config.api.password = crate::config::Secret::new("sandbox");
+    }
+    tracing::info!(url = %server.base_url(), "using the in-process sandbox API (simulated data, no credentials needed)");
+    Ok(server)
+}
+
+/// Build a job context: the store and API client the job needs, the clock, cancellation on
+/// Ctrl-C and SIGTERM. Public so jobs defined outside the crate run the same way.
+pub async fn context(
+    config: Arc<Config>,
+    clock: Option<Arc<dyn Clock>>,
+    dry_run: bool,
+    needs: Needs,
+) -> Result<JobContext> {
+    let cancel = CancellationToken::new();
+    spawn_signal_handler(cancel.clone());
+    let store = if needs.store { Some(crate::store::open(&config.database).await?) } else { None };
+    let api = if needs.api {
+        Some(Arc::new(crate::api::Client::new(&config.api, &config.retry)?.with_cancel(cancel.clone())))
+    } else {
+        None
+    };
+    Ok(JobContext {
+        dry_run: dry_run || config.features.dry_run,
+        clock: clock.unwrap_or_else(|| Arc::new(SystemClock)),
+        config,
+        cancel,
+        store,
+        api,
+    })
+}
+
+/// Ctrl-C or SIGTERM: finish the unit in flight, start no other.
+fn spawn_signal_handler(cancel: CancellationToken) {
+    tokio::spawn(async move {
+        let terminate = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut signal) => {
+                    signal.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminate => {}
+        }
+        tracing::warn!("stopping: finishing the unit in flight, starting no other");
+        cancel.cancel();
+    });
 }

@@ -14,7 +14,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
         DATABASE_URL or database.url (default: the SQLite file ./darkhorses.db).",
     after_help = "Examples:\n  \
         darkhorses --sandbox daily              # try it: simulated API, SQLite ./darkhorses.db\n  \
-        darkhorses daily --days-ahead 3         # racecards for 3 days, yesterday's results\n  \
+        darkhorses daily --days-ahead 3         # racecards for the next 3 days, yesterday's results\n  \
         darkhorses backfill --months 12         # a year of history, resumable\n  \
         darkhorses config show                  # effective settings and where each came from\n\n\
         Exit codes: 0 success (or skipped: another instance holds the lock), 1 completed with failures, \
@@ -136,7 +136,7 @@ pub struct DailyArgs {
     /// Only results. Example: --results-only
     #[arg(long)]
     pub results_only: bool,
-    /// Racecards from today to today+N. Example: --days-ahead 3
+    /// Racecards from tomorrow to today+N (the Pro plan reaches 7 days ahead). Example: --days-ahead 3
     #[arg(long, value_name = "N", default_value_t = 2)]
     pub days_ahead: u32,
     /// Results from yesterday back N days. Example: --days-back 3

@@ -119,8 +119,9 @@ pub fn horse_pro(body: &[u8]) -> Result<Horse, Error> {
     let Some(id) = text(&mut h.id) else {
         return Err(Error::Payload { what: WHAT.into(), message: "the body has no horse `id`".into() });
     };
-    let name = text(&mut h.name).unwrap_or_default();
-    let region = text(&mut h.region).or_else(|| name_region(&name).map(str::to_string));
+    let full = text(&mut h.name).unwrap_or_default();
+    let (bare, suffix) = bare_name(&full);
+    let (name, region) = (bare.to_string(), text(&mut h.region).or_else(|| suffix.map(str::to_string)));
     Ok(Horse {
         id,
         region,
@@ -149,8 +150,12 @@ pub fn horse_pro_into(entities: &mut Entities, body: &[u8]) -> Result<(), Error>
         (&h.damsire_id, &h.damsire, &mut entities.damsires, &mut idx.damsires),
     ] {
         if let (Some(id), Some(name)) = (blank(id.as_deref()), blank(name.as_deref())) {
-            let region = name_region(name).map(str::to_string);
-            upsert(list, map, Ancestor { id: id.to_string(), name: name.to_string(), region });
+            let (name, region) = bare_name(name);
+            upsert(
+                list,
+                map,
+                Ancestor { id: id.to_string(), name: name.to_string(), region: region.map(str::to_string) },
+            );
         }
     }
     upsert(&mut entities.horses, &mut idx.horses, horse);
@@ -160,8 +165,9 @@ pub fn horse_pro_into(entities: &mut Entities, body: &[u8]) -> Result<(), Error>
 mod rules;
 
 pub use rules::{
-    blank, distance_yards, finish_position, finish_seconds, furlongs, int, money, name_region, num, odds_decimal,
-    off_instant, race_day, region_currency, region_name, uk_local_instant, yards_to_metres,
+    bare_name, blank, distance_yards, finish_position, finish_seconds, furlongs, int, jockey_bare_name, money,
+    name_region, num, odds_decimal, off_instant, race_day, region_currency, region_name, uk_local_instant,
+    yards_to_metres,
 };
 use rules::{date, text, wanted};
 
@@ -315,7 +321,11 @@ impl<'u> Normalizer<'u> {
         let e = &mut self.unit.entities;
         let owned = |s: Option<&str>| s.map(str::to_string);
         if let (Some(id), Some(name)) = n.jockey {
-            upsert(&mut e.jockeys, &mut self.idx.jockeys, Person { id: id.into(), name: name.into() });
+            let name = jockey_bare_name(name);
+            // A non-runner's card says "NON-RUNNER(5)" beside the booked jockey's id: not a name.
+            if !name.eq_ignore_ascii_case("NON-RUNNER") {
+                upsert(&mut e.jockeys, &mut self.idx.jockeys, Person { id: id.into(), name: name.into() });
+            }
         }
         if let (Some(id), Some(name), location) = n.trainer {
             let t = Trainer { id: id.into(), name: name.into(), location: owned(location) };
@@ -330,7 +340,9 @@ impl<'u> Normalizer<'u> {
             (n.damsire, &mut e.damsires, &mut self.idx.damsires),
         ] {
             if let (Some(id), Some(name)) = (id, name) {
-                upsert(list, map, Ancestor { id: id.into(), name: name.into(), region: owned(region) });
+                let (name, suffix) = bare_name(name);
+                let region = owned(region).or_else(|| owned(suffix));
+                upsert(list, map, Ancestor { id: id.into(), name: name.into(), region });
             }
         }
     }
@@ -461,14 +473,15 @@ impl<'u> Normalizer<'u> {
         let sire_id = text(&mut ru.sire_id);
         let dam_id = text(&mut ru.dam_id);
         let damsire_id = text(&mut ru.damsire_id);
+        let (bare, suffix) = bare_name(&horse_name);
         let horse = Horse {
             id: horse_id.clone(),
-            name: horse_name.clone(),
+            name: bare.to_string(),
             sex_code: sex_code.clone(),
             dob: date(ru.dob.as_deref()),
             colour: text(&mut ru.colour),
             breeder: text(&mut ru.breeder),
-            region: text(&mut ru.region),
+            region: text(&mut ru.region).or_else(|| suffix.map(str::to_string)),
             sire_id: sire_id.clone(),
             dam_id: dam_id.clone(),
             damsire_id: damsire_id.clone(),
@@ -672,10 +685,12 @@ impl<'u> Normalizer<'u> {
         let sire_id = text(&mut ru.sire_id);
         let dam_id = text(&mut ru.dam_id);
         let damsire_id = text(&mut ru.damsire_id);
+        let (bare, suffix) = bare_name(&horse_name);
         let horse = Horse {
             id: horse_id.clone(),
-            name: horse_name.clone(),
+            name: bare.to_string(),
             sex_code: sex_code.clone(),
+            region: suffix.map(str::to_string),
             sire_id: sire_id.clone(),
             dam_id: dam_id.clone(),
             damsire_id: damsire_id.clone(),

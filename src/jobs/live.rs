@@ -62,11 +62,15 @@ impl UpdateJob for Live {
         let features = &ctx.config.features;
         if !self.args.results_only && !features.skip_racecards {
             let last = store.coverage(Kind::Racecards, today, today).await?.into_iter().next();
+            // Fetched inside the slot means at or after its start and not after now: a row stamped
+            // later than the clock (a clock set back, a simulation) is not this slot's fetch.
             let decision = match (last, Self::slot_start(ctx, now)) {
-                (Some(c), Some(slot)) if c.fetched_at >= slot && c.error.is_none() => Decision::Skip(format!(
-                    "racecards for {today} already fetched at {} in this live_data slot (since {slot})",
-                    c.fetched_at.format("%H:%M:%SZ")
-                )),
+                (Some(c), Some(slot)) if (slot..=now).contains(&c.fetched_at) && c.error.is_none() => {
+                    Decision::Skip(format!(
+                        "racecards for {today} already fetched at {} in this live_data slot (since {slot})",
+                        c.fetched_at.format("%H:%M:%SZ")
+                    ))
+                }
                 _ => Decision::Fetch,
             };
             match decision {

@@ -23,6 +23,7 @@ pub mod daily;
 pub mod live;
 mod progress;
 pub mod reference;
+pub mod runner;
 pub mod units;
 
 pub use progress::Progress;
@@ -192,9 +193,10 @@ pub trait UpdateJob: Send + Sync {
     /// The registry name: `daily`, `live`, ...
     fn name(&self) -> &str;
 
-    /// The stem of this job's daily log file: `daily_update` gives `logs/daily_update_YYYYMMDD.log`.
+    /// The stem of this job's daily log file, as the original named them: `daily` logs to
+    /// `logs/daily_update_YYYYMMDD.log`.
     fn log_name(&self) -> String {
-        format!("{}_update", self.name())
+        crate::telemetry::log_name_for(self.name()).to_string()
     }
 
     /// Whether the job needs the database and the API client in its context.

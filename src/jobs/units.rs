@@ -92,7 +92,7 @@ pub async fn fetch(ctx: &JobContext, key: UnitKey) -> std::result::Result<Unit, 
     let api = ctx.api.as_ref().ok_or_else(|| api::Error::Config("no API client in this run".into()))?;
     let regions = &ctx.config.api.regions;
     let mut unit = Unit::new(key.kind, key.date);
-    let responses = match key.kind {
+    let mut responses = match key.kind {
         Kind::Racecards => {
             let raw = match racecard_source(api.plan(), key.date, ctx.clock.racing_day()).map_err(api::Error::Plan)? {
                 RacecardSource::Pro => api.racecards_pro(key.date, regions).await?,
@@ -113,6 +113,12 @@ pub async fn fetch(ctx: &JobContext, key: UnitKey) -> std::result::Result<Unit, 
             pages
         }
     };
+    // Stamped with the run's clock (the wall clock unless `--now` pins it), so the coverage and
+    // odds `fetched_at` that decide what `live` refetches live in the same time as the run.
+    let fetched_at = ctx.clock.now();
+    for r in &mut responses {
+        r.fetched_at = fetched_at;
+    }
     // A by-day racecard answers for the day the API thinks it is; keep only the asked date.
     unit.races.retain(|r| r.race_date == key.date);
     let race_ids: std::collections::HashSet<&str> = unit.races.iter().map(|r| r.id.as_str()).collect();

@@ -206,7 +206,6 @@ fn unknown_job_lists_the_valid_ones() {
 
 /// Needs `schedule::check_expression` (the schedule branch); the stub accepts every expression.
 #[test]
-#[ignore = "enable once schedule::check_expression is merged"]
 fn invalid_cron_expression_names_the_interval() {
     assert_rejected(
         "intervals:\n  live_data:\n    frequency: '61 * * * *'\n",

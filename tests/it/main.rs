@@ -7,6 +7,9 @@
 mod client;
 mod config;
 mod fixtures;
+mod jobs;
+mod lock;
 mod postgres;
 mod sandbox;
+mod schedule;
 mod store;

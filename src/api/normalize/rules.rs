@@ -198,6 +198,33 @@ pub fn name_region(name: &str) -> Option<&str> {
     (!code.is_empty() && code.len() <= 4 && code.bytes().all(|b| b.is_ascii_uppercase())).then_some(code)
 }
 
+/// An entity's name as both feeds can agree on it: results send `"Veraison (IRE)"`, racecards
+/// `"Veraison"` with the region apart, so the suffix is dropped (and returned as the region).
+pub fn bare_name(name: &str) -> (&str, Option<&str>) {
+    match name_region(name) {
+        Some(code) => {
+            let trimmed = name.trim();
+            let base = trimmed[..trimmed.len() - code.len() - 2].trim_end();
+            if base.is_empty() { (trimmed, None) } else { (base, Some(code)) }
+        }
+        None => (name.trim(), None),
+    }
+}
+
+/// A jockey's name without the allowance racecards append: `"Tommie Jakes(5)"` -> `Tommie Jakes`.
+pub fn jockey_bare_name(name: &str) -> &str {
+    let trimmed = name.trim();
+    if let Some(inner) = trimmed.strip_suffix(')')
+        && let Some((base, claim)) = inner.rsplit_once('(')
+        && !claim.is_empty()
+        && claim.bytes().all(|b| b.is_ascii_digit())
+        && !base.trim_end().is_empty()
+    {
+        return base.trim_end();
+    }
+    trimmed
+}
+
 pub(super) fn date(s: Option<&str>) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(blank(s)?, "%Y-%m-%d").ok()
 }
@@ -324,6 +351,11 @@ mod tests {
     #[test]
     fn names_and_regions() {
         assert_eq!(name_region("Veraison (IRE)"), Some("IRE"));
+        assert_eq!(bare_name("Veraison (IRE)"), ("Veraison", Some("IRE")));
+        assert_eq!(bare_name("Zapata I (IRE)"), ("Zapata I", Some("IRE")));
+        assert_eq!(bare_name("Raging Raj"), ("Raging Raj", None));
+        assert_eq!(jockey_bare_name("Tommie Jakes(5)"), "Tommie Jakes");
+        assert_eq!(jockey_bare_name("Kieran O'Neill"), "Kieran O'Neill");
         assert_eq!(name_region("Raging Raj"), None);
         assert_eq!(name_region("Zapata I (IRE)"), Some("IRE"));
         assert_eq!(region_name("gb"), "Great Britain");

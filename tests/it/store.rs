@@ -1034,3 +1034,130 @@ async fn bench_sqlite_upsert_runners() {
     }
     db.cleanup().await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// SIGKILL in the middle of writes: the real binary backfilling from the sandbox, killed at
+// varied moments, on each backend.
+
+/// Per date and kind, every unit is whole or absent: a date whose coverage says `complete` holds
+/// exactly the races and runners coverage counts (stamped by that kind's source), a date without
+/// coverage holds none of that kind's rows (nor, for racecards, odds). Returns how many units
+/// are done (complete or empty).
+async fn assert_units_whole(db: &TestDb, days: &[NaiveDate]) -> usize {
+    let l = db.label();
+    let day_of = |r: &Json| text(r, "d").unwrap()[..10].to_string();
+    let by_day =
+        |rows: Vec<Json>| -> BTreeMap<String, i64> { rows.iter().map(|r| (day_of(r), int(r, "n").unwrap())).collect() };
+    let coverage = db.query("SELECT kind, race_date AS d, status, races, runners FROM fetch_coverage").await;
+    let odds = by_day(
+        db.query("SELECT r.race_date AS d, COUNT(*) AS n FROM runner_odds o JOIN races r ON r.id = o.race_id GROUP BY r.race_date")
+            .await,
+    );
+    let mut done = 0;
+    for (kind, stamp) in [("racecards", "racecard_updated_at"), ("results", "result_updated_at")] {
+        let races = by_day(
+            db.query(&format!(
+                "SELECT race_date AS d, COUNT(*) AS n FROM races WHERE {stamp} IS NOT NULL GROUP BY race_date"
+            ))
+            .await,
+        );
+        let runners = by_day(
+            db.query(&format!(
+                "SELECT r.race_date AS d, COUNT(*) AS n FROM runners u JOIN races r ON r.id = u.race_id
+                 WHERE u.{stamp} IS NOT NULL GROUP BY r.race_date"
+            ))
+            .await,
+        );
+        for day in days {
+            let d = day.to_string();
+            let stored = (races.get(&d).copied().unwrap_or(0), runners.get(&d).copied().unwrap_or(0));
+            let cov = coverage.iter().find(|c| text(c, "kind").as_deref() == Some(kind) && day_of(c) == d);
+            match cov.and_then(|c| text(c, "status")).as_deref() {
+                Some("complete") | Some("empty") => {
+                    let cov = cov.unwrap();
+                    let counted = (int(cov, "races").unwrap(), int(cov, "runners").unwrap());
+                    assert_eq!(stored, counted, "{l}: {kind} of {d}: rows stored vs coverage");
+                    done += 1;
+                }
+                other => {
+                    assert_eq!(stored, (0, 0), "{l}: {kind} of {d} has rows but coverage says {other:?}");
+                    if kind == "racecards" {
+                        assert_eq!(odds.get(&d), None, "{l}: odds of {d} without its racecards unit");
+                    }
+                }
+            }
+        }
+    }
+    done
+}
+
+async fn units_done(db: &TestDb) -> usize {
+    let rows = db.query("SELECT COUNT(*) AS n FROM fetch_coverage WHERE status IN ('complete', 'empty')").await;
+    int(&rows[0], "n").unwrap() as usize
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backfill_killed_mid_write_leaves_every_unit_whole_or_absent() {
+    for db in backends().await {
+        let l = db.label();
+        let dir = tempfile::tempdir().unwrap();
+        // Ten days a month back: inside the 12 months of results every plan has.
+        let last = Utc::now().date_naive() - chrono::Duration::days(30);
+        let first = last - chrono::Duration::days(9);
+        let days: Vec<NaiveDate> = first.iter_days().take_while(|d| *d <= last).collect();
+        let total = days.len() * 2;
+        let (url, schema) = match &db.raw {
+            Raw::Sqlite { path, .. } => (format!("sqlite:{}", path.display()), "public".to_string()),
+            Raw::Postgres { schema, .. } => (std::env::var(PG_ENV).unwrap(), schema.clone()),
+        };
+        let spawn = || {
+            std::process::Command::new(assert_cmd::cargo::cargo_bin!("darkhorses"))
+                .args(["--sandbox", "-q", "backfill", "--from", &first.to_string(), "--to", &last.to_string()])
+                .current_dir(dir.path())
+                .env("DATABASE_URL", &url)
+                .env("DARKHORSES_DATABASE_SCHEMA", &schema)
+                .env("DARKHORSES_API_RATE_LIMIT", "50")
+                .env_remove(PG_ENV)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+        let mut kills = 0;
+        let mut finished = false;
+        // Kill after 1, 2, 3 ... more units are recorded: each time the next unit is being
+        // fetched or written, at a different point of a different unit.
+        for step in [1, 2, 1, 3, 2, 1, 4, 2, 3, 1] {
+            let before = units_done(&db).await;
+            let mut child = spawn();
+            loop {
+                if let Some(status) = child.try_wait().unwrap() {
+                    assert!(status.success(), "{l}: backfill exited with {status}");
+                    finished = true;
+                    break;
+                }
+                if units_done(&db).await >= before + step {
+                    child.kill().unwrap(); // SIGKILL
+                    child.wait().unwrap();
+                    kills += 1;
+                    break;
+                }
+                assert!(std::time::Instant::now() < deadline, "{l}: backfill made no progress");
+                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            }
+            let done = assert_units_whole(&db, &days).await;
+            eprintln!("{l}: after {kills} kills, {done} of {total} units whole");
+            if finished {
+                break;
+            }
+        }
+        if !finished {
+            let status = spawn().wait().unwrap();
+            assert!(status.success(), "{l}: the last backfill exited with {status}");
+        }
+        assert_eq!(assert_units_whole(&db, &days).await, total, "{l}: every unit done after resuming");
+        assert!(kills >= 3, "{l}: only {kills} kills happened; the test did not exercise a crash");
+        db.cleanup().await;
+    }
+}

@@ -13,7 +13,7 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::Transaction;
-use futures_util::future::try_join_all;
+use futures_util::future::{try_join_all, try_join3};
 
 use super::stage::{StagedBookmaker, StagedResponse};
 use super::upsert::{Merge, Upsert, col, cols, num, race_cols, runner_cols, stamps, text};
@@ -127,11 +127,10 @@ async fn write_coverage(
     races: usize,
     runners: usize,
     fetched_at: DateTime<Utc>,
-    stats: &mut WriteStats,
-) -> Result<()> {
+) -> Result<TableCounts> {
     let status = if races > 0 { "complete" } else { "empty" };
-    let rows = tx
-        .query(
+    let statement = tx
+        .prepare_cached(
             "INSERT INTO fetch_coverage AS t (kind, race_date, status, races, runners, pages, api_calls, fetched_at, error)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL)
              ON CONFLICT (kind, race_date) DO UPDATE SET status = EXCLUDED.status, races = EXCLUDED.races,
@@ -141,6 +140,12 @@ async fn write_coverage(
                    IS DISTINCT FROM ROW(EXCLUDED.status, EXCLUDED.races, EXCLUDED.runners, EXCLUDED.pages,
                                         EXCLUDED.api_calls, EXCLUDED.fetched_at, NULL::text)
              RETURNING (xmax = 0)",
+        )
+        .await
+        .map_err(query_error("prepare the upsert into fetch_coverage"))?;
+    let rows = tx
+        .query(
+            &statement,
             &[
                 &unit.kind.as_str(),
                 &unit.race_date,
@@ -154,13 +159,11 @@ async fn write_coverage(
         )
         .await
         .map_err(query_error("upsert into fetch_coverage"))?;
-    let counts = match rows.first() {
+    Ok(match rows.first() {
         Some(row) if row.get::<_, bool>(0) => TableCounts { inserted: 1, ..Default::default() },
         Some(_) => TableCounts { updated: 1, ..Default::default() },
         None => TableCounts { unchanged: 1, ..Default::default() },
-    };
-    stats.add("fetch_coverage", counts);
-    Ok(())
+    })
 }
 
 /// Commit, or roll back when `dry_run`.
@@ -187,10 +190,20 @@ pub(super) async fn write_unit(store: &PgStore, unit: &Unit, dry_run: bool) -> R
     // The unit's time: when its responses were fetched, so writing the same unit again is a no-op.
     let fetched_at = unit.responses.iter().map(|r| r.fetched_at).max().unwrap_or_else(Utc::now);
     let mut client = store.client().await?;
-    let tx = store.begin(&mut client).await?;
+    // BEGIN alone: the settings go out with the upserts below, saving a round trip (Postgres runs
+    // a connection's statements in the order sent, so they apply before the first upsert).
+    let tx = client.transaction().await.map_err(query_error("begin a transaction"))?;
+    let mut prologue = Some(store.write_prologue());
     let mut stats = WriteStats::default();
     let result: Result<()> = async {
-        let known = stored_horses(&tx, &rows.unlisted_horses()).await?;
+        let unlisted = rows.unlisted_horses();
+        let mut known = HashSet::new();
+        if !unlisted.is_empty() {
+            if let Some(p) = prologue.take() {
+                tx.batch_execute(&p).await.map_err(query_error("set the write transaction's settings"))?;
+            }
+            known = stored_horses(&tx, &unlisted).await?;
+        }
         rows.settle(&known);
         let mut upserts = entities(&rows.entities)?;
         upserts.extend(races_and_runners(&rows.races, &rows.runners)?);
@@ -205,8 +218,21 @@ pub(super) async fn write_unit(store: &PgStore, unit: &Unit, dry_run: bool) -> R
         }
         upserts.extend(bookmakers(&seen)?);
         upserts.extend(responses(&gz)?);
-        run_all(&tx, &upserts, &mut stats).await?;
-        write_coverage(&tx, unit, rows.race_count(), rows.runner_count(), fetched_at, &mut stats).await
+        // Everything in one flight: settings, every upsert, the coverage row; one round trip.
+        let settings = async {
+            match &prologue {
+                Some(p) => tx.batch_execute(p).await.map_err(query_error("set the write transaction's settings")),
+                None => Ok(()),
+            }
+        };
+        let coverage = write_coverage(&tx, unit, rows.race_count(), rows.runner_count(), fetched_at);
+        let ((), counts, coverage) =
+            try_join3(settings, try_join_all(upserts.iter().map(|u| u.run(&tx))), coverage).await?;
+        for (u, c) in upserts.iter().zip(counts) {
+            stats.add(u.table, c);
+        }
+        stats.add("fetch_coverage", coverage);
+        Ok(())
     }
     .await;
     result.map_err(in_context(&what))?;
@@ -232,7 +258,7 @@ pub(super) async fn write_reference(store: &PgStore, data: &ReferenceData, dry_r
     upserts.extend(responses(&gz)?);
 
     let mut client = store.client().await?;
-    let tx = store.begin(&mut client).await?;
+    let tx = store.begin_write(&mut client).await?;
     let mut stats = WriteStats::default();
     run_all(&tx, &upserts, &mut stats).await.map_err(in_context("reference data"))?;
     finish(tx, dry_run, "reference data").await?;
@@ -253,7 +279,7 @@ pub(super) async fn write_horses(
     upserts.extend(responses(&gz)?);
 
     let mut client = store.client().await?;
-    let tx = store.begin(&mut client).await?;
+    let tx = store.begin_write(&mut client).await?;
     let mut stats = WriteStats::default();
     run_all(&tx, &upserts, &mut stats).await.map_err(in_context("horse profiles"))?;
     finish(tx, dry_run, "horse profiles").await?;
@@ -269,7 +295,7 @@ pub(super) async fn mark_unit_failed(
     error: &str,
 ) -> Result<()> {
     let mut client = store.client().await?;
-    let tx = store.begin(&mut client).await?;
+    let tx = store.begin_write(&mut client).await?;
     tx.execute(
         "INSERT INTO fetch_coverage AS t (kind, race_date, status, api_calls, fetched_at, error)
          VALUES ($1, $2, 'failed', $3, now(), $4)

@@ -991,50 +991,6 @@ async fn an_unopenable_sqlite_path_is_a_connect_error_naming_it() {
     assert!(err.to_string().contains("garbage.db"), "{err}");
 }
 
-/// Upsert throughput on SQLite: `DARKHORSES_BENCH_RUNNERS=500000 cargo test --release --test it
-/// bench_sqlite -- --ignored --nocapture`. Units of 50 races x 10 runners, as a busy day is.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "benchmark"]
-async fn bench_sqlite_upsert_runners() {
-    let total: usize = std::env::var("DARKHORSES_BENCH_RUNNERS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
-    let db = TestDb::sqlite().await;
-    let units: Vec<Unit> = (0..total.div_ceil(500))
-        .map(|u| {
-            let mut unit = result_unit();
-            unit.races.clear();
-            unit.runners.clear();
-            unit.entities.horses.clear();
-            for r in 0..50 {
-                let race_id = format!("rac_{u}_{r}");
-                unit.races.push(race(Source::Result, &race_id, at(13, 30)));
-                for n in 0..10 {
-                    let horse_id = format!("hrs_{u}_{r}_{n}");
-                    unit.entities.horses.push(Horse {
-                        id: horse_id.clone(),
-                        name: horse_id.clone(),
-                        ..Horse::default()
-                    });
-                    unit.runners.push(runner(Source::Result, &race_id, &horse_id, n + 1, n + 1));
-                }
-            }
-            unit
-        })
-        .collect();
-    for pass in ["insert", "rerun (unchanged)"] {
-        let start = std::time::Instant::now();
-        let mut runners = 0;
-        for unit in &units {
-            let stats = db.store.write_unit(unit, false).await.unwrap();
-            let c = counts(&stats, "runners");
-            runners += c.inserted + c.updated + c.unchanged;
-        }
-        let secs = start.elapsed().as_secs_f64();
-        eprintln!("sqlite {pass}: {runners} runners in {secs:.2}s = {:.0} runners/s", runners as f64 / secs);
-        assert_eq!(runners as usize, units.len() * 500);
-    }
-    db.cleanup().await;
-}
-
 // ---------------------------------------------------------------------------------------------
 // SIGKILL in the middle of writes: the real binary backfilling from the sandbox, killed at
 // varied moments, on each backend.

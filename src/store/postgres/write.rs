@@ -131,8 +131,16 @@ async fn write_coverage(
     let status = if races > 0 { "complete" } else { "empty" };
     let statement = tx
         .prepare_cached(
+            // The LEFT JOIN drops an unchanged row before ON CONFLICT would lock it: a rerun of an
+            // unchanged unit then writes nothing at all, and its COMMIT needs no WAL flush.
             "INSERT INTO fetch_coverage AS t (kind, race_date, status, races, runners, pages, api_calls, fetched_at, error)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL)
+             SELECT v.* FROM (VALUES ($1::text, $2::date, $3::text, $4::int4, $5::int4, $6::int4, $7::int4,
+                                      $8::timestamptz, NULL::text))
+                  AS v (kind, race_date, status, races, runners, pages, api_calls, fetched_at, error)
+             LEFT JOIN fetch_coverage c ON c.kind = v.kind AND c.race_date = v.race_date
+             WHERE c.kind IS NULL
+                OR ROW(c.status, c.races, c.runners, c.pages, c.api_calls, c.fetched_at, c.error)
+                   IS DISTINCT FROM ROW(v.status, v.races, v.runners, v.pages, v.api_calls, v.fetched_at, v.error)
              ON CONFLICT (kind, race_date) DO UPDATE SET status = EXCLUDED.status, races = EXCLUDED.races,
                  runners = EXCLUDED.runners, pages = EXCLUDED.pages, api_calls = EXCLUDED.api_calls,
                  fetched_at = EXCLUDED.fetched_at, error = NULL

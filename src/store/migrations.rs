@@ -1,9 +1,11 @@
 //! Migrations, backend-neutral: the numbered SQL files embedded in the binary, their sha256
 //! checksums, and the one rule comparing them with what a database says it applied.
 //!
-//! Each backend keeps its own list (`SQLITE`, `POSTGRES`) of files under `sql/<backend>/`. A file
-//! once applied anywhere is never edited: a change is a new numbered file. The checksum recorded in
-//! `schema_migrations` is how an edit is caught.
+//! Each backend has its list here (`SQLITE`, `POSTGRES`) of files under `sql/<backend>/`; how a
+//! backend applies them (the lock it holds, the transaction per file) is its own, but what is
+//! pending and whether an applied file was edited is decided by [`status`] and [`check`] for both.
+//! A file once applied anywhere is never edited: a change is a new numbered file. The checksum
+//! recorded in `schema_migrations` is how an edit is caught.
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
@@ -35,8 +37,11 @@ impl Migration {
 pub const SQLITE: &[Migration] =
     &[Migration { version: 1, name: "init", sql: include_str!("../../sql/sqlite/0001_init.sql") }];
 
-// The PostgreSQL list (`pub const POSTGRES: &[Migration]`, files under `sql/postgres/`) is kept
-// separately by the Postgres backend and added here at merge.
+/// The PostgreSQL migrations, in order: `sql/postgres/`.
+pub const POSTGRES: &[Migration] = &[
+    Migration { version: 1, name: "schema", sql: include_str!("../../sql/postgres/0001_schema.sql") },
+    Migration { version: 2, name: "seed", sql: include_str!("../../sql/postgres/0002_seed.sql") },
+];
 
 /// A row of `schema_migrations` as a backend read it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,22 +71,15 @@ pub fn status(backend: &str, known: &[Migration], applied: &[Applied]) -> Result
     for m in known {
         let checksum = m.checksum();
         match applied.iter().find(|a| a.version == m.version) {
-            Some(a) if a.checksum != checksum => {
-                return Err(Error::Migration(format!(
-                    "migration sql/{backend}/{file}.sql was edited after it was applied (database checksum {db}, \
-                     file checksum {file_sum}): never edit an applied migration; restore the file and add a new \
-                     numbered migration for the change",
-                    file = m.file_stem(),
-                    db = short(&a.checksum),
-                    file_sum = short(&checksum),
-                )));
+            Some(a) => {
+                check(backend, m, &a.checksum)?;
+                states.push(MigrationState {
+                    version: m.version,
+                    name: m.name.to_string(),
+                    checksum,
+                    applied_at: Some(a.applied_at),
+                })
             }
-            Some(a) => states.push(MigrationState {
-                version: m.version,
-                name: m.name.to_string(),
-                checksum,
-                applied_at: Some(a.applied_at),
-            }),
             None => {
                 states.push(MigrationState { version: m.version, name: m.name.to_string(), checksum, applied_at: None })
             }
@@ -101,6 +99,28 @@ pub fn status(backend: &str, known: &[Migration], applied: &[Applied]) -> Result
     Ok(states)
 }
 
+/// The one checksum rule: a file applied with checksum `recorded` must still have it. The error
+/// names the file, because editing an applied migration means databases silently disagree.
+pub fn check(backend: &str, m: &Migration, recorded: &str) -> Result<()> {
+    let checksum = m.checksum();
+    if recorded == checksum {
+        return Ok(());
+    }
+    Err(Error::Migration(format!(
+        "migration sql/{backend}/{file}.sql was edited after it was applied (database checksum {db}, file checksum \
+         {file_sum}): never edit an applied migration; restore the file and add a new numbered migration for the change",
+        file = m.file_stem(),
+        db = short(recorded),
+        file_sum = short(&checksum),
+    )))
+}
+
+/// The known migrations [`status`] lists as pending, in order.
+pub fn pending<'a>(backend: &str, known: &'a [Migration], applied: &[Applied]) -> Result<Vec<&'a Migration>> {
+    let states = status(backend, known, applied)?;
+    Ok(known.iter().filter(|m| states.iter().any(|s| s.version == m.version && s.applied_at.is_none())).collect())
+}
+
 /// The first 8 hex digits, for messages.
 pub fn short(checksum: &str) -> &str {
     checksum.get(..8).unwrap_or(checksum)
@@ -118,20 +138,35 @@ mod tests {
 
     #[test]
     fn versions_are_numbered_in_order_from_one() {
-        for (i, m) in SQLITE.iter().enumerate() {
-            assert_eq!(m.version, i as i64 + 1, "{}", m.file_stem());
-            assert!(!m.sql.trim().is_empty());
+        for list in [SQLITE, POSTGRES] {
+            for (i, m) in list.iter().enumerate() {
+                assert_eq!(m.version, i as i64 + 1, "{}", m.file_stem());
+                assert!(!m.sql.trim().is_empty());
+            }
         }
     }
 
     #[test]
     fn seeds_match_the_model() {
-        let all: String = SQLITE.iter().map(|m| m.sql).collect();
-        for (code, name, kind) in SEED_BOOKMAKERS {
-            let row = format!("('{code}', '{name}', '{}', 'seed')", kind.as_str());
-            assert!(all.contains(&row), "seed row {row} missing from sql/sqlite");
+        for (backend, list) in [("sqlite", SQLITE), ("postgres", POSTGRES)] {
+            let all: String = list.iter().map(|m| m.sql).collect();
+            for (code, name, kind) in SEED_BOOKMAKERS {
+                let row = format!("('{code}', '{name}', '{}', 'seed')", kind.as_str());
+                assert!(all.contains(&row), "seed row {row} missing from sql/{backend}");
+            }
+            assert!(all.contains("('gb', 'Great Britain')") && all.contains("('ire', 'Ireland')"), "{backend}");
         }
-        assert!(all.contains("('gb', 'Great Britain'), ('ire', 'Ireland')"));
+    }
+
+    #[test]
+    fn pending_is_what_status_lists_unapplied() {
+        let applied =
+            [Applied { version: 1, name: "schema".into(), checksum: POSTGRES[0].checksum(), applied_at: at() }];
+        let todo = pending("postgres", POSTGRES, &applied).unwrap();
+        assert_eq!(todo.iter().map(|m| m.version).collect::<Vec<_>>(), [2]);
+        let tampered = [Applied { checksum: "0".repeat(64), ..applied[0].clone() }];
+        let err = pending("postgres", POSTGRES, &tampered).unwrap_err().to_string();
+        assert!(err.contains("sql/postgres/0001_schema.sql"), "{err}");
     }
 
     #[test]

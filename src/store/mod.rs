@@ -264,7 +264,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// - coverage: `complete` with `races`/`runners` = rows written when races > 0, else `empty`;
     ///   `error` NULL;
     /// - skipped (in `WriteStats::skipped`, never fatal): a runner whose race is not in the unit,
-    ///   a runner whose horse is in neither the unit nor the table, odds of a runner not written.
+    ///   a runner whose horse is in neither the unit nor the table, odds of a runner not written,
+    ///   rows with an empty key and earlier duplicates of a key; decided once in [`plan`].
     async fn write_unit(&self, unit: &Unit, dry_run: bool) -> Result<WriteStats>;
 
     /// Record a unit that failed after its retries (`fetch_coverage.status = failed`, with
@@ -304,6 +305,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 }
 
 pub mod migrations;
+pub mod plan;
 pub mod postgres;
 pub mod sqlite;
 

@@ -582,6 +582,14 @@ mod cases {
         assert_eq!(counts(&second, "races").updated, 2, "{}", db.label());
         assert_eq!(counts(&second, "runners").updated, 5, "{}", db.label());
         assert_both_sources(db).await;
+
+        // A shared column takes the newest value from either source; owned columns stay.
+        let mut later = racecard_unit();
+        later.runners[0].official_rating = Some(95);
+        db.store.write_unit(&later, false).await.unwrap();
+        let ru = db.row("runners", "race_id = 'rac_1' AND horse_id = 'hrs_1'").await;
+        assert_eq!(int(&ru, "official_rating"), Some(95), "{}", db.label());
+        assert_eq!(text(&ru, "position").as_deref(), Some("1"), "{}", db.label());
     }
 
     pub async fn results_then_racecards_end_in_the_same_rows(db: &TestDb) {
@@ -782,8 +790,21 @@ mod cases {
         );
         assert_eq!(counts(&stats, "runners").inserted, 5, "{l}: the others are written");
         assert_eq!(counts(&stats, "runner_odds").inserted, 3, "{l}");
+        assert!(
+            stats.skipped.iter().any(|s| s.record == "odds rac_9/hrs_1/bet365" && s.reason.contains("rac_9/hrs_1")),
+            "{l}: {:?}",
+            stats.skipped
+        );
+        assert_eq!(db.store.table_counts().await.unwrap()["runner_odds"], 3, "{l}: no orphan odds");
         let cov = db.store.coverage(Kind::Racecards, day(), day()).await.unwrap();
         assert_eq!((cov[0].status, cov[0].races, cov[0].runners), (CoverageStatus::Complete, 2, 5), "{l}");
+
+        // A runner whose horse the unit does not list but the table holds is written.
+        let mut later = racecard_unit();
+        later.entities.horses.retain(|h| h.id != "hrs_4");
+        let stats = db.store.write_unit(&later, false).await.unwrap();
+        assert!(stats.skipped.is_empty(), "{l}: {:?}", stats.skipped);
+        assert_eq!(counts(&stats, "runners").unchanged, 5, "{l}");
     }
 
     pub async fn raw_responses_are_kept_gzipped_with_their_sha256(db: &TestDb) {
@@ -970,46 +991,129 @@ async fn an_unopenable_sqlite_path_is_a_connect_error_naming_it() {
     assert!(err.to_string().contains("garbage.db"), "{err}");
 }
 
-/// Upsert throughput on SQLite: `DARKHORSES_BENCH_RUNNERS=500000 cargo test --release --test it
-/// bench_sqlite -- --ignored --nocapture`. Units of 50 races x 10 runners, as a busy day is.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "benchmark"]
-async fn bench_sqlite_upsert_runners() {
-    let total: usize = std::env::var("DARKHORSES_BENCH_RUNNERS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
-    let db = TestDb::sqlite().await;
-    let units: Vec<Unit> = (0..total.div_ceil(500))
-        .map(|u| {
-            let mut unit = result_unit();
-            unit.races.clear();
-            unit.runners.clear();
-            unit.entities.horses.clear();
-            for r in 0..50 {
-                let race_id = format!("rac_{u}_{r}");
-                unit.races.push(race(Source::Result, &race_id, at(13, 30)));
-                for n in 0..10 {
-                    let horse_id = format!("hrs_{u}_{r}_{n}");
-                    unit.entities.horses.push(Horse {
-                        id: horse_id.clone(),
-                        name: horse_id.clone(),
-                        ..Horse::default()
-                    });
-                    unit.runners.push(runner(Source::Result, &race_id, &horse_id, n + 1, n + 1));
+// ---------------------------------------------------------------------------------------------
+// SIGKILL in the middle of writes: the real binary backfilling from the sandbox, killed at
+// varied moments, on each backend.
+
+/// Per date and kind, every unit is whole or absent: a date whose coverage says `complete` holds
+/// exactly the races and runners coverage counts (stamped by that kind's source), a date without
+/// coverage holds none of that kind's rows (nor, for racecards, odds). Returns how many units
+/// are done (complete or empty).
+async fn assert_units_whole(db: &TestDb, days: &[NaiveDate]) -> usize {
+    let l = db.label();
+    let day_of = |r: &Json| text(r, "d").unwrap()[..10].to_string();
+    let by_day =
+        |rows: Vec<Json>| -> BTreeMap<String, i64> { rows.iter().map(|r| (day_of(r), int(r, "n").unwrap())).collect() };
+    let coverage = db.query("SELECT kind, race_date AS d, status, races, runners FROM fetch_coverage").await;
+    let odds = by_day(
+        db.query("SELECT r.race_date AS d, COUNT(*) AS n FROM runner_odds o JOIN races r ON r.id = o.race_id GROUP BY r.race_date")
+            .await,
+    );
+    let mut done = 0;
+    for (kind, stamp) in [("racecards", "racecard_updated_at"), ("results", "result_updated_at")] {
+        let races = by_day(
+            db.query(&format!(
+                "SELECT race_date AS d, COUNT(*) AS n FROM races WHERE {stamp} IS NOT NULL GROUP BY race_date"
+            ))
+            .await,
+        );
+        let runners = by_day(
+            db.query(&format!(
+                "SELECT r.race_date AS d, COUNT(*) AS n FROM runners u JOIN races r ON r.id = u.race_id
+                 WHERE u.{stamp} IS NOT NULL GROUP BY r.race_date"
+            ))
+            .await,
+        );
+        for day in days {
+            let d = day.to_string();
+            let stored = (races.get(&d).copied().unwrap_or(0), runners.get(&d).copied().unwrap_or(0));
+            let cov = coverage.iter().find(|c| text(c, "kind").as_deref() == Some(kind) && day_of(c) == d);
+            match cov.and_then(|c| text(c, "status")).as_deref() {
+                Some("complete") | Some("empty") => {
+                    let cov = cov.unwrap();
+                    let counted = (int(cov, "races").unwrap(), int(cov, "runners").unwrap());
+                    assert_eq!(stored, counted, "{l}: {kind} of {d}: rows stored vs coverage");
+                    done += 1;
+                }
+                other => {
+                    assert_eq!(stored, (0, 0), "{l}: {kind} of {d} has rows but coverage says {other:?}");
+                    if kind == "racecards" {
+                        assert_eq!(odds.get(&d), None, "{l}: odds of {d} without its racecards unit");
+                    }
                 }
             }
-            unit
-        })
-        .collect();
-    for pass in ["insert", "rerun (unchanged)"] {
-        let start = std::time::Instant::now();
-        let mut runners = 0;
-        for unit in &units {
-            let stats = db.store.write_unit(unit, false).await.unwrap();
-            let c = counts(&stats, "runners");
-            runners += c.inserted + c.updated + c.unchanged;
         }
-        let secs = start.elapsed().as_secs_f64();
-        eprintln!("sqlite {pass}: {runners} runners in {secs:.2}s = {:.0} runners/s", runners as f64 / secs);
-        assert_eq!(runners as usize, units.len() * 500);
     }
-    db.cleanup().await;
+    done
+}
+
+async fn units_done(db: &TestDb) -> usize {
+    let rows = db.query("SELECT COUNT(*) AS n FROM fetch_coverage WHERE status IN ('complete', 'empty')").await;
+    int(&rows[0], "n").unwrap() as usize
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backfill_killed_mid_write_leaves_every_unit_whole_or_absent() {
+    for db in backends().await {
+        let l = db.label();
+        let dir = tempfile::tempdir().unwrap();
+        // Ten days a month back: inside the 12 months of results every plan has.
+        let last = Utc::now().date_naive() - chrono::Duration::days(30);
+        let first = last - chrono::Duration::days(9);
+        let days: Vec<NaiveDate> = first.iter_days().take_while(|d| *d <= last).collect();
+        let total = days.len() * 2;
+        let (url, schema) = match &db.raw {
+            Raw::Sqlite { path, .. } => (format!("sqlite:{}", path.display()), "public".to_string()),
+            Raw::Postgres { schema, .. } => (std::env::var(PG_ENV).unwrap(), schema.clone()),
+        };
+        let spawn = || {
+            std::process::Command::new(assert_cmd::cargo::cargo_bin!("darkhorses"))
+                .args(["--sandbox", "-q", "backfill", "--from", &first.to_string(), "--to", &last.to_string()])
+                .current_dir(dir.path())
+                .env("DATABASE_URL", &url)
+                .env("DARKHORSES_DATABASE_SCHEMA", &schema)
+                .env("DARKHORSES_API_RATE_LIMIT", "50")
+                .env_remove(PG_ENV)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+        let mut kills = 0;
+        let mut finished = false;
+        // Kill after 1, 2, 3 ... more units are recorded: each time the next unit is being
+        // fetched or written, at a different point of a different unit.
+        for step in [1, 2, 1, 3, 2, 1, 4, 2, 3, 1] {
+            let before = units_done(&db).await;
+            let mut child = spawn();
+            loop {
+                if let Some(status) = child.try_wait().unwrap() {
+                    assert!(status.success(), "{l}: backfill exited with {status}");
+                    finished = true;
+                    break;
+                }
+                if units_done(&db).await >= before + step {
+                    child.kill().unwrap(); // SIGKILL
+                    child.wait().unwrap();
+                    kills += 1;
+                    break;
+                }
+                assert!(std::time::Instant::now() < deadline, "{l}: backfill made no progress");
+                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            }
+            let done = assert_units_whole(&db, &days).await;
+            eprintln!("{l}: after {kills} kills, {done} of {total} units whole");
+            if finished {
+                break;
+            }
+        }
+        if !finished {
+            let status = spawn().wait().unwrap();
+            assert!(status.success(), "{l}: the last backfill exited with {status}");
+        }
+        assert_eq!(assert_units_whole(&db, &days).await, total, "{l}: every unit done after resuming");
+        assert!(kills >= 3, "{l}: only {kills} kills happened; the test did not exercise a crash");
+        db.cleanup().await;
+    }
 }

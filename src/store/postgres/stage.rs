@@ -1,28 +1,102 @@
-//! Stage tables for PostgreSQL writes: which columns each row type COPYs (binary) into a
-//! transaction-scoped temp table, raw responses gzipped with their sha256, and the in-memory
-//! de-duplication that keeps one row per key (ON CONFLICT cannot touch a row twice).
+//! Rows as column arrays for PostgreSQL writes: which columns each row type sends, raw responses
+//! gzipped with their sha256, and the transpose of rows into one typed array per column that an
+//! upsert reads with `unnest($1::text[], $2::int4[], ...)`. A statement binds one parameter per
+//! column whatever the row count, so the 65,535 bind-parameter limit never applies; rows arrive
+//! one per key from `store::plan` (ON CONFLICT cannot touch a row twice).
 
-use std::collections::HashMap;
-use std::hash::Hash;
 use std::io::Write as _;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use sha2::{Digest, Sha256};
-use tokio_postgres::Transaction;
-use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
 
-use super::query_error;
 use crate::model::{
-    Ancestor, Bookmaker, Course, Horse, Person, Race, RawResponse, Region, Runner, RunnerOdds, Skipped, Source, Trainer,
+    Ancestor, Bookmaker, Course, Horse, Person, Race, RawResponse, Region, Runner, RunnerOdds, Trainer,
 };
 use crate::store::{Error, Result};
 
-pub(super) type Values<'a> = Vec<&'a (dyn ToSql + Sync)>;
+/// One value of a row, typed as its column.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Val<'a> {
+    Text(Option<&'a str>),
+    Int(Option<i32>),
+    Float(Option<f64>),
+    Bool(Option<bool>),
+    Date(Option<NaiveDate>),
+    Instant(Option<DateTime<Utc>>),
+    Bytes(&'a [u8]),
+}
 
-/// A row that can be COPYed into a stage table: its columns (name, COPY type) and values.
+impl<'a> From<&'a String> for Val<'a> {
+    fn from(v: &'a String) -> Self {
+        Val::Text(Some(v))
+    }
+}
+impl<'a> From<&'a &'static str> for Val<'a> {
+    fn from(v: &'a &'static str) -> Self {
+        Val::Text(Some(v))
+    }
+}
+impl<'a> From<&'a Option<String>> for Val<'a> {
+    fn from(v: &'a Option<String>) -> Self {
+        Val::Text(v.as_deref())
+    }
+}
+impl From<&Option<i32>> for Val<'_> {
+    fn from(v: &Option<i32>) -> Self {
+        Val::Int(*v)
+    }
+}
+impl From<&i32> for Val<'_> {
+    fn from(v: &i32) -> Self {
+        Val::Int(Some(*v))
+    }
+}
+impl From<&Option<f64>> for Val<'_> {
+    fn from(v: &Option<f64>) -> Self {
+        Val::Float(*v)
+    }
+}
+impl From<&Option<bool>> for Val<'_> {
+    fn from(v: &Option<bool>) -> Self {
+        Val::Bool(*v)
+    }
+}
+impl From<&NaiveDate> for Val<'_> {
+    fn from(v: &NaiveDate) -> Self {
+        Val::Date(Some(*v))
+    }
+}
+impl From<&Option<NaiveDate>> for Val<'_> {
+    fn from(v: &Option<NaiveDate>) -> Self {
+        Val::Date(*v)
+    }
+}
+impl From<&DateTime<Utc>> for Val<'_> {
+    fn from(v: &DateTime<Utc>) -> Self {
+        Val::Instant(Some(*v))
+    }
+}
+impl From<&Option<DateTime<Utc>>> for Val<'_> {
+    fn from(v: &Option<DateTime<Utc>>) -> Self {
+        Val::Instant(*v)
+    }
+}
+impl<'a> From<&'a Vec<u8>> for Val<'a> {
+    fn from(v: &'a Vec<u8>) -> Self {
+        Val::Bytes(v)
+    }
+}
+
+macro_rules! vals {
+    ($($v:expr),* $(,)?) => { vec![$(Val::from($v)),*] };
+}
+
+pub(super) type Values<'a> = Vec<Val<'a>>;
+
+/// A row that can be sent as column arrays: its columns (name, type) and values, in that order.
 pub(super) trait Staged {
     const COLUMNS: &'static [(&'static str, Type)];
     fn values(&self) -> Values<'_>;
@@ -36,25 +110,18 @@ const DATE: Type = Type::DATE;
 const INSTANT: Type = Type::TIMESTAMPTZ;
 const BYTES: Type = Type::BYTEA;
 
-pub(super) fn source_str(source: Source) -> &'static &'static str {
-    match source {
-        Source::Racecard => &"racecard",
-        Source::Result => &"result",
-    }
-}
-
 impl Staged for Course {
     const COLUMNS: &'static [(&'static str, Type)] =
         &[("id", TEXT), ("name", TEXT), ("region_code", TEXT), ("region", TEXT)];
     fn values(&self) -> Values<'_> {
-        vec![&self.id, &self.name, &self.region_code, &self.region]
+        vals![&self.id, &self.name, &self.region_code, &self.region]
     }
 }
 
 impl Staged for Region {
     const COLUMNS: &'static [(&'static str, Type)] = &[("code", TEXT), ("name", TEXT)];
     fn values(&self) -> Values<'_> {
-        vec![&self.code, &self.name]
+        vals![&self.code, &self.name]
     }
 }
 
@@ -72,7 +139,7 @@ impl Staged for Horse {
         ("damsire_id", TEXT),
     ];
     fn values(&self) -> Values<'_> {
-        vec![
+        vals![
             &self.id,
             &self.name,
             &self.sex_code,
@@ -90,21 +157,21 @@ impl Staged for Horse {
 impl Staged for Person {
     const COLUMNS: &'static [(&'static str, Type)] = &[("id", TEXT), ("name", TEXT)];
     fn values(&self) -> Values<'_> {
-        vec![&self.id, &self.name]
+        vals![&self.id, &self.name]
     }
 }
 
 impl Staged for Trainer {
     const COLUMNS: &'static [(&'static str, Type)] = &[("id", TEXT), ("name", TEXT), ("location", TEXT)];
     fn values(&self) -> Values<'_> {
-        vec![&self.id, &self.name, &self.location]
+        vals![&self.id, &self.name, &self.location]
     }
 }
 
 impl Staged for Ancestor {
     const COLUMNS: &'static [(&'static str, Type)] = &[("id", TEXT), ("name", TEXT), ("region", TEXT)];
     fn values(&self) -> Values<'_> {
-        vec![&self.id, &self.name, &self.region]
+        vals![&self.id, &self.name, &self.region]
     }
 }
 
@@ -126,13 +193,12 @@ impl Staged for StagedBookmaker {
     const COLUMNS: &'static [(&'static str, Type)] =
         &[("code", TEXT), ("name", TEXT), ("kind", TEXT), ("source", TEXT)];
     fn values(&self) -> Values<'_> {
-        vec![&self.code, &self.name, &self.kind, &self.source]
+        vals![&self.code, &self.name, &self.kind, &self.source]
     }
 }
 
 impl Staged for Race {
     const COLUMNS: &'static [(&'static str, Type)] = &[
-        ("src", TEXT),
         ("id", TEXT),
         ("course_id", TEXT),
         ("course_name", TEXT),
@@ -176,8 +242,7 @@ impl Staged for Race {
         ("tote_trifecta", TEXT),
     ];
     fn values(&self) -> Values<'_> {
-        vec![
-            source_str(self.source),
+        vals![
             &self.id,
             &self.course_id,
             &self.course_name,
@@ -225,7 +290,6 @@ impl Staged for Race {
 
 impl Staged for Runner {
     const COLUMNS: &'static [(&'static str, Type)] = &[
-        ("src", TEXT),
         ("race_id", TEXT),
         ("horse_id", TEXT),
         ("horse_name", TEXT),
@@ -265,8 +329,7 @@ impl Staged for Runner {
         ("comment", TEXT),
     ];
     fn values(&self) -> Values<'_> {
-        vec![
-            source_str(self.source),
+        vals![
             &self.race_id,
             &self.horse_id,
             &self.horse_name,
@@ -320,7 +383,7 @@ impl Staged for RunnerOdds {
         ("quoted_at", INSTANT),
     ];
     fn values(&self) -> Values<'_> {
-        vec![
+        vals![
             &self.race_id,
             &self.horse_id,
             &self.bookmaker,
@@ -374,91 +437,116 @@ impl Staged for StagedResponse {
         ("body", BYTES),
     ];
     fn values(&self) -> Values<'_> {
-        vec![&self.endpoint, &self.params, &self.status, &self.fetched_at, &self.sha256, &self.encoding, &self.body]
+        vals![&self.endpoint, &self.params, &self.status, &self.fetched_at, &self.sha256, &self.encoding, &self.body]
     }
 }
 
-/// Keeps the last row of each key (the newest description wins), in first-seen order; rows with
-/// an empty key part and earlier duplicates are reported as skipped.
-pub(super) fn dedupe<'a, T, K: Hash + Eq>(
-    rows: &'a [T],
-    what: &str,
-    key: impl Fn(&T) -> K,
-    label: impl Fn(&T) -> String,
-    valid: impl Fn(&T) -> bool,
-    skipped: &mut Vec<Skipped>,
-) -> Vec<&'a T> {
-    let mut index: HashMap<K, usize> = HashMap::with_capacity(rows.len());
-    let mut out: Vec<&T> = Vec::with_capacity(rows.len());
-    for row in rows {
-        if !valid(row) {
-            skipped.push(Skipped { record: format!("{what} {}", label(row)), reason: "empty key".into() });
-            continue;
-        }
-        match index.get(&key(row)) {
-            Some(&i) => {
-                skipped.push(Skipped {
-                    record: format!("{what} {}", label(row)),
-                    reason: "listed twice in one write; the later row was kept".into(),
-                });
-                out[i] = row;
-            }
-            None => {
-                index.insert(key(row), out.len());
-                out.push(row);
-            }
-        }
-    }
-    out
+/// One column of many rows, as the array parameter `unnest` reads.
+enum Array<'a> {
+    Text(Vec<Option<&'a str>>),
+    Int(Vec<Option<i32>>),
+    Float(Vec<Option<f64>>),
+    Bool(Vec<Option<bool>>),
+    Date(Vec<Option<NaiveDate>>),
+    Instant(Vec<Option<DateTime<Utc>>>),
+    Bytes(Vec<&'a [u8]>),
 }
 
-/// Create `stage_<name>` for this transaction and COPY the rows into it.
-pub(super) async fn stage<T: Staged>(tx: &Transaction<'_>, name: &str, rows: &[&T]) -> Result<String> {
-    let table = format!("stage_{name}");
-    let defs: Vec<String> = T::COLUMNS.iter().map(|(c, t)| format!("{c} {}", t.name())).collect();
-    tx.batch_execute(&format!("CREATE TEMP TABLE {table} ({}) ON COMMIT DROP", defs.join(", ")))
-        .await
-        .map_err(query_error(&format!("create the stage table for {name}")))?;
+impl<'a> Array<'a> {
+    fn new(ty: &Type, n: usize) -> Self {
+        match *ty {
+            Type::INT4 => Array::Int(Vec::with_capacity(n)),
+            Type::FLOAT8 => Array::Float(Vec::with_capacity(n)),
+            Type::BOOL => Array::Bool(Vec::with_capacity(n)),
+            Type::DATE => Array::Date(Vec::with_capacity(n)),
+            Type::TIMESTAMPTZ => Array::Instant(Vec::with_capacity(n)),
+            Type::BYTEA => Array::Bytes(Vec::with_capacity(n)),
+            _ => Array::Text(Vec::with_capacity(n)),
+        }
+    }
+
+    /// Append one value; a value of another type than the column is a bug in a `Staged` impl.
+    fn push(&mut self, v: Val<'a>, table: &str, column: &str) -> Result<()> {
+        match (self, v) {
+            (Array::Text(a), Val::Text(v)) => a.push(v),
+            (Array::Int(a), Val::Int(v)) => a.push(v),
+            (Array::Float(a), Val::Float(v)) => a.push(v),
+            (Array::Bool(a), Val::Bool(v)) => a.push(v),
+            (Array::Date(a), Val::Date(v)) => a.push(v),
+            (Array::Instant(a), Val::Instant(v)) => a.push(v),
+            (Array::Bytes(a), Val::Bytes(v)) => a.push(v),
+            (_, v) => {
+                return Err(Error::Query(format!(
+                    "internal: column {table}.{column} was given {v:?}, not its declared type; this is a bug"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn param(&self) -> &(dyn ToSql + Sync) {
+        match self {
+            Array::Text(a) => a,
+            Array::Int(a) => a,
+            Array::Float(a) => a,
+            Array::Bool(a) => a,
+            Array::Date(a) => a,
+            Array::Instant(a) => a,
+            Array::Bytes(a) => a,
+        }
+    }
+}
+
+/// Rows of one type transposed into one array per column.
+pub(super) struct Columns<'a> {
+    arrays: Vec<Array<'a>>,
+    rows: usize,
+}
+
+impl<'a> Columns<'a> {
+    pub(super) fn new<T: Staged>(table: &str, rows: &[&'a T]) -> Result<Self> {
+        let mut arrays: Vec<Array<'a>> = T::COLUMNS.iter().map(|(_, ty)| Array::new(ty, rows.len())).collect();
+        for row in rows {
+            for ((array, v), (column, _)) in arrays.iter_mut().zip(row.values()).zip(T::COLUMNS) {
+                array.push(v, table, column)?;
+            }
+        }
+        Ok(Columns { arrays, rows: rows.len() })
+    }
+
+    pub(super) fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// The arrays as statement parameters, after `before` (parameters the statement names first).
+    pub(super) fn params<'p>(&'p self, before: &[&'p (dyn ToSql + Sync)]) -> Vec<&'p (dyn ToSql + Sync)> {
+        let mut out = before.to_vec();
+        out.extend(self.arrays.iter().map(Array::param));
+        out
+    }
+}
+
+/// `unnest($k::text[], ...) AS s(col, ...)`: the rows of `T` as a table, its arrays numbered
+/// from `$first`.
+pub(super) fn unnest<T: Staged>(first: usize) -> String {
+    let arrays: Vec<String> =
+        T::COLUMNS.iter().enumerate().map(|(i, (_, ty))| format!("${}::{}[]", first + i, ty.name())).collect();
     let names: Vec<&str> = T::COLUMNS.iter().map(|(c, _)| *c).collect();
-    let sink = tx
-        .copy_in(&format!("COPY {table} ({}) FROM STDIN (FORMAT binary)", names.join(", ")))
-        .await
-        .map_err(query_error(&format!("start COPY into the stage table for {name}")))?;
-    let types: Vec<Type> = T::COLUMNS.iter().map(|(_, t)| t.clone()).collect();
-    let writer = BinaryCopyInWriter::new(sink, &types);
-    let mut writer = std::pin::pin!(writer);
-    for row in rows {
-        writer
-            .as_mut()
-            .write(&row.values())
-            .await
-            .map_err(query_error(&format!("COPY a row into the stage table for {name}")))?;
-    }
-    writer.finish().await.map_err(query_error(&format!("finish COPY into the stage table for {name}")))?;
-    // Temp tables have no statistics until analysed; without them the planner guesses a
-    // handful of rows and joins a large stage by nested loops.
-    if rows.len() >= ANALYZE_FROM_ROWS {
-        tx.batch_execute(&format!("ANALYZE {table}"))
-            .await
-            .map_err(query_error(&format!("analyse the stage table for {name}")))?;
-    }
-    Ok(table)
+    format!("unnest({}) AS s({})", arrays.join(", "), names.join(", "))
 }
-
-/// Stage tables at least this big are analysed before the upsert reads them.
-const ANALYZE_FROM_ROWS: usize = 1_000;
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn dedupe_keeps_the_last_row_and_reports_the_rest() {
-        let rows = vec![("a", 1), ("b", 2), ("a", 3), ("", 4)];
-        let mut skipped = Vec::new();
-        let kept = dedupe(&rows, "x", |r| r.0, |r| r.0.to_string(), |r| !r.0.is_empty(), &mut skipped);
-        assert_eq!(kept, vec![&("a", 3), &("b", 2)]);
-        assert_eq!(skipped.len(), 2);
+    fn rows_become_one_array_per_column() {
+        let a = Person { id: "jky_1".into(), name: "A".into() };
+        let b = Person { id: "jky_2".into(), name: "B".into() };
+        let cols = Columns::new("jockeys", &[&a, &b]).ok();
+        assert_eq!(cols.as_ref().map(Columns::rows), Some(2));
+        assert_eq!(cols.map(|c| c.params(&[]).len()), Some(2));
+        assert_eq!(unnest::<Person>(2), "unnest($2::text[], $3::text[]) AS s(id, name)");
     }
 
     #[test]

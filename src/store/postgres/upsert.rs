@@ -1,11 +1,14 @@
-//! The one upsert statement per table and source: `INSERT ... SELECT` from the stage table,
-//! `ON CONFLICT DO UPDATE` merging by column ownership, guarded by `IS DISTINCT FROM` so a row
-//! that would not change is not touched, `RETURNING (xmax = 0)` to tell inserts from updates.
+//! The one upsert statement per table and source: `INSERT ... SELECT` from the rows' column
+//! arrays (`unnest`), `ON CONFLICT DO UPDATE` merging by column ownership, guarded by
+//! `IS DISTINCT FROM` so a row that would not change is not touched, `RETURNING (xmax = 0)` to
+//! tell inserts from updates. Statements are prepared once per connection (the text depends only
+//! on the table and source, never on the row count).
 
-use tokio_postgres::Transaction;
+use deadpool_postgres::Transaction;
 use tokio_postgres::types::ToSql;
 
 use super::query_error;
+use super::stage::{Columns, Staged, unnest};
 use crate::model::Source;
 use crate::store::{Result, TableCounts};
 
@@ -40,83 +43,139 @@ pub(super) fn num(name: &'static str, merge: Merge) -> Col {
     Col { name, expr: format!("s.{name}::numeric"), merge }
 }
 
+/// The value a column takes on conflict: `stored` is the stored row's alias, `incoming(name)` the
+/// incoming value of a column.
+fn merged(c: &Col, stored: &str, incoming: &dyn Fn(&str) -> String) -> String {
+    let (n, new) = (c.name, incoming(c.name));
+    match c.merge {
+        Merge::Keep => format!("COALESCE({new}, {stored}.{n})"),
+        Merge::Replace => new,
+        Merge::KeepSeed => format!(
+            "CASE WHEN {stored}.source = 'seed' AND {} <> 'seed' THEN {stored}.{n} ELSE {new} END",
+            incoming("source")
+        ),
+    }
+}
+
 pub(super) fn cols(names: &[&'static str], merge: Merge) -> Vec<Col> {
     names.iter().map(|n| col(n, merge)).collect()
 }
 
-/// One `INSERT ... SELECT ... ON CONFLICT DO UPDATE ... WHERE changed RETURNING (xmax = 0)`.
-pub(super) struct Upsert<'a> {
+/// One `INSERT ... SELECT ... ON CONFLICT DO UPDATE ... WHERE changed RETURNING (xmax = 0)`,
+/// with the rows it writes.
+pub(super) struct Upsert<'r> {
     pub(super) table: &'static str,
-    pub(super) stage: &'a str,
     pub(super) key: &'static [&'static str],
     pub(super) cols: Vec<Col>,
     /// Columns set to an expression on insert and on every real change (`updated_at`).
     pub(super) stamps: Vec<(&'static str, &'static str)>,
-    pub(super) filter: String,
+    /// The `unnest(...) AS s(...)` that reads the rows.
+    from: String,
+    rows: Columns<'r>,
+    /// Parameters before the arrays: `$1` ... (`runner_odds.fetched_at`).
+    before: Vec<&'r (dyn ToSql + Sync)>,
 }
 
-impl Upsert<'_> {
+impl<'r> Upsert<'r> {
+    /// An upsert of `rows` into `table` keyed on `key`; `None` when there are no rows.
+    pub(super) fn new<T: Staged>(
+        table: &'static str,
+        key: &'static [&'static str],
+        cols: Vec<Col>,
+        rows: &[&'r T],
+    ) -> Result<Option<Self>> {
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        let rows = Columns::new(table, rows)?;
+        Ok(Some(Upsert { table, key, cols, stamps: Vec::new(), from: unnest::<T>(1), rows, before: Vec::new() }))
+    }
+
+    pub(super) fn stamped(mut self, stamps: Vec<(&'static str, &'static str)>) -> Self {
+        self.stamps = stamps;
+        self
+    }
+
+    /// Parameters the stamps name (`$1`, ...); the arrays are numbered after them.
+    pub(super) fn with_params<T: Staged>(mut self, before: Vec<&'r (dyn ToSql + Sync)>) -> Self {
+        self.from = unnest::<T>(before.len() + 1);
+        self.before = before;
+        self
+    }
+
     pub(super) fn sql(&self) -> String {
         let mut names: Vec<&str> = self.key.to_vec();
         let mut select: Vec<String> = self.key.iter().map(|k| format!("s.{k}")).collect();
         let mut set = Vec::new();
-        let mut old = Vec::new();
-        let mut new = Vec::new();
+        let (mut old, mut new) = (Vec::new(), Vec::new());
+        let (mut current, mut incoming) = (Vec::new(), Vec::new());
+        // What a column's incoming value is: in ON CONFLICT `EXCLUDED.col`, in the SELECT its expression.
+        let expr_of =
+            |name: &str| self.cols.iter().find(|c| c.name == name).map_or(format!("s.{name}"), |c| c.expr.clone());
         for c in &self.cols {
             names.push(c.name);
             select.push(c.expr.clone());
-            let n = c.name;
-            let merged = match c.merge {
-                Merge::Keep => format!("COALESCE(EXCLUDED.{n}, t.{n})"),
-                Merge::Replace => format!("EXCLUDED.{n}"),
-                Merge::KeepSeed => {
-                    format!(
-                        "CASE WHEN t.source = 'seed' AND EXCLUDED.source <> 'seed' THEN t.{n} ELSE EXCLUDED.{n} END"
-                    )
-                }
-            };
-            set.push(format!("{n} = {merged}"));
-            old.push(format!("t.{n}"));
-            new.push(merged);
+            set.push(format!("{} = {}", c.name, merged(c, "t", &|n| format!("EXCLUDED.{n}"))));
+            old.push(format!("t.{}", c.name));
+            new.push(merged(c, "t", &|n| format!("EXCLUDED.{n}")));
+            current.push(format!("c.{}", c.name));
+            incoming.push(merged(c, "c", &expr_of));
         }
         for (name, expr) in &self.stamps {
             names.push(name);
             select.push((*expr).to_string());
             set.push(format!("{name} = EXCLUDED.{name}"));
         }
+        let on: Vec<String> = self.key.iter().map(|k| format!("c.{k} = s.{k}")).collect();
+        // Rows that would not change are dropped before they reach ON CONFLICT: there a row that
+        // conflicts is locked (a WAL record and a dirtied page) even when the guard then leaves it
+        // alone. The guard stays for rows another transaction changes in between.
+        let changed = if current.is_empty() {
+            format!("c.{} IS NULL", self.key[0])
+        } else {
+            format!(
+                "c.{} IS NULL OR ROW({}) IS DISTINCT FROM ROW({})",
+                self.key[0],
+                current.join(", "),
+                incoming.join(", ")
+            )
+        };
+        let conflict = if set.is_empty() {
+            "DO NOTHING".to_string()
+        } else {
+            format!(
+                "DO UPDATE SET {} WHERE ROW({}) IS DISTINCT FROM ROW({})",
+                set.join(", "),
+                old.join(", "),
+                new.join(", ")
+            )
+        };
         format!(
-            "INSERT INTO {table} AS t ({names}) SELECT {select} FROM {stage} s {filter} ORDER BY {order} \
-             ON CONFLICT ({key}) DO UPDATE SET {set} WHERE ROW({old}) IS DISTINCT FROM ROW({new}) \
-             RETURNING (xmax = 0)",
+            "INSERT INTO {table} AS t ({names}) SELECT {select} FROM {from} LEFT JOIN {table} AS c ON {on} \
+             WHERE {changed} ORDER BY {order} ON CONFLICT ({key}) {conflict} RETURNING (xmax = 0)",
             table = self.table,
             names = names.join(", "),
             select = select.join(", "),
-            stage = self.stage,
-            filter = self.filter,
+            from = self.from,
+            on = on.join(" AND "),
             key = self.key.join(", "),
             // Key order: concurrent writers touching the same rows lock them in one order, so
             // they wait for each other instead of deadlocking.
             order = self.key.iter().map(|k| format!("s.{k}")).collect::<Vec<_>>().join(", "),
-            set = set.join(", "),
-            old = old.join(", "),
-            new = new.join(", "),
         )
     }
 
-    /// Run it; `candidates` rows were eligible (staged and not filtered out).
-    pub(super) async fn run(
-        &self,
-        tx: &Transaction<'_>,
-        params: &[&(dyn ToSql + Sync)],
-        candidates: usize,
-    ) -> Result<TableCounts> {
-        let rows = tx.query(&self.sql(), params).await.map_err(query_error(&format!("upsert into {}", self.table)))?;
+    /// Run it: every row was a candidate, so unchanged = rows - returned.
+    pub(super) async fn run(&self, tx: &Transaction<'_>) -> Result<TableCounts> {
+        let what = || format!("upsert into {}", self.table);
+        let statement = tx.prepare_cached(&self.sql()).await.map_err(query_error(&what()))?;
+        let rows = tx.query(&statement, &self.rows.params(&self.before)).await.map_err(query_error(&what()))?;
         let inserted = rows.iter().filter(|r| r.get::<_, bool>(0)).count() as u64;
         let returned = rows.len() as u64;
         Ok(TableCounts {
             inserted,
             updated: returned - inserted,
-            unchanged: (candidates as u64).saturating_sub(returned),
+            unchanged: (self.rows.rows() as u64).saturating_sub(returned),
         })
     }
 }
@@ -224,19 +283,25 @@ mod tests {
 
     #[test]
     fn upserts_merge_shared_columns_and_guard_unchanged_rows() {
-        let upsert = Upsert {
-            table: "runners",
-            stage: "stage_runners",
-            key: &["race_id", "horse_id"],
-            cols: runner_cols(Source::Result),
-            stamps: stamps(Source::Result),
-            filter: "WHERE s.src = 'result'".into(),
-        };
+        let runner: crate::model::Runner = serde_json::from_value(serde_json::json!({
+            "source": "result", "race_id": "rac_1", "horse_id": "hrs_1", "horse_name": "H"
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let upsert = Upsert::new("runners", &["race_id", "horse_id"], runner_cols(Source::Result), &[&runner])
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|| panic!("one row"))
+            .stamped(stamps(Source::Result));
         let sql = upsert.sql();
+        assert!(sql.contains("FROM unnest($1::text[], $2::text[], $3::text[], $4::int4[]"), "{sql}");
         assert!(sql.contains("draw = COALESCE(EXCLUDED.draw, t.draw)"), "{sql}");
         assert!(sql.contains("position = EXCLUDED.position"), "{sql}");
         assert!(sql.contains("s.btn::numeric"), "{sql}");
-        assert!(!sql.contains("spotlight"), "a result never writes racecard columns: {sql}");
+        let (insert, rest) = sql.split_once(" SELECT ").unwrap_or_default();
+        let set = rest.split_once(" DO UPDATE SET ").map(|(_, s)| s).unwrap_or_default();
+        assert!(
+            !insert.contains("spotlight") && !set.contains("spotlight"),
+            "a result never writes racecard columns: {sql}"
+        );
         assert!(sql.contains("IS DISTINCT FROM"), "{sql}");
         assert!(sql.contains("result_updated_at = EXCLUDED.result_updated_at"), "{sql}");
         assert!(sql.ends_with("RETURNING (xmax = 0)"), "{sql}");

@@ -1,253 +1,119 @@
-//! PostgreSQL writes: each call is one transaction. Rows are binary-COPYed into a
-//! transaction-scoped stage table, then ONE `INSERT ... SELECT ... ON CONFLICT DO UPDATE ...
-//! WHERE (old) IS DISTINCT FROM (new) RETURNING (xmax = 0)` per table and source moves them in.
+//! PostgreSQL writes: each call is one transaction. Each table's rows go as one array per column
+//! into ONE `INSERT ... SELECT ... FROM unnest(...) ON CONFLICT DO UPDATE ... WHERE (old) IS
+//! DISTINCT FROM (new) RETURNING (xmax = 0)` per table and source, prepared once per connection.
+//! All of a write's statements are sent together (pipelined) and run in order, so a unit costs a
+//! few round trips whatever its number of tables.
 //!
-//! No statement binds more than one parameter, so the 65,535 bind limit never applies and
-//! `database.batch_size` has nothing to batch here: COPY streams any number of rows. The guard
-//! leaves a row that would not change untouched (timestamps included), and the RETURNING rows
-//! tell inserted (`xmax = 0`) from updated; unchanged = staged - skipped - returned.
+//! A statement binds one parameter per column, never per row, so the 65,535 bind limit never
+//! applies and `database.batch_size` has nothing to batch here. The guard leaves a row that would
+//! not change untouched (timestamps included), and the RETURNING rows tell inserted (`xmax = 0`)
+//! from updated; unchanged = rows - returned. What is kept and skipped is `store::plan`'s call.
+
+use std::collections::HashSet;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use tokio_postgres::Transaction;
+use deadpool_postgres::Transaction;
+use futures_util::future::{try_join_all, try_join3};
 
-use super::stage::{Staged, StagedBookmaker, StagedResponse, dedupe, source_str, stage};
-use super::upsert::{Col, Merge, Upsert, col, cols, num, race_cols, runner_cols, stamps, text};
+use super::stage::{StagedBookmaker, StagedResponse};
+use super::upsert::{Merge, Upsert, col, cols, num, race_cols, runner_cols, stamps, text};
 use super::{PgStore, query_error};
-use crate::model::{Entities, Horse, Kind, Race, RawResponse, Region, Runner, RunnerOdds, Skipped, Source, Unit};
+use crate::model::{Ancestor, Course, Entities, Horse, Kind, Person, Race, RawResponse, Runner, Source, Trainer, Unit};
+use crate::store::plan::{self, EntityRows, UnitRows, dedupe};
 use crate::store::{Error, ReferenceData, Result, TableCounts, WriteStats};
 
-/// Stage and upsert an entity table whose columns are all shared except `name`.
-async fn upsert_entities<T: Staged>(
-    tx: &Transaction<'_>,
-    table: &'static str,
-    rows: &[T],
-    id: impl Fn(&T) -> &str,
-    cols: Vec<Col>,
-    stamped: bool,
-    stats: &mut WriteStats,
-) -> Result<()> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let kept =
-        dedupe(rows, table, |r| id(r).to_string(), |r| id(r).to_string(), |r| !id(r).is_empty(), &mut stats.skipped);
-    let stage = stage(tx, table, &kept).await?;
-    let upsert = Upsert {
-        table,
-        stage: &stage,
-        key: &["id"],
-        cols,
-        stamps: if stamped { vec![("updated_at", "now()")] } else { Vec::new() },
-        filter: String::new(),
-    };
-    let counts = upsert.run(tx, &[], kept.len()).await?;
-    stats.add(table, counts);
-    Ok(())
-}
+const ID: &[&str] = &["id"];
 
-async fn write_entities(tx: &Transaction<'_>, e: &Entities, stats: &mut WriteStats) -> Result<()> {
+fn courses<'r>(rows: &[&'r Course]) -> Result<Option<Upsert<'r>>> {
     use Merge::{Keep, Replace};
-    let course_cols = || vec![col("name", Replace), text("region_code", Keep), text("region", Keep)];
-    upsert_entities(tx, "courses", &e.courses, |c| &c.id, course_cols(), true, stats).await?;
-    write_horse_rows(tx, &e.horses, stats).await?;
-    upsert_entities(tx, "jockeys", &e.jockeys, |p| &p.id, vec![col("name", Replace)], false, stats).await?;
-    let trainer_cols = vec![col("name", Replace), col("location", Keep)];
-    upsert_entities(tx, "trainers", &e.trainers, |t| &t.id, trainer_cols, false, stats).await?;
-    upsert_entities(tx, "owners", &e.owners, |p| &p.id, vec![col("name", Replace)], false, stats).await?;
-    for (table, rows) in [("sires", &e.sires), ("dams", &e.dams), ("damsires", &e.damsires)] {
-        let cols = vec![col("name", Replace), col("region", Keep)];
-        upsert_entities(tx, table, rows, |a| &a.id, cols, false, stats).await?;
+    let c = vec![col("name", Replace), text("region_code", Keep), text("region", Keep)];
+    Ok(Upsert::new("courses", ID, c, rows)?.map(|u| u.stamped(vec![("updated_at", "now()")])))
+}
+
+fn horses<'r>(rows: &[&'r Horse]) -> Result<Option<Upsert<'r>>> {
+    let mut c = vec![col("name", Merge::Replace)];
+    c.extend(cols(&["sex_code", "dob", "colour", "breeder", "region", "sire_id", "dam_id", "damsire_id"], Merge::Keep));
+    Ok(Upsert::new("horses", ID, c, rows)?.map(|u| u.stamped(vec![("updated_at", "now()")])))
+}
+
+fn people<'r>(table: &'static str, rows: &[&'r Person]) -> Result<Option<Upsert<'r>>> {
+    Upsert::new(table, ID, vec![col("name", Merge::Replace)], rows)
+}
+
+fn trainers<'r>(rows: &[&'r Trainer]) -> Result<Option<Upsert<'r>>> {
+    Upsert::new("trainers", ID, vec![col("name", Merge::Replace), col("location", Merge::Keep)], rows)
+}
+
+fn ancestors<'r>(table: &'static str, rows: &[&'r Ancestor]) -> Result<Option<Upsert<'r>>> {
+    Upsert::new(table, ID, vec![col("name", Merge::Replace), col("region", Merge::Keep)], rows)
+}
+
+/// The entity upserts, in the order they must run (horses before the runners that name them).
+fn entities<'r>(e: &EntityRows<'r>) -> Result<Vec<Upsert<'r>>> {
+    Ok([
+        courses(&e.courses)?,
+        horses(&e.horses)?,
+        people("jockeys", &e.jockeys)?,
+        trainers(&e.trainers)?,
+        people("owners", &e.owners)?,
+        ancestors("sires", &e.sires)?,
+        ancestors("dams", &e.dams)?,
+        ancestors("damsires", &e.damsires)?,
+    ]
+    .into_iter()
+    .flatten()
+    .collect())
+}
+
+/// Races, then runners, one statement per source (their column sets differ).
+fn races_and_runners<'r>(races: &[&'r Race], runners: &[&'r Runner]) -> Result<Vec<Upsert<'r>>> {
+    let mut out = Vec::new();
+    for source in [Source::Racecard, Source::Result] {
+        let rows: Vec<&Race> = races.iter().copied().filter(|r| r.source == source).collect();
+        out.extend(Upsert::new("races", ID, race_cols(source), &rows)?.map(|u| u.stamped(stamps(source))));
+    }
+    for source in [Source::Racecard, Source::Result] {
+        let rows: Vec<&Runner> = runners.iter().copied().filter(|r| r.source == source).collect();
+        let key = &["race_id", "horse_id"];
+        out.extend(Upsert::new("runners", key, runner_cols(source), &rows)?.map(|u| u.stamped(stamps(source))));
+    }
+    Ok(out)
+}
+
+fn bookmakers<'r>(rows: &'r [StagedBookmaker]) -> Result<Option<Upsert<'r>>> {
+    let refs: Vec<&StagedBookmaker> = rows.iter().collect();
+    Upsert::new("bookmakers", &["code"], cols(&["name", "kind", "source"], Merge::KeepSeed), &refs)
+}
+
+fn responses<'r>(rows: &'r [StagedResponse]) -> Result<Option<Upsert<'r>>> {
+    let refs: Vec<&StagedResponse> = rows.iter().collect();
+    let c = cols(&["fetched_at", "status", "sha256", "encoding", "body"], Merge::Replace);
+    Upsert::new("api_responses", &["endpoint", "params"], c, &refs)
+}
+
+/// Send every upsert at once (they run in order on the server) and add up what they did.
+async fn run_all(tx: &Transaction<'_>, upserts: &[Upsert<'_>], stats: &mut WriteStats) -> Result<()> {
+    let counts = try_join_all(upserts.iter().map(|u| u.run(tx))).await?;
+    for (u, c) in upserts.iter().zip(counts) {
+        stats.add(u.table, c);
     }
     Ok(())
 }
 
-async fn write_horse_rows(tx: &Transaction<'_>, horses: &[Horse], stats: &mut WriteStats) -> Result<()> {
-    let mut horse_cols = vec![col("name", Merge::Replace)];
-    horse_cols.extend(cols(
-        &["sex_code", "dob", "colour", "breeder", "region", "sire_id", "dam_id", "damsire_id"],
-        Merge::Keep,
-    ));
-    upsert_entities(tx, "horses", horses, |h| &h.id, horse_cols, true, stats).await
-}
-
-/// Races of the unit; returns how many were stored.
-async fn write_races(tx: &Transaction<'_>, races: &[Race], stats: &mut WriteStats) -> Result<usize> {
-    if races.is_empty() {
-        return Ok(0);
+/// Which of these horse ids `horses` holds (one array parameter, whatever the count).
+async fn stored_horses(tx: &Transaction<'_>, ids: &[&str]) -> Result<HashSet<String>> {
+    if ids.is_empty() {
+        return Ok(HashSet::new());
     }
-    let kept =
-        dedupe(races, "race", |r| (r.source, r.id.clone()), |r| r.id.clone(), |r| !r.id.is_empty(), &mut stats.skipped);
-    let stage = stage(tx, "races", &kept).await?;
-    let mut ids = std::collections::HashSet::new();
-    for source in [Source::Racecard, Source::Result] {
-        let n = kept.iter().filter(|r| r.source == source).count();
-        if n == 0 {
-            continue;
-        }
-        ids.extend(kept.iter().filter(|r| r.source == source).map(|r| r.id.as_str()));
-        let upsert = Upsert {
-            table: "races",
-            stage: &stage,
-            key: &["id"],
-            cols: race_cols(source),
-            stamps: stamps(source),
-            filter: format!("WHERE s.src = '{}'", source_str(source)),
-        };
-        stats.add("races", upsert.run(tx, &[], n).await?);
-    }
-    Ok(ids.len())
-}
-
-/// Runners of the unit; a runner whose race or horse is not stored is skipped. Returns how many
-/// were stored.
-async fn write_runners(tx: &Transaction<'_>, runners: &[Runner], stats: &mut WriteStats) -> Result<usize> {
-    if runners.is_empty() {
-        return Ok(0);
-    }
-    let label = |r: &Runner| format!("{}/{}", r.race_id, r.horse_id);
-    let kept = dedupe(
-        runners,
-        "runner",
-        |r| (r.source, r.race_id.clone(), r.horse_id.clone()),
-        label,
-        |r| !r.race_id.is_empty() && !r.horse_id.is_empty(),
-        &mut stats.skipped,
-    );
-    let stage = stage(tx, "runners", &kept).await?;
-    let orphan = "NOT EXISTS (SELECT 1 FROM races r WHERE r.id = s.race_id) \
-                  OR NOT EXISTS (SELECT 1 FROM horses h WHERE h.id = s.horse_id)";
-    let orphans = tx
-        .query(&format!("SELECT s.race_id, s.horse_id, s.src FROM {stage} s WHERE {orphan}"), &[])
+    let rows = tx
+        .query("SELECT id FROM horses WHERE id = ANY($1::text[])", &[&ids])
         .await
-        .map_err(query_error("find runners whose race or horse is missing"))?;
-    let mut stored = std::collections::HashSet::new();
-    for source in [Source::Racecard, Source::Result] {
-        let src = *source_str(source);
-        let bad = orphans.iter().filter(|r| r.get::<_, &str>(2) == src).count();
-        let n = kept.iter().filter(|r| r.source == source).count();
-        if n == 0 {
-            continue;
-        }
-        stored.extend(kept.iter().filter(|r| r.source == source).map(|r| (r.race_id.as_str(), r.horse_id.as_str())));
-        let upsert = Upsert {
-            table: "runners",
-            stage: &stage,
-            key: &["race_id", "horse_id"],
-            cols: runner_cols(source),
-            stamps: stamps(source),
-            filter: format!(
-                "WHERE s.src = '{src}' AND EXISTS (SELECT 1 FROM races r WHERE r.id = s.race_id) \
-                 AND EXISTS (SELECT 1 FROM horses h WHERE h.id = s.horse_id)"
-            ),
-        };
-        stats.add("runners", upsert.run(tx, &[], n - bad).await?);
-    }
-    for row in &orphans {
-        let (race_id, horse_id): (&str, &str) = (row.get(0), row.get(1));
-        stored.remove(&(race_id, horse_id));
-        stats.skipped.push(Skipped {
-            record: format!("runner {race_id}/{horse_id}"),
-            reason: "its race or horse is not stored (no race row, or the horse was not among the unit's entities)"
-                .into(),
-        });
-    }
-    Ok(stored.len())
+        .map_err(query_error("look up the horses of runners that the unit does not list"))?;
+    Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect())
 }
 
-async fn write_odds(
-    tx: &Transaction<'_>,
-    odds: &[RunnerOdds],
-    fetched_at: DateTime<Utc>,
-    stats: &mut WriteStats,
-) -> Result<()> {
-    if odds.is_empty() {
-        return Ok(());
-    }
-    let kept = dedupe(
-        odds,
-        "odds",
-        |o| (o.race_id.clone(), o.horse_id.clone(), o.bookmaker.clone()),
-        |o| format!("{}/{}/{}", o.race_id, o.horse_id, o.bookmaker),
-        |o| !o.race_id.is_empty() && !o.horse_id.is_empty() && !o.bookmaker.is_empty(),
-        &mut stats.skipped,
-    );
-    let stage = stage(tx, "runner_odds", &kept).await?;
-    let mut c = cols(&["fractional", "ew_places", "ew_denom", "quoted_at"], Merge::Replace);
-    c.push(num("decimal", Merge::Replace));
-    let upsert = Upsert {
-        table: "runner_odds",
-        stage: &stage,
-        key: &["race_id", "horse_id", "bookmaker"],
-        cols: c,
-        stamps: vec![("fetched_at", "$1::timestamptz")],
-        filter: String::new(),
-    };
-    stats.add("runner_odds", upsert.run(tx, &[&fetched_at], kept.len()).await?);
-    Ok(())
-}
-
-async fn write_bookmakers(tx: &Transaction<'_>, rows: &[StagedBookmaker], stats: &mut WriteStats) -> Result<()> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let kept =
-        dedupe(rows, "bookmaker", |b| b.code.clone(), |b| b.code.clone(), |b| !b.code.is_empty(), &mut stats.skipped);
-    let stage = stage(tx, "bookmakers", &kept).await?;
-    let upsert = Upsert {
-        table: "bookmakers",
-        stage: &stage,
-        key: &["code"],
-        cols: cols(&["name", "kind", "source"], Merge::KeepSeed),
-        stamps: Vec::new(),
-        filter: String::new(),
-    };
-    stats.add("bookmakers", upsert.run(tx, &[], kept.len()).await?);
-    Ok(())
-}
-
-async fn write_regions(tx: &Transaction<'_>, rows: &[Region], stats: &mut WriteStats) -> Result<()> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let kept =
-        dedupe(rows, "region", |r| r.code.clone(), |r| r.code.clone(), |r| !r.code.is_empty(), &mut stats.skipped);
-    let stage = stage(tx, "regions", &kept).await?;
-    let upsert = Upsert {
-        table: "regions",
-        stage: &stage,
-        key: &["code"],
-        cols: vec![col("name", Merge::Replace)],
-        stamps: Vec::new(),
-        filter: String::new(),
-    };
-    stats.add("regions", upsert.run(tx, &[], kept.len()).await?);
-    Ok(())
-}
-
-async fn write_responses(tx: &Transaction<'_>, responses: &[RawResponse], stats: &mut WriteStats) -> Result<()> {
-    if responses.is_empty() {
-        return Ok(());
-    }
-    let staged = responses.iter().map(StagedResponse::new).collect::<Result<Vec<_>>>()?;
-    let kept = dedupe(
-        &staged,
-        "response",
-        |r| (r.endpoint.clone(), r.params.clone()),
-        |r| format!("{}?{}", r.endpoint, r.params),
-        |r| !r.endpoint.is_empty(),
-        &mut stats.skipped,
-    );
-    let stage = stage(tx, "api_responses", &kept).await?;
-    let upsert = Upsert {
-        table: "api_responses",
-        stage: &stage,
-        key: &["endpoint", "params"],
-        cols: cols(&["fetched_at", "status", "sha256", "encoding", "body"], Merge::Replace),
-        stamps: Vec::new(),
-        filter: String::new(),
-    };
-    stats.add("api_responses", upsert.run(tx, &[], kept.len()).await?);
-    Ok(())
+fn gzipped(rows: &[&RawResponse]) -> Result<Vec<StagedResponse>> {
+    rows.iter().map(|r| StagedResponse::new(r)).collect()
 }
 
 /// Counts as `integer` (saturating: no real unit comes near 2^31 rows).
@@ -261,13 +127,20 @@ async fn write_coverage(
     races: usize,
     runners: usize,
     fetched_at: DateTime<Utc>,
-    stats: &mut WriteStats,
-) -> Result<()> {
+) -> Result<TableCounts> {
     let status = if races > 0 { "complete" } else { "empty" };
-    let rows = tx
-        .query(
+    let statement = tx
+        .prepare_cached(
+            // The LEFT JOIN drops an unchanged row before ON CONFLICT would lock it: a rerun of an
+            // unchanged unit then writes nothing at all, and its COMMIT needs no WAL flush.
             "INSERT INTO fetch_coverage AS t (kind, race_date, status, races, runners, pages, api_calls, fetched_at, error)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL)
+             SELECT v.* FROM (VALUES ($1::text, $2::date, $3::text, $4::int4, $5::int4, $6::int4, $7::int4,
+                                      $8::timestamptz, NULL::text))
+                  AS v (kind, race_date, status, races, runners, pages, api_calls, fetched_at, error)
+             LEFT JOIN fetch_coverage c ON c.kind = v.kind AND c.race_date = v.race_date
+             WHERE c.kind IS NULL
+                OR ROW(c.status, c.races, c.runners, c.pages, c.api_calls, c.fetched_at, c.error)
+                   IS DISTINCT FROM ROW(v.status, v.races, v.runners, v.pages, v.api_calls, v.fetched_at, v.error)
              ON CONFLICT (kind, race_date) DO UPDATE SET status = EXCLUDED.status, races = EXCLUDED.races,
                  runners = EXCLUDED.runners, pages = EXCLUDED.pages, api_calls = EXCLUDED.api_calls,
                  fetched_at = EXCLUDED.fetched_at, error = NULL
@@ -275,6 +148,12 @@ async fn write_coverage(
                    IS DISTINCT FROM ROW(EXCLUDED.status, EXCLUDED.races, EXCLUDED.runners, EXCLUDED.pages,
                                         EXCLUDED.api_calls, EXCLUDED.fetched_at, NULL::text)
              RETURNING (xmax = 0)",
+        )
+        .await
+        .map_err(query_error("prepare the upsert into fetch_coverage"))?;
+    let rows = tx
+        .query(
+            &statement,
             &[
                 &unit.kind.as_str(),
                 &unit.race_date,
@@ -288,13 +167,11 @@ async fn write_coverage(
         )
         .await
         .map_err(query_error("upsert into fetch_coverage"))?;
-    let counts = match rows.first() {
+    Ok(match rows.first() {
         Some(row) if row.get::<_, bool>(0) => TableCounts { inserted: 1, ..Default::default() },
         Some(_) => TableCounts { updated: 1, ..Default::default() },
         None => TableCounts { unchanged: 1, ..Default::default() },
-    };
-    stats.add("fetch_coverage", counts);
-    Ok(())
+    })
 }
 
 /// Commit, or roll back when `dry_run`.
@@ -315,61 +192,106 @@ fn in_context(what: &str) -> impl Fn(Error) -> Error + '_ {
 
 pub(super) async fn write_unit(store: &PgStore, unit: &Unit, dry_run: bool) -> Result<WriteStats> {
     let what = format!("{} of {}", unit.kind, unit.race_date);
-    let mut client = store.client().await?;
-    let tx = store.begin(&mut client).await?;
-    let mut stats = WriteStats::default();
+    let mut rows = UnitRows::new(unit);
+    let seen: Vec<StagedBookmaker> = rows.bookmakers.iter().map(|b| StagedBookmaker::new(b, "odds")).collect();
+    let gz = gzipped(&rows.responses)?;
     // The unit's time: when its responses were fetched, so writing the same unit again is a no-op.
     let fetched_at = unit.responses.iter().map(|r| r.fetched_at).max().unwrap_or_else(Utc::now);
+    let mut client = store.client().await?;
+    // BEGIN alone: the settings go out with the upserts below, saving a round trip (Postgres runs
+    // a connection's statements in the order sent, so they apply before the first upsert).
+    let tx = client.transaction().await.map_err(query_error("begin a transaction"))?;
+    let mut prologue = Some(store.write_prologue());
+    let mut stats = WriteStats::default();
     let result: Result<()> = async {
-        write_entities(&tx, &unit.entities, &mut stats).await?;
-        let races = write_races(&tx, &unit.races, &mut stats).await?;
-        let runners = write_runners(&tx, &unit.runners, &mut stats).await?;
-        write_odds(&tx, &unit.odds, fetched_at, &mut stats).await?;
-        let seen: Vec<StagedBookmaker> = unit.bookmakers.iter().map(|b| StagedBookmaker::new(b, "odds")).collect();
-        write_bookmakers(&tx, &seen, &mut stats).await?;
-        write_responses(&tx, &unit.responses, &mut stats).await?;
-        write_coverage(&tx, unit, races, runners, fetched_at, &mut stats).await
+        let unlisted = rows.unlisted_horses();
+        let mut known = HashSet::new();
+        if !unlisted.is_empty() {
+            if let Some(p) = prologue.take() {
+                tx.batch_execute(&p).await.map_err(query_error("set the write transaction's settings"))?;
+            }
+            known = stored_horses(&tx, &unlisted).await?;
+        }
+        rows.settle(&known);
+        let mut upserts = entities(&rows.entities)?;
+        upserts.extend(races_and_runners(&rows.races, &rows.runners)?);
+        let mut odds_cols = cols(&["fractional", "ew_places", "ew_denom", "quoted_at"], Merge::Replace);
+        odds_cols.push(num("decimal", Merge::Replace));
+        let key = &["race_id", "horse_id", "bookmaker"];
+        if let Some(u) = Upsert::new("runner_odds", key, odds_cols, &rows.odds)? {
+            let before: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&fetched_at];
+            upserts.push(
+                u.stamped(vec![("fetched_at", "$1::timestamptz")]).with_params::<crate::model::RunnerOdds>(before),
+            );
+        }
+        upserts.extend(bookmakers(&seen)?);
+        upserts.extend(responses(&gz)?);
+        // Everything in one flight: settings, every upsert, the coverage row; one round trip.
+        let settings = async {
+            match &prologue {
+                Some(p) => tx.batch_execute(p).await.map_err(query_error("set the write transaction's settings")),
+                None => Ok(()),
+            }
+        };
+        let coverage = write_coverage(&tx, unit, rows.race_count(), rows.runner_count(), fetched_at);
+        let ((), counts, coverage) =
+            try_join3(settings, try_join_all(upserts.iter().map(|u| u.run(&tx))), coverage).await?;
+        for (u, c) in upserts.iter().zip(counts) {
+            stats.add(u.table, c);
+        }
+        stats.add("fetch_coverage", coverage);
+        Ok(())
     }
     .await;
     result.map_err(in_context(&what))?;
     finish(tx, dry_run, &what).await?;
+    stats.skipped = rows.skipped;
     Ok(stats)
 }
 
 pub(super) async fn write_reference(store: &PgStore, data: &ReferenceData, dry_run: bool) -> Result<WriteStats> {
+    let mut skipped = Vec::new();
+    let entities_in = Entities { courses: data.courses.clone(), ..Default::default() };
+    let kept = EntityRows::new(&entities_in, &mut skipped);
+    let regions =
+        dedupe(&data.regions, "region", |r| r.code.clone(), |r| r.code.clone(), |r| !r.code.is_empty(), &mut skipped);
+    let books: Vec<StagedBookmaker> = plan::bookmakers(&data.bookmakers, &mut skipped)
+        .into_iter()
+        .map(|b| StagedBookmaker::new(b, &b.source))
+        .collect();
+    let gz = gzipped(&plan::responses(&data.responses, &mut skipped))?;
+    let mut upserts = entities(&kept)?;
+    upserts.extend(Upsert::new("regions", &["code"], vec![col("name", Merge::Replace)], &regions)?);
+    upserts.extend(bookmakers(&books)?);
+    upserts.extend(responses(&gz)?);
+
     let mut client = store.client().await?;
-    let tx = store.begin(&mut client).await?;
+    let tx = store.begin_write(&mut client).await?;
     let mut stats = WriteStats::default();
-    let result: Result<()> = async {
-        let entities = Entities { courses: data.courses.clone(), ..Default::default() };
-        write_entities(&tx, &entities, &mut stats).await?;
-        write_regions(&tx, &data.regions, &mut stats).await?;
-        let books: Vec<StagedBookmaker> = data.bookmakers.iter().map(|b| StagedBookmaker::new(b, &b.source)).collect();
-        write_bookmakers(&tx, &books, &mut stats).await?;
-        write_responses(&tx, &data.responses, &mut stats).await
-    }
-    .await;
-    result.map_err(in_context("reference data"))?;
+    run_all(&tx, &upserts, &mut stats).await.map_err(in_context("reference data"))?;
     finish(tx, dry_run, "reference data").await?;
+    stats.skipped = skipped;
     Ok(stats)
 }
 
 pub(super) async fn write_horses(
     store: &PgStore,
-    horses: &[Horse],
-    responses: &[RawResponse],
+    horses_in: &[Horse],
+    responses_in: &[RawResponse],
     dry_run: bool,
 ) -> Result<WriteStats> {
+    let mut skipped = Vec::new();
+    let kept = plan::horses(horses_in, &mut skipped);
+    let gz = gzipped(&plan::responses(responses_in, &mut skipped))?;
+    let mut upserts: Vec<Upsert<'_>> = horses(&kept)?.into_iter().collect();
+    upserts.extend(responses(&gz)?);
+
     let mut client = store.client().await?;
-    let tx = store.begin(&mut client).await?;
+    let tx = store.begin_write(&mut client).await?;
     let mut stats = WriteStats::default();
-    let result: Result<()> = async {
-        write_horse_rows(&tx, horses, &mut stats).await?;
-        write_responses(&tx, responses, &mut stats).await
-    }
-    .await;
-    result.map_err(in_context("horse profiles"))?;
+    run_all(&tx, &upserts, &mut stats).await.map_err(in_context("horse profiles"))?;
     finish(tx, dry_run, "horse profiles").await?;
+    stats.skipped = skipped;
     Ok(stats)
 }
 
@@ -381,7 +303,7 @@ pub(super) async fn mark_unit_failed(
     error: &str,
 ) -> Result<()> {
     let mut client = store.client().await?;
-    let tx = store.begin(&mut client).await?;
+    let tx = store.begin_write(&mut client).await?;
     tx.execute(
         "INSERT INTO fetch_coverage AS t (kind, race_date, status, api_calls, fetched_at, error)
          VALUES ($1, $2, 'failed', $3, now(), $4)

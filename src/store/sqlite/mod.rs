@@ -17,6 +17,7 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::migrations::{self, Applied, Migration};
+use super::plan::{self, EntityRows};
 use super::{
     Backend, Coverage, CoverageStatus, Error, FinishedJobRun, Freshness, HeldLock, JobRun, MigrationState, NewJobRun,
     RaceState, ReferenceData, Result, Store, WriteStats,
@@ -148,8 +149,21 @@ fn connect(path: &Path, timeout: Duration) -> Result<Connection> {
     }
     let conn = Connection::open(path).map_err(|e| fail(&e))?;
     conn.busy_timeout(timeout).map_err(|e| fail(&e))?;
-    // journal_mode answers with a row; the others do not.
-    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(|e| fail(&e))?;
+    // journal_mode answers with a row; the others do not. Switching a new file to WAL needs an
+    // exclusive lock, and SQLite answers BUSY at once (without the busy handler) while another
+    // process opening the same new file holds a shared one: retry within the connection timeout.
+    let started = std::time::Instant::now();
+    let mode: String = loop {
+        match conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)) {
+            Ok(mode) => break mode,
+            Err(rusqlite::Error::SqliteFailure(f, _))
+                if f.code == rusqlite::ErrorCode::DatabaseBusy && started.elapsed() < timeout =>
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => return Err(fail(&e)),
+        }
+    };
     if !mode.eq_ignore_ascii_case("wal") {
         tracing::warn!(db.path = %path.display(), journal_mode = %mode, "SQLite did not switch to WAL mode");
     }
@@ -221,14 +235,7 @@ fn migrate_blocking(conn: &mut Connection, list: &[Migration]) -> Result<Vec<Mig
             .optional()
             .ctx("reading schema_migrations")?;
         if let Some(recorded) = recorded {
-            if recorded != checksum {
-                return Err(Error::Migration(format!(
-                    "migration sql/sqlite/{file}.sql was edited after it was applied (database checksum {}, file \
-                     checksum {}): never edit an applied migration; restore the file and add a new numbered migration",
-                    migrations::short(&recorded),
-                    migrations::short(&checksum)
-                )));
-            }
+            migrations::check("sqlite", m, &recorded)?;
             continue;
         }
         tx.execute_batch(m.sql).map_err(|e| {
@@ -371,21 +378,26 @@ impl Store for SqliteStore {
         self.call(move |conn| {
             in_transaction(conn, dry_run, "reference data", |tx| {
                 let mut stats = WriteStats::default();
+                let mut skipped = Vec::new();
                 let now = Value::Text(instant(Utc::now()));
-                upsert_all(
-                    tx,
-                    "courses",
-                    data.courses.iter().map(|c| course_cols(c, &now)).collect(),
-                    None,
-                    &mut stats,
-                )?;
-                let regions = data.regions.iter().map(|r: &Region| -> Vec<Col> {
+                let entities = crate::model::Entities { courses: data.courses.clone(), ..Default::default() };
+                entity_rows(tx, &EntityRows::new(&entities, &mut skipped), &now, &mut stats)?;
+                let regions = plan::dedupe(
+                    &data.regions,
+                    "region",
+                    |r| r.code.clone(),
+                    |r| r.code.clone(),
+                    |r| !r.code.is_empty(),
+                    &mut skipped,
+                );
+                let regions = regions.into_iter().map(|r: &Region| -> Vec<Col> {
                     vec![("code", Rule::Key, v_str(&r.code)), ("name", Rule::Newest, v_str(&r.name))]
                 });
                 upsert_all(tx, "regions", regions.collect(), None, &mut stats)?;
-                let bookmakers = data.bookmakers.iter().map(bookmaker_cols).collect();
-                upsert_all(tx, "bookmakers", bookmakers, Some(BOOKMAKER_GUARD), &mut stats)?;
-                response_rows(tx, &data.responses, &mut stats)?;
+                let bookmakers = plan::bookmakers(&data.bookmakers, &mut skipped).into_iter().map(bookmaker_cols);
+                upsert_all(tx, "bookmakers", bookmakers.collect(), Some(BOOKMAKER_GUARD), &mut stats)?;
+                response_rows(tx, &plan::responses(&data.responses, &mut skipped), &mut stats)?;
+                stats.skipped = skipped;
                 Ok(stats)
             })
         })
@@ -398,9 +410,12 @@ impl Store for SqliteStore {
         self.call(move |conn| {
             in_transaction(conn, dry_run, "horse profiles", |tx| {
                 let mut stats = WriteStats::default();
+                let mut skipped = Vec::new();
                 let now = Value::Text(instant(Utc::now()));
-                upsert_all(tx, "horses", horses.iter().map(|h| horse_cols(h, &now)).collect(), None, &mut stats)?;
-                response_rows(tx, &responses, &mut stats)?;
+                let horses = plan::horses(&horses, &mut skipped).into_iter().map(|h| horse_cols(h, &now));
+                upsert_all(tx, "horses", horses.collect(), None, &mut stats)?;
+                response_rows(tx, &plan::responses(&responses, &mut skipped), &mut stats)?;
+                stats.skipped = skipped;
                 Ok(stats)
             })
         })

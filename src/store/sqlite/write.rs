@@ -9,8 +9,9 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, Statement, TransactionBehavior, params_from_iter};
 
 use super::Ctx;
-use crate::model::{Bookmaker, Course, Entities, Horse, Race, RawResponse, Runner, RunnerOdds, Skipped, Source, Unit};
+use crate::model::{Bookmaker, Course, Horse, Race, RawResponse, Runner, RunnerOdds, Source, Unit};
 use crate::store::migrations;
+use crate::store::plan::{EntityRows, UnitRows};
 use crate::store::{CoverageStatus, Error, Result, TableCounts, WriteStats};
 
 // Values
@@ -24,6 +25,10 @@ pub(super) fn instant(t: DateTime<Utc>) -> String {
 
 pub(super) fn v_str(s: &str) -> Value {
     Value::Text(s.to_string())
+}
+/// A required text where `""` means absent (as Postgres's `NULLIF(x, '')`): it never erases.
+pub(super) fn v_nonempty(s: &str) -> Value {
+    if s.is_empty() { Value::Null } else { v_str(s) }
 }
 pub(super) fn v_text(s: &Option<String>) -> Value {
     s.as_ref().map_or(Value::Null, |s| Value::Text(s.clone()))
@@ -192,10 +197,6 @@ pub(super) fn upsert_all(
     Ok(())
 }
 
-pub(super) fn is_foreign_key_violation(e: &rusqlite::Error) -> bool {
-    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY)
-}
-
 // ---------------------------------------------------------------------------------------------
 // Rows to columns. Column ownership lives here: a source writes only the columns it provides.
 
@@ -204,8 +205,8 @@ pub(super) fn course_cols(c: &Course, now: &Value) -> Vec<Col> {
     vec![
         ("id", Key, v_str(&c.id)),
         ("name", Newest, v_str(&c.name)),
-        ("region_code", Newest, v_str(&c.region_code)),
-        ("region", Newest, v_str(&c.region)),
+        ("region_code", Coalesce, v_nonempty(&c.region_code)),
+        ("region", Coalesce, v_nonempty(&c.region)),
         ("updated_at", Touch, now.clone()),
     ]
 }
@@ -391,12 +392,12 @@ pub fn gzip(bytes: &[u8], what: &str) -> Result<Vec<u8>> {
         .map_err(|e| Error::Query(format!("compressing the response of {what}: {e}")))
 }
 
-pub(super) fn entity_rows(conn: &Connection, e: &Entities, now: &Value, stats: &mut WriteStats) -> Result<()> {
+pub(super) fn entity_rows(conn: &Connection, e: &EntityRows<'_>, now: &Value, stats: &mut WriteStats) -> Result<()> {
     use Rule::*;
     upsert_all(conn, "courses", e.courses.iter().map(|c| course_cols(c, now)).collect(), None, stats)?;
     upsert_all(conn, "horses", e.horses.iter().map(|h| horse_cols(h, now)).collect(), None, stats)?;
     let person =
-        |p: &crate::model::Person| -> Vec<Col> { vec![("id", Key, v_str(&p.id)), ("name", Newest, v_str(&p.name))] };
+        |p: &&crate::model::Person| -> Vec<Col> { vec![("id", Key, v_str(&p.id)), ("name", Newest, v_str(&p.name))] };
     upsert_all(conn, "jockeys", e.jockeys.iter().map(person).collect(), None, stats)?;
     let trainers = e
         .trainers
@@ -411,7 +412,7 @@ pub(super) fn entity_rows(conn: &Connection, e: &Entities, now: &Value, stats: &
         .collect();
     upsert_all(conn, "trainers", trainers, None, stats)?;
     upsert_all(conn, "owners", e.owners.iter().map(person).collect(), None, stats)?;
-    let ancestor = |a: &crate::model::Ancestor| -> Vec<Col> {
+    let ancestor = |a: &&crate::model::Ancestor| -> Vec<Col> {
         vec![("id", Key, v_str(&a.id)), ("name", Newest, v_str(&a.name)), ("region", Coalesce, v_text(&a.region))]
     };
     upsert_all(conn, "sires", e.sires.iter().map(ancestor).collect(), None, stats)?;
@@ -420,9 +421,25 @@ pub(super) fn entity_rows(conn: &Connection, e: &Entities, now: &Value, stats: &
     Ok(())
 }
 
-pub(super) fn response_rows(conn: &Connection, responses: &[RawResponse], stats: &mut WriteStats) -> Result<()> {
-    let rows = responses.iter().map(response_cols).collect::<Result<Vec<_>>>()?;
+pub(super) fn response_rows(conn: &Connection, responses: &[&RawResponse], stats: &mut WriteStats) -> Result<()> {
+    let rows = responses.iter().map(|r| response_cols(r)).collect::<Result<Vec<_>>>()?;
     upsert_all(conn, "api_responses", rows, None, stats)
+}
+
+/// Which of these horse ids `horses` holds.
+fn stored_horses(conn: &Connection, ids: &[&str]) -> Result<HashSet<String>> {
+    if ids.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let what = "looking up the horses of runners that the unit does not list";
+    let mut stmt = conn.prepare("SELECT 1 FROM horses WHERE id = ?1").ctx(what)?;
+    let mut known = HashSet::new();
+    for id in ids {
+        if stmt.exists([id]).ctx(what)? {
+            known.insert((*id).to_string());
+        }
+    }
+    Ok(known)
 }
 
 /// The whole of `write_unit`, inside the caller's transaction.
@@ -433,84 +450,41 @@ pub(super) fn write_unit_tx(conn: &Connection, unit: &Unit, now: DateTime<Utc>) 
     let fetched_at = unit.responses.iter().map(|r| r.fetched_at).max().unwrap_or(now);
     let fetched_v = Value::Text(instant(fetched_at));
 
-    entity_rows(conn, &unit.entities, &now_v, &mut stats)?;
+    let mut rows = UnitRows::new(unit);
+    entity_rows(conn, &rows.entities, &now_v, &mut stats)?;
+    let known = stored_horses(conn, &rows.unlisted_horses())?;
+    rows.settle(&known);
 
-    // Races, one statement per source (the column sets differ).
-    let mut races_written: HashSet<&str> = HashSet::new();
+    // Races and runners, one statement per source (the column sets differ).
     for source in [Source::Racecard, Source::Result] {
-        let rows: Vec<&Race> = unit.races.iter().filter(|r| r.source == source).collect();
-        upsert_all(conn, "races", rows.iter().map(|r| race_cols(r, &now_v)).collect(), None, &mut stats)?;
-        races_written.extend(rows.iter().map(|r| r.id.as_str()));
+        let races = rows.races.iter().filter(|r| r.source == source).map(|r| race_cols(r, &now_v)).collect();
+        upsert_all(conn, "races", races, None, &mut stats)?;
     }
-
-    // Runners: skip (and count) a runner whose race is not in the unit or whose horse is unknown.
-    let mut runners_written: HashSet<(&str, &str)> = HashSet::new();
     for source in [Source::Racecard, Source::Result] {
-        let mut up: Option<Upserter> = None;
-        let mut counts = TableCounts::default();
-        for r in unit.runners.iter().filter(|r| r.source == source) {
-            let record = format!("runner {}/{}", r.race_id, r.horse_id);
-            if !races_written.contains(r.race_id.as_str()) {
-                stats.skipped.push(Skipped { record, reason: format!("race {} is not in this unit", r.race_id) });
-                continue;
-            }
-            let cols = runner_cols(r, &now_v);
-            let up = match &mut up {
-                Some(up) => up,
-                None => up.insert(Upserter::new(conn, "runners", &cols, None)?),
-            };
-            match up.row(cols) {
-                Ok(outcome) => {
-                    outcome.count(&mut counts);
-                    runners_written.insert((r.race_id.as_str(), r.horse_id.as_str()));
-                }
-                Err(e) if is_foreign_key_violation(&e) => stats
-                    .skipped
-                    .push(Skipped { record, reason: format!("horse {} is not in the horses table", r.horse_id) }),
-                Err(e) => return Err(Error::Query(format!("upserting into runners ({record}): {e}"))),
-            }
-        }
-        if up.is_some() {
-            stats.add("runners", counts);
-        }
+        let runners = rows.runners.iter().filter(|r| r.source == source).map(|r| runner_cols(r, &now_v)).collect();
+        upsert_all(conn, "runners", runners, None, &mut stats)?;
     }
+    upsert_all(conn, "runner_odds", rows.odds.iter().map(|o| odds_cols(o, &fetched_v)).collect(), None, &mut stats)?;
+    // Bookmakers seen in odds are recorded with source `odds` (a seeded row keeps its own).
+    let seen = rows.bookmakers.iter().map(|b| bookmaker_cols(&Bookmaker { source: "odds".into(), ..(*b).clone() }));
+    upsert_all(conn, "bookmakers", seen.collect(), Some(BOOKMAKER_GUARD), &mut stats)?;
+    response_rows(conn, &rows.responses, &mut stats)?;
 
-    // Odds: only for runners written by this unit.
-    let mut odds_rows = Vec::new();
-    for o in &unit.odds {
-        if runners_written.contains(&(o.race_id.as_str(), o.horse_id.as_str())) {
-            odds_rows.push(odds_cols(o, &fetched_v));
-        } else {
-            stats.skipped.push(Skipped {
-                record: format!("odds {}/{}/{}", o.race_id, o.horse_id, o.bookmaker),
-                reason: format!("runner {}/{} was not written by this unit", o.race_id, o.horse_id),
-            });
-        }
-    }
-    upsert_all(conn, "runner_odds", odds_rows, None, &mut stats)?;
-
-    upsert_all(
-        conn,
-        "bookmakers",
-        unit.bookmakers.iter().map(bookmaker_cols).collect(),
-        Some(BOOKMAKER_GUARD),
-        &mut stats,
-    )?;
-    response_rows(conn, &unit.responses, &mut stats)?;
-
-    let status = if races_written.is_empty() { CoverageStatus::Empty } else { CoverageStatus::Complete };
+    let (races, runners) = (rows.race_count(), rows.runner_count());
+    let status = if races == 0 { CoverageStatus::Empty } else { CoverageStatus::Complete };
     let coverage = vec![
         ("kind", Rule::Key, v_str(unit.kind.as_str())),
         ("race_date", Rule::Key, v_date(unit.race_date)),
         ("status", Rule::Newest, v_str(coverage_status_str(status))),
-        ("races", Rule::Newest, Value::Integer(races_written.len() as i64)),
-        ("runners", Rule::Newest, Value::Integer(runners_written.len() as i64)),
+        ("races", Rule::Newest, Value::Integer(races as i64)),
+        ("runners", Rule::Newest, Value::Integer(runners as i64)),
         ("pages", Rule::Newest, Value::Integer(i64::from(unit.pages))),
         ("api_calls", Rule::Newest, Value::Integer(i64::from(unit.api_calls))),
         ("fetched_at", Rule::Newest, fetched_v.clone()),
         ("error", Rule::Newest, Value::Null),
     ];
     upsert_all(conn, "fetch_coverage", vec![coverage], None, &mut stats)?;
+    stats.skipped.append(&mut rows.skipped);
     Ok(stats)
 }
 

@@ -43,6 +43,17 @@ pub(super) fn num(name: &'static str, merge: Merge) -> Col {
     Col { name, expr: format!("s.{name}::numeric"), merge }
 }
 
+/// A statement prepared once per connection (`cache`), or for this use only: behind a
+/// transaction-mode pooler consecutive transactions may reach different server connections, where
+/// a statement prepared on another one does not exist.
+pub(super) async fn prepare(
+    tx: &Transaction<'_>,
+    sql: &str,
+    cache: bool,
+) -> Result<tokio_postgres::Statement, tokio_postgres::Error> {
+    if cache { tx.prepare_cached(sql).await } else { tx.prepare(sql).await }
+}
+
 /// The value a column takes on conflict: `stored` is the stored row's alias, `incoming(name)` the
 /// incoming value of a column.
 fn merged(c: &Col, stored: &str, incoming: &dyn Fn(&str) -> String) -> String {
@@ -166,9 +177,9 @@ impl<'r> Upsert<'r> {
     }
 
     /// Run it: every row was a candidate, so unchanged = rows - returned.
-    pub(super) async fn run(&self, tx: &Transaction<'_>) -> Result<TableCounts> {
+    pub(super) async fn run(&self, tx: &Transaction<'_>, cache: bool) -> Result<TableCounts> {
         let what = || format!("upsert into {}", self.table);
-        let statement = tx.prepare_cached(&self.sql()).await.map_err(query_error(&what()))?;
+        let statement = prepare(tx, &self.sql(), cache).await.map_err(query_error(&what()))?;
         let rows = tx.query(&statement, &self.rows.params(&self.before)).await.map_err(query_error(&what()))?;
         let inserted = rows.iter().filter(|r| r.get::<_, bool>(0)).count() as u64;
         let returned = rows.len() as u64;

@@ -16,7 +16,7 @@ use deadpool_postgres::Transaction;
 use futures_util::future::{try_join_all, try_join3};
 
 use super::stage::{StagedBookmaker, StagedResponse};
-use super::upsert::{Merge, Upsert, col, cols, num, race_cols, runner_cols, stamps, text};
+use super::upsert::{Merge, Upsert, col, cols, num, prepare, race_cols, runner_cols, stamps, text};
 use super::{PgStore, query_error};
 use crate::model::{Ancestor, Course, Entities, Horse, Kind, Person, Race, RawResponse, Runner, Source, Trainer, Unit};
 use crate::store::plan::{self, EntityRows, UnitRows, dedupe};
@@ -92,8 +92,8 @@ fn responses<'r>(rows: &'r [StagedResponse]) -> Result<Option<Upsert<'r>>> {
 }
 
 /// Send every upsert at once (they run in order on the server) and add up what they did.
-async fn run_all(tx: &Transaction<'_>, upserts: &[Upsert<'_>], stats: &mut WriteStats) -> Result<()> {
-    let counts = try_join_all(upserts.iter().map(|u| u.run(tx))).await?;
+async fn run_all(tx: &Transaction<'_>, cache: bool, upserts: &[Upsert<'_>], stats: &mut WriteStats) -> Result<()> {
+    let counts = try_join_all(upserts.iter().map(|u| u.run(tx, cache))).await?;
     for (u, c) in upserts.iter().zip(counts) {
         stats.add(u.table, c);
     }
@@ -127,13 +127,14 @@ async fn write_coverage(
     races: usize,
     runners: usize,
     fetched_at: DateTime<Utc>,
+    cache: bool,
 ) -> Result<TableCounts> {
     let status = if races > 0 { "complete" } else { "empty" };
-    let statement = tx
-        .prepare_cached(
-            // The LEFT JOIN drops an unchanged row before ON CONFLICT would lock it: a rerun of an
-            // unchanged unit then writes nothing at all, and its COMMIT needs no WAL flush.
-            "INSERT INTO fetch_coverage AS t (kind, race_date, status, races, runners, pages, api_calls, fetched_at, error)
+    let statement = prepare(
+        tx,
+        // The LEFT JOIN drops an unchanged row before ON CONFLICT would lock it: a rerun of an
+        // unchanged unit then writes nothing at all, and its COMMIT needs no WAL flush.
+        "INSERT INTO fetch_coverage AS t (kind, race_date, status, races, runners, pages, api_calls, fetched_at, error)
              SELECT v.* FROM (VALUES ($1::text, $2::date, $3::text, $4::int4, $5::int4, $6::int4, $7::int4,
                                       $8::timestamptz, NULL::text))
                   AS v (kind, race_date, status, races, runners, pages, api_calls, fetched_at, error)
@@ -148,9 +149,10 @@ async fn write_coverage(
                    IS DISTINCT FROM ROW(EXCLUDED.status, EXCLUDED.races, EXCLUDED.runners, EXCLUDED.pages,
                                         EXCLUDED.api_calls, EXCLUDED.fetched_at, NULL::text)
              RETURNING (xmax = 0)",
-        )
-        .await
-        .map_err(query_error("prepare the upsert into fetch_coverage"))?;
+        cache,
+    )
+    .await
+    .map_err(query_error("prepare the upsert into fetch_coverage"))?;
     let rows = tx
         .query(
             &statement,
@@ -202,6 +204,7 @@ pub(super) async fn write_unit(store: &PgStore, unit: &Unit, dry_run: bool) -> R
     // a connection's statements in the order sent, so they apply before the first upsert).
     let tx = client.transaction().await.map_err(query_error("begin a transaction"))?;
     let mut prologue = Some(store.write_prologue());
+    let cache = store.cache_statements();
     let mut stats = WriteStats::default();
     let result: Result<()> = async {
         let unlisted = rows.unlisted_horses();
@@ -233,9 +236,9 @@ pub(super) async fn write_unit(store: &PgStore, unit: &Unit, dry_run: bool) -> R
                 None => Ok(()),
             }
         };
-        let coverage = write_coverage(&tx, unit, rows.race_count(), rows.runner_count(), fetched_at);
+        let coverage = write_coverage(&tx, unit, rows.race_count(), rows.runner_count(), fetched_at, cache);
         let ((), counts, coverage) =
-            try_join3(settings, try_join_all(upserts.iter().map(|u| u.run(&tx))), coverage).await?;
+            try_join3(settings, try_join_all(upserts.iter().map(|u| u.run(&tx, cache))), coverage).await?;
         for (u, c) in upserts.iter().zip(counts) {
             stats.add(u.table, c);
         }
@@ -268,7 +271,7 @@ pub(super) async fn write_reference(store: &PgStore, data: &ReferenceData, dry_r
     let mut client = store.client().await?;
     let tx = store.begin_write(&mut client).await?;
     let mut stats = WriteStats::default();
-    run_all(&tx, &upserts, &mut stats).await.map_err(in_context("reference data"))?;
+    run_all(&tx, store.cache_statements(), &upserts, &mut stats).await.map_err(in_context("reference data"))?;
     finish(tx, dry_run, "reference data").await?;
     stats.skipped = skipped;
     Ok(stats)
@@ -289,7 +292,7 @@ pub(super) async fn write_horses(
     let mut client = store.client().await?;
     let tx = store.begin_write(&mut client).await?;
     let mut stats = WriteStats::default();
-    run_all(&tx, &upserts, &mut stats).await.map_err(in_context("horse profiles"))?;
+    run_all(&tx, store.cache_statements(), &upserts, &mut stats).await.map_err(in_context("horse profiles"))?;
     finish(tx, dry_run, "horse profiles").await?;
     stats.skipped = skipped;
     Ok(stats)

@@ -76,7 +76,16 @@ pub async fn execute(
     };
     let span = tracing::info_span!("job", job = %name, run_id = run_id.unwrap_or_default());
     let api_before = ctx.api.as_ref().map(|a| a.stats());
+    // A dry run's writes stay in one session, rolled back at the end, so each unit sees the ones
+    // before it as in a real run and the would-write counts add up to what a real run writes.
+    let dry_store = ctx.store.as_ref().filter(|_| ctx.dry_run);
+    if let Some(store) = dry_store {
+        store.begin_dry_run().await?;
+    }
     let outcome = tracing::Instrument::instrument(job.run(ctx), span).await;
+    if let Some(store) = dry_store {
+        store.end_dry_run().await?;
+    }
     let api = match (&ctx.api, api_before) {
         (Some(client), Some(before)) => {
             let after = client.stats();

@@ -299,6 +299,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn table_counts(&self) -> Result<BTreeMap<String, i64>>;
     async fn freshness(&self) -> Result<Freshness>;
 
+    /// Start a dry-run session: until `end_dry_run`, dry-run writes are kept in one open
+    /// transaction (each unit a savepoint), so every unit sees the units before it as a real run
+    /// would and the would-write counts add up to what a real run writes. Nothing is committed.
+    async fn begin_dry_run(&self) -> Result<()>;
+
+    /// Roll back everything the dry-run session wrote.
+    async fn end_dry_run(&self) -> Result<()>;
+
     /// Take the cross-host lock for a job (Postgres: session advisory lock on a dedicated
     /// connection). `Ok(None)`: another host holds it. SQLite: always granted (the file lock suffices).
     async fn try_job_lock(&self, job: &str) -> Result<Option<Box<dyn HeldLock>>>;

@@ -49,6 +49,8 @@ pub struct PgStore {
     connector: Connector,
     schema: String,
     query_timeout: Duration,
+    /// The dry-run session's connection, in an open transaction (`Store::begin_dry_run`).
+    dry_session: tokio::sync::Mutex<Option<deadpool_postgres::Object>>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -243,6 +245,7 @@ impl PgStore {
             connector,
             schema: cfg.schema.trim().to_string(),
             query_timeout: Duration::from_secs(cfg.query_timeout.max(1)),
+            dry_session: tokio::sync::Mutex::new(None),
         };
         // Fail now, with the connect message, rather than at the first query.
         drop(store.client().await?);
@@ -403,6 +406,23 @@ impl Store for PgStore {
 
     async fn freshness(&self) -> Result<Freshness> {
         read::freshness(self).await
+    }
+
+    async fn begin_dry_run(&self) -> Result<()> {
+        let client = self.client().await?;
+        client
+            .batch_execute(&format!("BEGIN; {}", self.write_prologue()))
+            .await
+            .map_err(query_error("start the dry-run session"))?;
+        *self.dry_session.lock().await = Some(client);
+        Ok(())
+    }
+
+    async fn end_dry_run(&self) -> Result<()> {
+        if let Some(client) = self.dry_session.lock().await.take() {
+            client.batch_execute("ROLLBACK").await.map_err(query_error("roll back the dry run"))?;
+        }
+        Ok(())
     }
 
     async fn try_job_lock(&self, job: &str) -> Result<Option<Box<dyn HeldLock>>> {

@@ -4,7 +4,7 @@
 //! tell inserts from updates. Statements are prepared once per connection (the text depends only
 //! on the table and source, never on the row count).
 
-use deadpool_postgres::Transaction;
+use deadpool_postgres::GenericClient;
 use tokio_postgres::types::ToSql;
 
 use super::query_error;
@@ -47,7 +47,7 @@ pub(super) fn num(name: &'static str, merge: Merge) -> Col {
 /// transaction-mode pooler consecutive transactions may reach different server connections, where
 /// a statement prepared on another one does not exist.
 pub(super) async fn prepare(
-    tx: &Transaction<'_>,
+    tx: &impl GenericClient,
     sql: &str,
     cache: bool,
 ) -> Result<tokio_postgres::Statement, tokio_postgres::Error> {
@@ -177,7 +177,7 @@ impl<'r> Upsert<'r> {
     }
 
     /// Run it: every row was a candidate, so unchanged = rows - returned.
-    pub(super) async fn run(&self, tx: &Transaction<'_>, cache: bool) -> Result<TableCounts> {
+    pub(super) async fn run(&self, tx: &impl GenericClient, cache: bool) -> Result<TableCounts> {
         let what = || format!("upsert into {}", self.table);
         let statement = prepare(tx, &self.sql(), cache).await.map_err(query_error(&what()))?;
         let rows = tx.query(&statement, &self.rows.params(&self.before)).await.map_err(query_error(&what()))?;

@@ -12,7 +12,7 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use deadpool_postgres::Transaction;
+use deadpool_postgres::GenericClient;
 use futures_util::future::{try_join_all, try_join3};
 
 use super::stage::{StagedBookmaker, StagedResponse};
@@ -92,7 +92,7 @@ fn responses<'r>(rows: &'r [StagedResponse]) -> Result<Option<Upsert<'r>>> {
 }
 
 /// Send every upsert at once (they run in order on the server) and add up what they did.
-async fn run_all(tx: &Transaction<'_>, cache: bool, upserts: &[Upsert<'_>], stats: &mut WriteStats) -> Result<()> {
+async fn run_all(tx: &impl GenericClient, cache: bool, upserts: &[Upsert<'_>], stats: &mut WriteStats) -> Result<()> {
     let counts = try_join_all(upserts.iter().map(|u| u.run(tx, cache))).await?;
     for (u, c) in upserts.iter().zip(counts) {
         stats.add(u.table, c);
@@ -101,7 +101,7 @@ async fn run_all(tx: &Transaction<'_>, cache: bool, upserts: &[Upsert<'_>], stat
 }
 
 /// Which of these horse ids `horses` holds (one array parameter, whatever the count).
-async fn stored_horses(tx: &Transaction<'_>, ids: &[&str]) -> Result<HashSet<String>> {
+async fn stored_horses(tx: &impl GenericClient, ids: &[&str]) -> Result<HashSet<String>> {
     if ids.is_empty() {
         return Ok(HashSet::new());
     }
@@ -122,7 +122,7 @@ fn int(n: impl TryInto<i32>) -> i32 {
 }
 
 async fn write_coverage(
-    tx: &Transaction<'_>,
+    tx: &impl GenericClient,
     unit: &Unit,
     races: usize,
     runners: usize,
@@ -176,6 +176,29 @@ async fn write_coverage(
     })
 }
 
+/// Run one write inside the dry-run session as a savepoint: kept (released) when it worked, so
+/// later writes of the run see it; undone alone when it failed, so the session goes on.
+async fn in_savepoint(
+    client: &deadpool_postgres::Object,
+    what: &str,
+    write: impl std::future::Future<Output = Result<()>>,
+) -> Result<()> {
+    client
+        .batch_execute("SAVEPOINT dry_run_write")
+        .await
+        .map_err(query_error(&format!("start {what} in the dry run")))?;
+    match write.await {
+        Ok(()) => client
+            .batch_execute("RELEASE SAVEPOINT dry_run_write")
+            .await
+            .map_err(query_error(&format!("keep {what} in the dry run"))),
+        Err(e) => {
+            let _ = client.batch_execute("ROLLBACK TO SAVEPOINT dry_run_write").await;
+            Err(e)
+        }
+    }
+}
+
 /// Commit, or roll back when `dry_run`.
 async fn finish(tx: deadpool_postgres::Transaction<'_>, dry_run: bool, what: &str) -> Result<()> {
     if dry_run {
@@ -199,21 +222,54 @@ pub(super) async fn write_unit(store: &PgStore, unit: &Unit, dry_run: bool) -> R
     let gz = gzipped(&rows.responses)?;
     // The unit's time: when its responses were fetched, so writing the same unit again is a no-op.
     let fetched_at = unit.responses.iter().map(|r| r.fetched_at).max().unwrap_or_else(Utc::now);
+    let cache = store.cache_statements();
+    let mut stats = WriteStats::default();
+    if dry_run {
+        let session = store.dry_session.lock().await;
+        if let Some(client) = session.as_ref() {
+            in_savepoint(
+                client,
+                &what,
+                unit_statements(client, None, unit, &mut rows, &seen, &gz, fetched_at, cache, &mut stats),
+            )
+            .await
+            .map_err(in_context(&what))?;
+            stats.skipped = rows.skipped;
+            return Ok(stats);
+        }
+    }
     let mut client = store.client().await?;
     // BEGIN alone: the settings go out with the upserts below, saving a round trip (Postgres runs
     // a connection's statements in the order sent, so they apply before the first upsert).
     let tx = client.transaction().await.map_err(query_error("begin a transaction"))?;
-    let mut prologue = Some(store.write_prologue());
-    let cache = store.cache_statements();
-    let mut stats = WriteStats::default();
-    let result: Result<()> = async {
+    let prologue = Some(store.write_prologue());
+    let result = unit_statements(&tx, prologue, unit, &mut rows, &seen, &gz, fetched_at, cache, &mut stats).await;
+    result.map_err(in_context(&what))?;
+    finish(tx, dry_run, &what).await?;
+    stats.skipped = rows.skipped;
+    Ok(stats)
+}
+
+/// Every statement of one unit's write, on `tx` (a transaction, or the dry-run session).
+async fn unit_statements(
+    tx: &impl GenericClient,
+    mut prologue: Option<String>,
+    unit: &Unit,
+    rows: &mut UnitRows<'_>,
+    seen: &[StagedBookmaker],
+    gz: &[StagedResponse],
+    fetched_at: DateTime<Utc>,
+    cache: bool,
+    stats: &mut WriteStats,
+) -> Result<()> {
+    {
         let unlisted = rows.unlisted_horses();
         let mut known = HashSet::new();
         if !unlisted.is_empty() {
             if let Some(p) = prologue.take() {
                 tx.batch_execute(&p).await.map_err(query_error("set the write transaction's settings"))?;
             }
-            known = stored_horses(&tx, &unlisted).await?;
+            known = stored_horses(tx, &unlisted).await?;
         }
         rows.settle(&known);
         let mut upserts = entities(&rows.entities)?;
@@ -227,8 +283,8 @@ pub(super) async fn write_unit(store: &PgStore, unit: &Unit, dry_run: bool) -> R
                 u.stamped(vec![("fetched_at", "$1::timestamptz")]).with_params::<crate::model::RunnerOdds>(before),
             );
         }
-        upserts.extend(bookmakers(&seen)?);
-        upserts.extend(responses(&gz)?);
+        upserts.extend(bookmakers(seen)?);
+        upserts.extend(responses(gz)?);
         // Everything in one flight: settings, every upsert, the coverage row; one round trip.
         let settings = async {
             match &prologue {
@@ -236,20 +292,15 @@ pub(super) async fn write_unit(store: &PgStore, unit: &Unit, dry_run: bool) -> R
                 None => Ok(()),
             }
         };
-        let coverage = write_coverage(&tx, unit, rows.race_count(), rows.runner_count(), fetched_at, cache);
+        let coverage = write_coverage(tx, unit, rows.race_count(), rows.runner_count(), fetched_at, cache);
         let ((), counts, coverage) =
-            try_join3(settings, try_join_all(upserts.iter().map(|u| u.run(&tx, cache))), coverage).await?;
+            try_join3(settings, try_join_all(upserts.iter().map(|u| u.run(tx, cache))), coverage).await?;
         for (u, c) in upserts.iter().zip(counts) {
             stats.add(u.table, c);
         }
         stats.add("fetch_coverage", coverage);
         Ok(())
     }
-    .await;
-    result.map_err(in_context(&what))?;
-    finish(tx, dry_run, &what).await?;
-    stats.skipped = rows.skipped;
-    Ok(stats)
 }
 
 pub(super) async fn write_reference(store: &PgStore, data: &ReferenceData, dry_run: bool) -> Result<WriteStats> {
@@ -268,9 +319,19 @@ pub(super) async fn write_reference(store: &PgStore, data: &ReferenceData, dry_r
     upserts.extend(bookmakers(&books)?);
     upserts.extend(responses(&gz)?);
 
+    let mut stats = WriteStats::default();
+    if dry_run {
+        let session = store.dry_session.lock().await;
+        if let Some(client) = session.as_ref() {
+            in_savepoint(client, "reference data", run_all(client, store.cache_statements(), &upserts, &mut stats))
+                .await
+                .map_err(in_context("reference data"))?;
+            stats.skipped = skipped;
+            return Ok(stats);
+        }
+    }
     let mut client = store.client().await?;
     let tx = store.begin_write(&mut client).await?;
-    let mut stats = WriteStats::default();
     run_all(&tx, store.cache_statements(), &upserts, &mut stats).await.map_err(in_context("reference data"))?;
     finish(tx, dry_run, "reference data").await?;
     stats.skipped = skipped;
@@ -289,9 +350,19 @@ pub(super) async fn write_horses(
     let mut upserts: Vec<Upsert<'_>> = horses(&kept)?.into_iter().collect();
     upserts.extend(responses(&gz)?);
 
+    let mut stats = WriteStats::default();
+    if dry_run {
+        let session = store.dry_session.lock().await;
+        if let Some(client) = session.as_ref() {
+            in_savepoint(client, "horse profiles", run_all(client, store.cache_statements(), &upserts, &mut stats))
+                .await
+                .map_err(in_context("horse profiles"))?;
+            stats.skipped = skipped;
+            return Ok(stats);
+        }
+    }
     let mut client = store.client().await?;
     let tx = store.begin_write(&mut client).await?;
-    let mut stats = WriteStats::default();
     run_all(&tx, store.cache_statements(), &upserts, &mut stats).await.map_err(in_context("horse profiles"))?;
     finish(tx, dry_run, "horse profiles").await?;
     stats.skipped = skipped;

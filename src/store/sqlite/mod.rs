@@ -655,6 +655,18 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn begin_dry_run(&self) -> Result<()> {
+        // Deferred: the write lock is taken at the first write and held until `end_dry_run`.
+        self.call(|conn| conn.execute_batch("BEGIN DEFERRED").ctx("starting the dry-run session")).await
+    }
+
+    async fn end_dry_run(&self) -> Result<()> {
+        self.call(|conn| {
+            if conn.is_autocommit() { Ok(()) } else { conn.execute_batch("ROLLBACK").ctx("rolling back the dry run") }
+        })
+        .await
+    }
+
     async fn try_job_lock(&self, _job: &str) -> Result<Option<Box<dyn HeldLock>>> {
         Ok(Some(Box::new(NoLock)))
     }

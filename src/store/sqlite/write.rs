@@ -503,6 +503,14 @@ pub(super) fn in_transaction<T>(
     what: &str,
     f: impl FnOnce(&Connection) -> Result<T>,
 ) -> Result<T> {
+    if !conn.is_autocommit() {
+        // A dry-run session is open (`Store::begin_dry_run`): the unit goes into it as a savepoint,
+        // so later units see it as a real run's would, and the session's end rolls it all back.
+        let sp = conn.savepoint().ctx(&format!("starting {what} in the dry run"))?;
+        let out = f(&sp)?;
+        sp.commit().ctx(&format!("keeping {what} in the dry run"))?;
+        return Ok(out);
+    }
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx(&format!("starting {what}"))?;
     let out = f(&tx)?;
     if dry_run {

@@ -109,10 +109,7 @@ impl JobReport {
 
     pub fn add_writes(&mut self, stats: &WriteStats) {
         for (table, counts) in &stats.tables {
-            let t = self.rows.entry(table.clone()).or_default();
-            t.inserted += counts.inserted;
-            t.updated += counts.updated;
-            t.unchanged += counts.unchanged;
+            self.rows.entry(table.clone()).or_default().absorb(*counts);
         }
     }
 

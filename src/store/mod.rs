@@ -51,6 +51,13 @@ impl TableCounts {
     pub fn written(&self) -> u64 {
         self.inserted + self.updated
     }
+
+    /// Add another write's counts to these.
+    pub fn absorb(&mut self, other: TableCounts) {
+        self.inserted += other.inserted;
+        self.updated += other.updated;
+        self.unchanged += other.unchanged;
+    }
 }
 
 /// What one write did (or, in a dry run, would have done), per table.
@@ -65,10 +72,7 @@ pub struct WriteStats {
 
 impl WriteStats {
     pub fn add(&mut self, table: &str, counts: TableCounts) {
-        let t = self.tables.entry(table.to_string()).or_default();
-        t.inserted += counts.inserted;
-        t.updated += counts.updated;
-        t.unchanged += counts.unchanged;
+        self.tables.entry(table.to_string()).or_default().absorb(counts);
     }
 
     pub fn merge(&mut self, other: &WriteStats) {

@@ -121,6 +121,19 @@ impl Fire {
     }
 }
 
+impl Fire {
+    /// The fire as RFC 3339 in another zone `tz`, then the DST marker (which speaks of the
+    /// schedule's own zone): `schedule --job daily_data --tz Europe/London`.
+    pub fn shown_in(&self, tz: Tz) -> String {
+        let mut line = self.at.with_timezone(&tz).to_rfc3339_opts(SecondsFormat::Secs, false);
+        if let Some(marker) = self.marker() {
+            line.push_str("  ");
+            line.push_str(&marker);
+        }
+        line
+    }
+}
+
 impl fmt::Display for Fire {
     /// RFC 3339 in the schedule's zone, then the DST marker if any.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -280,8 +293,8 @@ pub fn preview(args: &ScheduleArgs, config: &Config, now: DateTime<Utc>) -> Resu
                     if names.is_empty() { "(none)".to_string() } else { names.join(", ") }
                 )));
             };
-            let zone = args.tz.clone().unwrap_or_else(|| interval.timezone.clone());
-            (interval.frequency.clone(), zone, format!("intervals.{name}.frequency"))
+            // The job fires in its own zone; --tz only changes the zone the times are shown in.
+            (interval.frequency.clone(), interval.timezone.clone(), format!("intervals.{name}.frequency"))
         }
         (None, Some(expr)) => (expr.clone(), args.tz.clone().unwrap_or_else(|| "UTC".to_string()), String::new()),
         (None, None) => {
@@ -294,10 +307,17 @@ pub fn preview(args: &ScheduleArgs, config: &Config, now: DateTime<Utc>) -> Resu
         Some(text) => parse_instant(text)?,
         None => now,
     };
+    let shown_in = match (&args.job, &args.tz) {
+        (Some(_), Some(tz)) => Some(parse_zone(tz).map_err(usage)?),
+        _ => None,
+    };
     let mut out = String::new();
     let mut printed = 0;
     for fire in schedule.iter_after(after).take(args.count) {
-        out.push_str(&fire.to_string());
+        match shown_in {
+            Some(tz) => out.push_str(&fire.shown_in(tz)),
+            None => out.push_str(&fire.to_string()),
+        }
         out.push('\n');
         printed += 1;
     }
@@ -846,6 +866,11 @@ mod tests {
             preview(&args(None, Some("monthly_reference")), &config, now).unwrap(),
             "2026-03-01T03:00:00+00:00\n2026-04-01T03:00:00+00:00\n"
         );
+        // --tz with --job shows the job's own fire times in that zone; it does not move them.
+        let mut london = args(None, Some("daily_data"));
+        london.tz = Some("Europe/London".into());
+        london.after = Some("2026-06-01T00:00:00Z".into());
+        assert_eq!(preview(&london, &config, now).unwrap(), "2026-06-01T07:00:00+01:00\n2026-06-02T07:00:00+01:00\n");
         let unknown = preview(&args(None, Some("nope")), &config, now).unwrap_err().to_string();
         assert!(unknown.contains("unknown job 'nope'") && unknown.contains("daily_data, live_data"), "{unknown}");
         let mut bad_after = args(Some("* * * * *"), None);

@@ -9,6 +9,7 @@ mod backfill;
 mod client;
 mod config;
 mod fixtures;
+mod inputs;
 mod jobs;
 mod lock;
 mod postgres;

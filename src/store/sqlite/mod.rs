@@ -220,7 +220,7 @@ fn read_applied(conn: &Connection) -> Result<Vec<Applied>> {
 
 fn migrate_blocking(conn: &mut Connection, list: &[Migration]) -> Result<Vec<MigrationState>> {
     conn.execute_batch(BOOTSTRAP).ctx("creating schema_migrations")?;
-    migrations::status("sqlite", list, &read_applied(conn)?)?;
+    migrations::pending("sqlite", list, &read_applied(conn)?)?;
     let mut applied = Vec::new();
     for m in list {
         let file = m.file_stem();

@@ -243,8 +243,9 @@ fn clock_of(global: &GlobalArgs) -> Arc<dyn Clock> {
     }
 }
 
-/// Run one job by hand: its daily log file, then the run (see [`run_logged_job`]). The log file
-/// records how every run ended, a fatal error included.
+/// Run one job by hand: its daily log file, the run (see [`run_logged_job`]), then what it
+/// prints. The log file records how every run ended, a fatal error included; a failure to print
+/// afterwards is not the run's (the file already says how the run ended).
 async fn run_job(job: Box<dyn UpdateJob>, global: &GlobalArgs, loaded: Loaded) -> Result<Outcome> {
     let terminal = terminal_level(global).map(|(level, _)| level);
     let _telemetry = match crate::telemetry::init(&loaded.config.logging, &job.log_name(), terminal) {
@@ -260,52 +261,63 @@ async fn run_job(job: Box<dyn UpdateJob>, global: &GlobalArgs, loaded: Loaded) -
     for warning in &loaded.warnings {
         tracing::warn!("{warning}");
     }
-    let result = run_logged_job(job.as_ref(), global, loaded.config).await;
-    if let Err(e) = &result {
-        // Stderr shows it once, as the binary's `error:` line; this puts it in the file.
-        tracing::error!(target: crate::telemetry::FILE_ONLY, job = %job.name(), error = %e, "job run failed");
-    }
-    result
+    let execution = match run_logged_job(job.as_ref(), global, loaded.config).await {
+        Ok(execution) => execution,
+        Err(e) => {
+            // Stderr shows it once, as the binary's `error:` line; this puts it in the file.
+            tracing::error!(target: crate::telemetry::FILE_ONLY, job = %job.name(), error = %e, "job run failed");
+            return Err(e);
+        }
+    };
+    print_execution(job.name(), execution, global.json)
 }
 
-/// The in-process sandbox when asked for, the context, the run under its locks, and the summary
-/// (or the report as JSON).
-async fn run_logged_job(job: &dyn UpdateJob, global: &GlobalArgs, mut config: Config) -> Result<Outcome> {
+/// The in-process sandbox when asked for, the context, the run under its locks, and its outcome
+/// logged.
+async fn run_logged_job(job: &dyn UpdateJob, global: &GlobalArgs, mut config: Config) -> Result<Execution> {
     let clock = clock_of(global);
     let _sandbox = if global.sandbox { Some(start_sandbox(&mut config, clock.clone())?) } else { None };
     let ctx = context(Arc::new(config), Some(clock), false, job.needs()).await?;
-    match execute(job, &ctx, Trigger::Manual, None).await? {
+    let execution = execute(job, &ctx, Trigger::Manual, None).await?;
+    match &execution {
+        // Logged too, so the job's log file shows the skipped run.
+        Execution::Skipped { reason } => tracing::info!(job = %job.name(), "{reason}"),
+        // The job's log file records every run's outcome, whatever the job itself logged.
+        Execution::Ran { report, status } => tracing::info!(
+            job = %job.name(),
+            status = status.as_str(),
+            units.done = report.units_done,
+            units.failed = report.units_failed,
+            units.skipped = report.units_skipped,
+            api.calls = report.api.calls,
+            rows.written = report.rows_written(),
+            duration_ms = u64::try_from(report.duration.as_millis()).unwrap_or(u64::MAX),
+            "job run finished"
+        ),
+    }
+    Ok(execution)
+}
+
+/// A run's summary on stdout, or its report (a skipped run's document) as JSON.
+fn print_execution(job: &str, execution: Execution, json: bool) -> Result<Outcome> {
+    match execution {
         Execution::Skipped { reason } => {
-            // Logged too, so the job's log file shows the skipped run.
-            tracing::info!(job = %job.name(), "{reason}");
-            if global.json {
-                output::json(&serde_json::json!({ "job": job.name(), "status": "skipped", "reason": reason }))?;
+            if json {
+                output::json(&serde_json::json!({ "job": job, "status": "skipped", "reason": reason }))?;
             } else {
                 output::print(&format!("{reason}\n"))?;
             }
             Ok(Outcome::Success)
         }
         Execution::Ran { report, status } => {
-            // The job's log file records every run's outcome, whatever the job itself logged.
-            tracing::info!(
-                job = %job.name(),
-                status = status.as_str(),
-                units.done = report.units_done,
-                units.failed = report.units_failed,
-                units.skipped = report.units_skipped,
-                api.calls = report.api.calls,
-                rows.written = report.rows_written(),
-                duration_ms = u64::try_from(report.duration.as_millis()).unwrap_or(u64::MAX),
-                "job run finished"
-            );
-            if global.json {
-                let mut json = serde_json::to_value(&report)
+            if json {
+                let mut document = serde_json::to_value(&report)
                     .map_err(|e| Error::Fatal(format!("could not render the report as JSON: {e}")))?;
                 // The same key a skipped run's document has, so a script reads one field.
-                if let Some(object) = json.as_object_mut() {
+                if let Some(object) = document.as_object_mut() {
                     object.insert("status".into(), status.as_str().into());
                 }
-                output::json(&json)?;
+                output::json(&document)?;
             } else {
                 output::print(&format!("{}\n", report.summary()))?;
             }

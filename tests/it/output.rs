@@ -119,6 +119,23 @@ fn a_full_stdout_is_one_error_line_and_exit_2_not_a_panic() {
         assert!(stderr.starts_with("error: writing the output to stdout"), "{args:?}: {stderr}");
         assert!(stderr.contains("No space left on device"), "{args:?}: {stderr}");
     }
+    // A job whose summary is lost: the same line and exit 2, and its log file says the run
+    // itself succeeded (it did: the data is stored).
+    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+    let out = darkhorses_child(dir.path())
+        .env("DARKHORSES_API_RATE_LIMIT", RATE)
+        .args(["-q", "--sandbox", "reference"])
+        .stdin(Stdio::null())
+        .stdout(full)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert_no_panic("reference > /dev/full", &out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.starts_with("error: writing the output to stdout"), "{stderr}");
+    let text = log_text(dir.path(), "reference_update");
+    assert!(text.contains("job run finished") && !text.contains("job run failed"), "{text}");
 }
 
 #[test]

@@ -46,7 +46,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{LogFormat, LoggingConfig};
 use crate::error::Error;
 
-/// Levels from quietest to loudest; `-v`/`-q` move along this list.
+/// Levels from quietest to loudest; [`level`] moves along this list.
 const LEVELS: [(&str, LevelFilter); 5] = [
     ("error", LevelFilter::ERROR),
     ("warn", LevelFilter::WARN),
@@ -187,7 +187,8 @@ pub fn build(
     Ok((subscriber, TelemetryGuard { file }))
 }
 
-/// `logging.level` shifted by `-v`/`-q`.
+/// A level name (`logging.level`, or what `-v`/`-q` ask for), moved `verbosity` steps louder (or
+/// quieter when negative).
 pub fn level(configured: &str, verbosity: i8) -> Result<LevelFilter, Error> {
     let wanted = configured.trim().to_ascii_lowercase();
     let wanted = if wanted == "warning" { "warn".to_string() } else { wanted };

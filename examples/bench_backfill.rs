@@ -6,6 +6,9 @@
 //! Run: `cargo build --release && cargo run --example bench_backfill -- [MONTHS] [RATE] [BIN]`
 //! (defaults 12, 50 and target/release/darkhorses).
 
+// An example prints its results; a closed stdout ending it with a panic is acceptable here.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;

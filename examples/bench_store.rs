@@ -18,7 +18,7 @@
 //! table with no conflict handling, timed twice: in one COPY stream, and one COPY per day in its
 //! own transaction (the store commits one transaction per unit, as the issue requires).
 
-#![allow(clippy::print_stdout)]
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};

@@ -10,32 +10,79 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::{Cli, Command, ConfigCommand, DbCommand, GlobalArgs, LogFormatArg};
 use crate::clock::{Clock, FixedClock, SystemClock};
-use crate::config::{Config, FlagOverride, LoadOptions, Loaded};
-use crate::error::{Error, Outcome, Result, exit_code};
+use crate::config::{Config, FlagOverride, LoadOptions, Loaded, LogFormat};
+use crate::error::{Error, Outcome, Result, exit, exit_code};
 use crate::jobs::backfill::Backfill;
 use crate::jobs::daily::Daily;
 use crate::jobs::live::Live;
 use crate::jobs::reference::Reference;
 use crate::jobs::runner::{Execution, execute};
 use crate::jobs::{JobContext, Needs, UpdateJob};
+use crate::output;
 use crate::sandbox::Sandbox;
 use crate::store::Trigger;
 
 /// The binary's whole `main`: parse, run, print the error once, exit with the decided code.
+///
+/// An error is one `error:` line on stderr (a JSON object with `--log-format json`) and, with
+/// `--json`, also the document `{"error": "...", "exit_code": 2}` on stdout, so a script reads
+/// one JSON document whatever happened.
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) => {
-            // clap prints help/version to stdout (exit 0) and usage errors to stderr (exit 2).
-            let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { crate::error::exit::FATAL } else { crate::error::exit::OK });
-        }
+        Err(e) => return usage_error(&e),
     };
+    if cli.global.log_format == Some(LogFormatArg::Json) {
+        output::set_stderr_format(LogFormat::Json);
+    }
+    let json = cli.global.json;
     let result = run(cli);
     if let Err(e) = &result {
-        eprintln!("error: {e}");
+        output::error(&e.to_string());
+        // Only when nothing went to stdout yet: its one document must stay one.
+        if json && !output::stdout_used() {
+            let _ = output::json(&output::error_document(&e.to_string(), exit::FATAL));
+        }
     }
     exit_code(&result)
+}
+
+/// A command line clap refused, or `--help`/`--version` (text on stdout, exit 0). The command
+/// line did not parse, so `--json` and `--log-format json` are looked for in the raw arguments
+/// (before a `--`): a script that asked for JSON gets JSON for a usage error too.
+fn usage_error(e: &clap::Error) -> ExitCode {
+    if !e.use_stderr() {
+        // Ignored: help and version have nowhere to go when stdout is closed.
+        let _ = e.print();
+        return ExitCode::from(exit::OK);
+    }
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).take_while(|a| a != "--").collect();
+    let json = args.iter().any(|a| a == "--json");
+    let json_log = args.iter().any(|a| a == "--log-format=json")
+        || args.windows(2).any(|w| w[0] == "--log-format" && w[1] == "json");
+    let text = e.render().to_string();
+    let message = text.trim().strip_prefix("error: ").unwrap_or(text.trim()).to_string();
+    if json_log {
+        output::set_stderr_format(LogFormat::Json);
+        output::error(&message);
+    } else {
+        let _ = e.print();
+    }
+    if json {
+        let _ = output::json(&output::error_document(&message, exit::FATAL));
+    }
+    ExitCode::from(exit::FATAL)
+}
+
+/// The stderr level `-v`/`-q` ask for, and the flag as typed.
+fn terminal_level(global: &GlobalArgs) -> Option<(&'static str, &'static str)> {
+    match (global.verbose, global.quiet) {
+        (0, 0) => None,
+        (1, _) => Some(("debug", "-v")),
+        (v, _) if v > 1 => Some(("trace", "-vv")),
+        (_, 1) => Some(("warn", "-q")),
+        _ => Some(("error", "-qq")),
+    }
 }
 
 fn flag_overrides(cli: &Cli) -> Vec<FlagOverride> {
@@ -47,14 +94,10 @@ fn flag_overrides(cli: &Cli) -> Vec<FlagOverride> {
         };
         flags.push(FlagOverride { key: "logging.format".into(), value: value.into(), flag: "--log-format".into() });
     }
-    let level = match (cli.global.verbose, cli.global.quiet) {
-        (0, 0) => None,
-        (1, _) => Some(("debug", "-v")),
-        (v, _) if v > 1 => Some(("trace", "-vv")),
-        (_, 1) => Some(("warn", "-q")),
-        _ => Some(("error", "-qq")),
-    };
-    if let Some((level, flag)) = level {
+    // A job's `-v`/`-q` set the terminal's level only (`run_job` hands them to telemetry): its
+    // log file keeps `logging.level`. Other commands log to stderr alone, so there the flag is
+    // the level, and `config show` says so.
+    if let Some((level, flag)) = terminal_level(&cli.global).filter(|_| !is_job(&cli.command)) {
         flags.push(FlagOverride { key: "logging.level".into(), value: level.into(), flag: flag.into() });
     }
     let dry_run = match &cli.command {
@@ -86,11 +129,12 @@ fn flag_overrides(cli: &Cli) -> Vec<FlagOverride> {
 fn run(cli: Cli) -> Result<Outcome> {
     let opts = LoadOptions { path: cli.global.config.clone(), flags: flag_overrides(&cli) };
     let loaded = crate::config::load(&opts)?;
-    // Printed here until logging is set up from the loaded configuration.
-    for warning in &loaded.warnings {
-        eprintln!("warning: {warning}");
-    }
+    output::set_stderr_format(loaded.config.logging.format);
     if !is_job(&cli.command) {
+        // A job logs them itself, so its log file has them too.
+        for warning in &loaded.warnings {
+            output::warning(warning);
+        }
         crate::telemetry::init_stderr(&loaded.config.logging)?;
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -101,62 +145,82 @@ fn run(cli: Cli) -> Result<Outcome> {
 }
 
 async fn dispatch(cli: Cli, loaded: crate::config::Loaded) -> Result<Outcome> {
+    let json = cli.global.json;
     match cli.command {
         Command::Config(command) => {
             // `load` already validated everything that can be checked offline; an invalid
             // configuration never gets here (exit 2 with the error).
-            let text = match (command, cli.global.json) {
-                (ConfigCommand::Show, false) => crate::config::show_human(&loaded),
-                (ConfigCommand::Show, true) => format!("{:#}\n", crate::config::show_json(&loaded)),
-                (ConfigCommand::Check, false) => {
-                    format!("{}\n", crate::config::check_line(&loaded))
-                }
-                (ConfigCommand::Check, true) => {
-                    format!("{:#}\n", crate::config::check_json(&loaded))
-                }
-            };
-            print!("{text}");
+            match (command, json) {
+                (ConfigCommand::Show, false) => output::print(&crate::config::show_human(&loaded))?,
+                (ConfigCommand::Show, true) => output::json(&crate::config::show_json(&loaded))?,
+                (ConfigCommand::Check, false) => output::print(&format!("{}\n", crate::config::check_line(&loaded)))?,
+                (ConfigCommand::Check, true) => output::json(&crate::config::check_json(&loaded))?,
+            }
             Ok(Outcome::Success)
         }
         Command::Db(DbCommand::Migrate) => {
             // Opened without auto-migration, so what `migrate` applies is what this command reports.
             let store = crate::store::open_with(&loaded.config.database, false).await?;
             let applied = store.migrate().await?;
+            let total = store.migration_status().await?.len();
+            if json {
+                output::json(&serde_json::json!({
+                    "store": store.describe(),
+                    "applied": applied,
+                    "migrations": total,
+                }))?;
+                return Ok(Outcome::Success);
+            }
+            let mut text = String::new();
             if applied.is_empty() {
-                let n = store.migration_status().await?.len();
-                println!("schema is up to date ({n} migrations) in {}", store.describe());
+                text.push_str(&format!("schema is up to date ({total} migrations) in {}\n", store.describe()));
             }
             for m in &applied {
-                println!(
-                    "applied {:04}_{} (sha256 {}...)",
+                text.push_str(&format!(
+                    "applied {:04}_{} (sha256 {}...)\n",
                     m.version,
                     m.name,
                     crate::store::migrations::short(&m.checksum)
-                );
+                ));
             }
+            output::print(&text)?;
             Ok(Outcome::Success)
         }
         Command::Db(DbCommand::Status) => {
             let store = crate::store::open_with(&loaded.config.database, false).await?;
             let states = store.migration_status().await?;
-            println!("store: {}", store.describe());
-            println!("{:<8} {:<32} applied_at", "version", "name");
+            let pending = states.iter().filter(|m| m.applied_at.is_none()).count();
+            if json {
+                output::json(&serde_json::json!({
+                    "store": store.describe(),
+                    "migrations": states,
+                    "applied": states.len() - pending,
+                    "pending": pending,
+                }))?;
+                return Ok(Outcome::Success);
+            }
+            let mut text = format!("store: {}\n{:<8} {:<32} applied_at\n", store.describe(), "version", "name");
             for m in &states {
                 let at =
                     m.applied_at.map_or_else(|| "pending".to_string(), |t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string());
-                println!("{:<8} {:<32} {at}", format!("{:04}", m.version), m.name);
+                text.push_str(&format!("{:<8} {:<32} {at}\n", format!("{:04}", m.version), m.name));
             }
-            let pending = states.iter().filter(|m| m.applied_at.is_none()).count();
-            println!("{} applied, {pending} pending", states.len() - pending);
+            text.push_str(&format!("{} applied, {pending} pending\n", states.len() - pending));
+            output::print(&text)?;
             Ok(Outcome::Success)
         }
         Command::Schedule(args) => {
             let now = cli.global.now.unwrap_or_else(chrono::Utc::now);
-            print!("{}", crate::schedule::preview(&args, &loaded.config, now)?);
+            let preview = crate::schedule::Preview::new(&args, &loaded.config, now)?;
+            if json {
+                output::json(&preview.json())?
+            } else {
+                output::print(&preview.text())?
+            }
             Ok(Outcome::Success)
         }
         Command::Sandbox(args) => {
-            crate::sandbox::serve_foreground(&args, loaded.config.sandbox.clone(), clock_of(&cli.global)).await?;
+            crate::sandbox::serve_foreground(&args, loaded.config.sandbox.clone(), clock_of(&cli.global), json).await?;
             Ok(Outcome::Success)
         }
         Command::Reference(args) => run_job(Box::new(Reference { args }), &cli.global, loaded).await,
@@ -179,43 +243,83 @@ fn clock_of(global: &GlobalArgs) -> Arc<dyn Clock> {
     }
 }
 
-/// Run one job by hand: its daily log file, the in-process sandbox when asked for, the context,
-/// the run under its locks, and the summary (or the report as JSON).
+/// Run one job by hand: its daily log file, the run (see [`run_logged_job`]), then what it
+/// prints. The log file records how every run ended, a fatal error included; a failure to print
+/// afterwards is not the run's (the file already says how the run ended).
 async fn run_job(job: Box<dyn UpdateJob>, global: &GlobalArgs, loaded: Loaded) -> Result<Outcome> {
-    let mut config = loaded.config;
-    let _telemetry = crate::telemetry::init(&config.logging, &job.log_name(), 0)?;
+    let terminal = terminal_level(global).map(|(level, _)| level);
+    let _telemetry = match crate::telemetry::init(&loaded.config.logging, &job.log_name(), terminal) {
+        Ok(guard) => guard,
+        Err(e) => {
+            // No logging to carry them: the warnings go out the way the error will.
+            for warning in &loaded.warnings {
+                output::warning(warning);
+            }
+            return Err(e);
+        }
+    };
     for warning in &loaded.warnings {
         tracing::warn!("{warning}");
     }
+    let execution = match run_logged_job(job.as_ref(), global, loaded.config).await {
+        Ok(execution) => execution,
+        Err(e) => {
+            // Stderr shows it once, as the binary's `error:` line; this puts it in the file.
+            tracing::error!(target: crate::telemetry::FILE_ONLY, job = %job.name(), error = %e, "job run failed");
+            return Err(e);
+        }
+    };
+    print_execution(job.name(), execution, global.json)
+}
+
+/// The in-process sandbox when asked for, the context, the run under its locks, and its outcome
+/// logged.
+async fn run_logged_job(job: &dyn UpdateJob, global: &GlobalArgs, mut config: Config) -> Result<Execution> {
     let clock = clock_of(global);
     let _sandbox = if global.sandbox { Some(start_sandbox(&mut config, clock.clone())?) } else { None };
     let ctx = context(Arc::new(config), Some(clock), false, job.needs()).await?;
-    match execute(job.as_ref(), &ctx, Trigger::Manual, None).await? {
+    let execution = execute(job, &ctx, Trigger::Manual, None).await?;
+    match &execution {
+        // Logged too, so the job's log file shows the skipped run.
+        Execution::Skipped { reason } => tracing::info!(job = %job.name(), "{reason}"),
+        // The job's log file records every run's outcome, whatever the job itself logged.
+        Execution::Ran { report, status } => tracing::info!(
+            job = %job.name(),
+            status = status.as_str(),
+            units.done = report.units_done,
+            units.failed = report.units_failed,
+            units.skipped = report.units_skipped,
+            api.calls = report.api.calls,
+            rows.written = report.rows_written(),
+            duration_ms = u64::try_from(report.duration.as_millis()).unwrap_or(u64::MAX),
+            "job run finished"
+        ),
+    }
+    Ok(execution)
+}
+
+/// A run's summary on stdout, or its report (a skipped run's document) as JSON.
+fn print_execution(job: &str, execution: Execution, json: bool) -> Result<Outcome> {
+    match execution {
         Execution::Skipped { reason } => {
-            // Logged too, so the job's log file shows the skipped run.
-            tracing::info!(job = %job.name(), "{reason}");
-            println!("{reason}");
+            if json {
+                output::json(&serde_json::json!({ "job": job, "status": "skipped", "reason": reason }))?;
+            } else {
+                output::print(&format!("{reason}\n"))?;
+            }
             Ok(Outcome::Success)
         }
         Execution::Ran { report, status } => {
-            // The job's log file records every run's outcome, whatever the job itself logged.
-            tracing::info!(
-                job = %job.name(),
-                status = status.as_str(),
-                units.done = report.units_done,
-                units.failed = report.units_failed,
-                units.skipped = report.units_skipped,
-                api.calls = report.api.calls,
-                rows.written = report.rows_written(),
-                duration_ms = u64::try_from(report.duration.as_millis()).unwrap_or(u64::MAX),
-                "job run finished"
-            );
-            if global.json {
-                let json = serde_json::to_string_pretty(&report)
+            if json {
+                let mut document = serde_json::to_value(&report)
                     .map_err(|e| Error::Fatal(format!("could not render the report as JSON: {e}")))?;
-                println!("{json}");
+                // The same key a skipped run's document has, so a script reads one field.
+                if let Some(object) = document.as_object_mut() {
+                    object.insert("status".into(), status.as_str().into());
+                }
+                output::json(&document)?;
             } else {
-                println!("{}", report.summary());
+                output::print(&format!("{}\n", report.summary()))?;
             }
             Ok(if report.has_failures() { Outcome::CompletedWithFailures } else { Outcome::Success })
         }

@@ -38,11 +38,13 @@ pub struct GlobalArgs {
     #[arg(long, global = true)]
     pub sandbox: bool,
 
-    /// More log output (-v debug, -vv trace). Overrides LOG_LEVEL and logging.level. Example: darkhorses -v daily
+    /// More log output on stderr (-v debug, -vv trace). Overrides LOG_LEVEL and logging.level there; a job's
+    /// log file keeps logging.level. Example: darkhorses -v daily
     #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
     pub verbose: u8,
 
-    /// Less log output (-q warnings only, -qq errors only). Example: darkhorses -q daily
+    /// Less log output on stderr (-q warnings only, -qq errors only); a job's log file still records
+    /// every run (at least info). Example: darkhorses -q daily
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub quiet: u8,
 
@@ -50,7 +52,8 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_enum, value_name = "FORMAT")]
     pub log_format: Option<LogFormatArg>,
 
-    /// Print the result (job report, check, config) as JSON on stdout. Example: darkhorses --json daily
+    /// Print the result as one JSON document on stdout, for every command and every error
+    /// (`{"error": ..., "exit_code": 2}`). Example: darkhorses --json daily
     #[arg(long, global = true)]
     pub json: bool,
 

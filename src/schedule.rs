@@ -281,50 +281,133 @@ pub fn parse_zone(tz: &str) -> Result<Tz, Error> {
     tz.trim().parse::<Tz>().map_err(|_| Error::TimeZone { zone: tz.to_string() })
 }
 
+/// `darkhorses schedule`: the fire times to print, with what they are of.
+#[derive(Debug, Clone)]
+pub struct Preview {
+    /// The expression as given, or as configured for `job`.
+    pub expression: String,
+    /// The IANA zone it is read in.
+    pub timezone: String,
+    /// The configured job (`--job`), if the expression is one.
+    pub job: Option<String>,
+    /// The instant the fires follow.
+    pub after: DateTime<Utc>,
+    /// With `--job` and `--tz`: the zone the times are shown in (the job fires in its own zone).
+    pub shown_in: Option<Tz>,
+    pub fires: Vec<Fire>,
+    /// Whether the schedule fires no more than `fires` (fewer than `--count` were found).
+    pub exhausted: bool,
+}
+
+impl Preview {
+    /// The next `args.count` fires of the expression or configured job `args` names.
+    pub fn new(args: &ScheduleArgs, config: &Config, now: DateTime<Utc>) -> Result<Preview, crate::Error> {
+        let usage = |e: Error| crate::Error::Usage(e.to_string());
+        let (expr, zone, job) = match (&args.job, &args.expr) {
+            (Some(name), _) => {
+                let Some(interval) = config.intervals.get(name) else {
+                    let names: Vec<&str> = config.intervals.keys().map(String::as_str).collect();
+                    return Err(crate::Error::Usage(format!(
+                        "unknown job '{name}': the configured intervals are {}",
+                        if names.is_empty() { "(none)".to_string() } else { names.join(", ") }
+                    )));
+                };
+                // The job fires in its own zone; --tz only changes the zone its times are shown in.
+                (interval.frequency.clone(), interval.timezone.clone(), Some(name.clone()))
+            }
+            (None, Some(expr)) => (expr.clone(), args.tz.clone().unwrap_or_else(|| "UTC".to_string()), None),
+            (None, None) => {
+                return Err(crate::Error::Usage("give a cron expression or --job NAME".into()));
+            }
+        };
+        let schedule = Schedule::parse(&expr, &zone).map_err(|e| match &job {
+            Some(name) => crate::Error::Usage(format!("intervals.{name}.frequency: {e}")),
+            None => usage(e),
+        })?;
+        let after = match &args.after {
+            Some(text) => parse_instant(text)?,
+            None => now,
+        };
+        let shown_in = match (&job, &args.tz) {
+            (Some(_), Some(tz)) => Some(parse_zone(tz).map_err(usage)?),
+            _ => None,
+        };
+        let fires: Vec<Fire> = schedule.iter_after(after).take(args.count).collect();
+        let exhausted = fires.len() < args.count;
+        Ok(Preview {
+            expression: expr,
+            timezone: schedule.zone().name().to_string(),
+            job,
+            after,
+            shown_in,
+            fires,
+            exhausted,
+        })
+    }
+
+    /// One fire per line (RFC 3339 on the schedule's wall clock, then any DST marker), and a
+    /// last line when the schedule fires no more.
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        for fire in &self.fires {
+            match self.shown_in {
+                Some(tz) => out.push_str(&fire.shown_in(tz)),
+                None => out.push_str(&fire.to_string()),
+            }
+            out.push('\n');
+        }
+        if self.exhausted {
+            out.push_str("# no further fire times\n");
+        }
+        out
+    }
+
+    /// `schedule --json`: `{"expression", "timezone", "job", "after", "fires": [{"at", "local",
+    /// "dst"}], "exhausted"}`; `at` is UTC, `local` the schedule's wall clock, `dst` null or
+    /// `{"kind": "gap"|"fold"|"repeated", "scheduled", "note"}`.
+    pub fn json(&self) -> serde_json::Value {
+        let fires: Vec<serde_json::Value> = self
+            .fires
+            .iter()
+            .map(|fire| {
+                let dst = fire.note.map(|note| {
+                    let (kind, scheduled) = match note {
+                        DstNote::Gap { scheduled } => ("gap", scheduled),
+                        DstNote::Fold { scheduled } => ("fold", scheduled),
+                        DstNote::Repeated { scheduled, .. } => ("repeated", scheduled),
+                    };
+                    let note = fire.marker().unwrap_or_default();
+                    serde_json::json!({
+                        "kind": kind,
+                        "scheduled": scheduled.format("%Y-%m-%dT%H:%M:%S").to_string(),
+                        "note": note.trim_start_matches("# "),
+                    })
+                });
+                let mut json = serde_json::json!({
+                    "at": fire.at.to_rfc3339_opts(SecondsFormat::Secs, true),
+                    "local": fire.local.to_rfc3339_opts(SecondsFormat::Secs, false),
+                    "dst": dst,
+                });
+                if let Some(tz) = self.shown_in {
+                    json["shown"] = fire.at.with_timezone(&tz).to_rfc3339_opts(SecondsFormat::Secs, false).into();
+                }
+                json
+            })
+            .collect();
+        serde_json::json!({
+            "expression": self.expression,
+            "timezone": self.timezone,
+            "job": self.job,
+            "after": self.after.to_rfc3339_opts(SecondsFormat::Secs, true),
+            "fires": fires,
+            "exhausted": self.exhausted,
+        })
+    }
+}
+
 /// `darkhorses schedule`: the text to print, one fire per line.
 pub fn preview(args: &ScheduleArgs, config: &Config, now: DateTime<Utc>) -> Result<String, crate::Error> {
-    let usage = |e: Error| crate::Error::Usage(e.to_string());
-    let (expr, zone, label) = match (&args.job, &args.expr) {
-        (Some(name), _) => {
-            let Some(interval) = config.intervals.get(name) else {
-                let names: Vec<&str> = config.intervals.keys().map(String::as_str).collect();
-                return Err(crate::Error::Usage(format!(
-                    "unknown job '{name}': the configured intervals are {}",
-                    if names.is_empty() { "(none)".to_string() } else { names.join(", ") }
-                )));
-            };
-            // The job fires in its own zone; --tz only changes the zone the times are shown in.
-            (interval.frequency.clone(), interval.timezone.clone(), format!("intervals.{name}.frequency"))
-        }
-        (None, Some(expr)) => (expr.clone(), args.tz.clone().unwrap_or_else(|| "UTC".to_string()), String::new()),
-        (None, None) => {
-            return Err(crate::Error::Usage("give a cron expression or --job NAME".into()));
-        }
-    };
-    let schedule = Schedule::parse(&expr, &zone)
-        .map_err(|e| if label.is_empty() { usage(e) } else { crate::Error::Usage(format!("{label}: {e}")) })?;
-    let after = match &args.after {
-        Some(text) => parse_instant(text)?,
-        None => now,
-    };
-    let shown_in = match (&args.job, &args.tz) {
-        (Some(_), Some(tz)) => Some(parse_zone(tz).map_err(usage)?),
-        _ => None,
-    };
-    let mut out = String::new();
-    let mut printed = 0;
-    for fire in schedule.iter_after(after).take(args.count) {
-        match shown_in {
-            Some(tz) => out.push_str(&fire.shown_in(tz)),
-            None => out.push_str(&fire.to_string()),
-        }
-        out.push('\n');
-        printed += 1;
-    }
-    if printed < args.count {
-        out.push_str("# no further fire times\n");
-    }
-    Ok(out)
+    Preview::new(args, config, now).map(|p| p.text())
 }
 
 /// An RFC 3339 instant from the command line.

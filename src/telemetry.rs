@@ -11,8 +11,12 @@
 //! are deleted: `7` keeps today's file and the six before it.
 //!
 //! The level is `logging.level` (the config layer applies `LOG_LEVEL`, then
-//! `DARKHORSES_LOGGING_LEVEL`), shifted by `-v` (debug, `-vv` trace) and `-q` (warn, `-qq` error).
-//! It applies to darkhorses' own events; dependencies log at `warn` unless the level is `trace`.
+//! `DARKHORSES_LOGGING_LEVEL`). `-v` (debug, `-vv` trace) and `-q` (warn, `-qq` error) replace it
+//! on stderr only: the file is the record of every run, so it keeps `logging.level` and never
+//! less than `info`, whatever the terminal asked for (each run's outcome line is at `info`).
+//! Levels apply to darkhorses' own events; dependencies log at `warn` unless the level is `trace`.
+//! Events with the target [`FILE_ONLY`] go to the file alone: the final error of a run, which
+//! stderr already shows as the binary's one `error:` line.
 //!
 //! # Conventions
 //!
@@ -42,7 +46,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{LogFormat, LoggingConfig};
 use crate::error::Error;
 
-/// Levels from quietest to loudest; `-v`/`-q` move along this list.
+/// Levels from quietest to loudest; [`level`] moves along this list.
 const LEVELS: [(&str, LevelFilter); 5] = [
     ("error", LevelFilter::ERROR),
     ("warn", LevelFilter::WARN),
@@ -76,10 +80,33 @@ pub fn log_name_for(job: &str) -> &str {
     }
 }
 
-/// Set up the global subscriber for this process: stderr plus the daily file of `log_name`, at
-/// `cfg.level` shifted by `verbosity` (+1 debug, +2 trace, -1 warn, -2 error). Prunes expired files.
-pub fn init(cfg: &LoggingConfig, log_name: &str, verbosity: i8) -> Result<TelemetryGuard, Error> {
-    let (subscriber, guard) = build(cfg, log_name, verbosity, Arc::new(SystemClock))?;
+/// The target of events written to the job's log file only (see the module docs).
+pub const FILE_ONLY: &str = "darkhorses::log_file";
+
+/// The level of each output. Stderr follows `-v`/`-q`; the file does not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Levels {
+    pub stderr: LevelFilter,
+    pub file: LevelFilter,
+}
+
+impl Levels {
+    /// `configured` is `logging.level`; `terminal` the level `-v`/`-q` ask for on stderr, if any.
+    pub fn new(configured: &str, terminal: Option<&str>) -> Result<Levels, Error> {
+        let configured = level(configured, 0)?;
+        let stderr = match terminal {
+            Some(name) => level(name, 0)?,
+            None => configured,
+        };
+        // `LevelFilter` orders more verbose as greater: the file keeps at least `info`.
+        Ok(Levels { stderr, file: configured.max(LevelFilter::INFO) })
+    }
+}
+
+/// Set up the global subscriber for this process: stderr plus the daily file of `log_name`.
+/// `terminal` is the stderr level `-v`/`-q` ask for (see [`Levels`]). Prunes expired files.
+pub fn init(cfg: &LoggingConfig, log_name: &str, terminal: Option<&str>) -> Result<TelemetryGuard, Error> {
+    let (subscriber, guard) = build(cfg, log_name, terminal, Arc::new(SystemClock))?;
     tracing::subscriber::set_global_default(subscriber)
         .map_err(|_| Error::Fatal("logging was already set up in this process (telemetry::init runs once)".into()))?;
     Ok(guard)
@@ -89,29 +116,43 @@ pub fn init(cfg: &LoggingConfig, log_name: &str, verbosity: i8) -> Result<Teleme
 /// `sandbox`): they keep no log file.
 pub fn init_stderr(cfg: &LoggingConfig) -> Result<(), Error> {
     let level = level(&cfg.level, 0)?;
-    let layer = match cfg.format {
+    let subscriber: Box<dyn Subscriber + Send + Sync> =
+        Box::new(tracing_subscriber::registry().with(vec![stderr_layer(cfg.format, level)]));
+    tracing::subscriber::set_global_default(subscriber)
+        .map_err(|_| Error::Fatal("logging was already set up in this process (telemetry::init runs once)".into()))
+}
+
+/// Which events an output at `level` takes: darkhorses' own at `level`, dependencies' at `warn`
+/// (all of them at `trace`).
+fn targets(level: LevelFilter) -> Targets {
+    let dependencies = if level == LevelFilter::TRACE { LevelFilter::TRACE } else { LevelFilter::WARN };
+    Targets::new().with_default(dependencies).with_target("darkhorses", level)
+}
+
+/// The stderr output at `level`, in `format`; it leaves out the [`FILE_ONLY`] events.
+fn stderr_layer(format: LogFormat, level: LevelFilter) -> Box<dyn Layer<Registry> + Send + Sync> {
+    let filter = targets(level).with_target(FILE_ONLY, LevelFilter::OFF);
+    match format {
         LogFormat::Human => tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
             .with_ansi(std::io::stderr().is_terminal())
             .with_target(false)
+            .with_filter(filter)
             .boxed(),
-        LogFormat::Json => {
-            tracing_subscriber::fmt::layer().json().flatten_event(true).with_writer(std::io::stderr).boxed()
-        }
-    };
-    let dependencies = if level == LevelFilter::TRACE { LevelFilter::TRACE } else { LevelFilter::WARN };
-    let filter = Targets::new().with_default(dependencies).with_target("darkhorses", level);
-    let subscriber: Box<dyn Subscriber + Send + Sync> =
-        Box::new(tracing_subscriber::registry().with(vec![layer]).with(filter));
-    tracing::subscriber::set_global_default(subscriber)
-        .map_err(|_| Error::Fatal("logging was already set up in this process (telemetry::init runs once)".into()))
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .flatten_event(true)
+            .with_writer(std::io::stderr)
+            .with_filter(filter)
+            .boxed(),
+    }
 }
 
 /// The subscriber `init` installs, without installing it (tests use it with `with_default`).
 pub fn build(
     cfg: &LoggingConfig,
     log_name: &str,
-    verbosity: i8,
+    terminal: Option<&str>,
     clock: Arc<dyn Clock>,
 ) -> Result<(impl Subscriber + Send + Sync + 'static, TelemetryGuard), Error> {
     if log_name.is_empty() || !log_name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
@@ -119,35 +160,35 @@ pub fn build(
             "log name '{log_name}' may only hold letters, digits, '_' and '-' (it becomes a file name)"
         )));
     }
-    let level = level(&cfg.level, verbosity)?;
+    let levels = Levels::new(&cfg.level, terminal)?;
     std::fs::create_dir_all(&cfg.dir)
         .map_err(|e| Error::io(format!("creating the log directory {} (logging.dir)", cfg.dir.display()), e))?;
     let today = clock.now().date_naive();
     prune(&cfg.dir, log_name, today, retention_days(cfg, log_name))?;
     let file = DailyFile::open(&cfg.dir, log_name, clock)?;
 
-    let stderr_ansi = std::io::stderr().is_terminal();
-    let layers: Vec<Box<dyn Layer<Registry> + Send + Sync>> = match cfg.format {
-        LogFormat::Human => vec![
-            tracing_subscriber::fmt::layer()
-                .with_writer(std::io::stderr)
-                .with_ansi(stderr_ansi)
-                .with_target(false)
-                .boxed(),
-            tracing_subscriber::fmt::layer().with_writer(file.clone()).with_ansi(false).with_target(false).boxed(),
-        ],
-        LogFormat::Json => vec![
-            tracing_subscriber::fmt::layer().json().flatten_event(true).with_writer(std::io::stderr).boxed(),
-            tracing_subscriber::fmt::layer().json().flatten_event(true).with_writer(file.clone()).boxed(),
-        ],
+    let file_filter = targets(levels.file);
+    let file_layer = match cfg.format {
+        LogFormat::Human => tracing_subscriber::fmt::layer()
+            .with_writer(file.clone())
+            .with_ansi(false)
+            .with_target(false)
+            .with_filter(file_filter)
+            .boxed(),
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .flatten_event(true)
+            .with_writer(file.clone())
+            .with_filter(file_filter)
+            .boxed(),
     };
-    let dependencies = if level == LevelFilter::TRACE { LevelFilter::TRACE } else { LevelFilter::WARN };
-    let filter = Targets::new().with_default(dependencies).with_target("darkhorses", level);
-    let subscriber = tracing_subscriber::registry().with(layers).with(filter);
+    let layers = vec![stderr_layer(cfg.format, levels.stderr), file_layer];
+    let subscriber = tracing_subscriber::registry().with(layers);
     Ok((subscriber, TelemetryGuard { file }))
 }
 
-/// `logging.level` shifted by `-v`/`-q`.
+/// A level name (`logging.level`, or what `-v`/`-q` ask for), moved `verbosity` steps louder (or
+/// quieter when negative).
 pub fn level(configured: &str, verbosity: i8) -> Result<LevelFilter, Error> {
     let wanted = configured.trim().to_ascii_lowercase();
     let wanted = if wanted == "warning" { "warn".to_string() } else { wanted };
@@ -397,6 +438,37 @@ mod tests {
     }
 
     #[test]
+    fn the_terminal_level_leaves_the_file_at_least_at_info() {
+        let levels = |configured: &str, terminal: Option<&str>| {
+            let l = Levels::new(configured, terminal).unwrap();
+            (l.stderr, l.file)
+        };
+        assert_eq!(levels("info", None), (LevelFilter::INFO, LevelFilter::INFO));
+        assert_eq!(levels("info", Some("warn")), (LevelFilter::WARN, LevelFilter::INFO));
+        assert_eq!(levels("info", Some("error")), (LevelFilter::ERROR, LevelFilter::INFO));
+        assert_eq!(levels("info", Some("debug")), (LevelFilter::DEBUG, LevelFilter::INFO));
+        assert_eq!(levels("debug", Some("error")), (LevelFilter::ERROR, LevelFilter::DEBUG));
+        assert_eq!(levels("warn", None), (LevelFilter::WARN, LevelFilter::INFO));
+        assert!(Levels::new("info", Some("loud")).is_err());
+    }
+
+    #[test]
+    fn a_quiet_terminal_keeps_info_and_file_only_events_in_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = LoggingConfig { dir: dir.path().to_path_buf(), ..LoggingConfig::default() };
+        let clock = Arc::new(FixedClock::new(at("2026-11-29T06:00:03Z")));
+        let (subscriber, guard) = build(&cfg, "daily_update", Some("error"), clock).unwrap();
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!("job run finished");
+            tracing::error!(target: FILE_ONLY, "job run failed");
+            tracing::debug!("not at info");
+        });
+        let text = std::fs::read_to_string(guard.log_file()).unwrap();
+        assert!(text.contains("job run finished") && text.contains("job run failed"), "{text}");
+        assert!(!text.contains("not at info"), "{text}");
+    }
+
+    #[test]
     fn daily_file_switches_at_utc_midnight() {
         let dir = tempfile::tempdir().unwrap();
         let clock = FixedClock::new(at("2026-11-29T23:59:59Z"));
@@ -418,7 +490,7 @@ mod tests {
         std::fs::write(logs.join("daily_update_20261001.log"), "old\n").unwrap();
         let cfg = LoggingConfig { dir: logs.clone(), format: LogFormat::Json, ..LoggingConfig::default() };
         let clock = Arc::new(FixedClock::new(at("2026-11-29T06:00:03Z")));
-        let (subscriber, guard) = build(&cfg, "daily_update", 0, clock).unwrap();
+        let (subscriber, guard) = build(&cfg, "daily_update", None, clock).unwrap();
         tracing::subscriber::with_default(subscriber, || {
             let span = tracing::info_span!("daily", job = "daily", run_id = 7);
             let _entered = span.enter();
@@ -441,7 +513,7 @@ mod tests {
         let blocker = dir.path().join("file");
         std::fs::write(&blocker, "x").unwrap();
         let cfg = LoggingConfig { dir: blocker.join("logs"), ..LoggingConfig::default() };
-        let err = build(&cfg, "health", 0, Arc::new(SystemClock)).map(|_| ()).unwrap_err().to_string();
+        let err = build(&cfg, "health", None, Arc::new(SystemClock)).map(|_| ()).unwrap_err().to_string();
         assert!(err.contains(&blocker.join("logs").display().to_string()) && err.contains("logging.dir"), "{err}");
     }
 }

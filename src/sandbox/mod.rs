@@ -154,11 +154,13 @@ pub fn apply_args(args: &crate::cli::SandboxArgs, mut cfg: SandboxConfig) -> Res
     Ok(cfg)
 }
 
-/// `darkhorses sandbox`: serve in the foreground until Ctrl-C or SIGTERM.
+/// `darkhorses sandbox`: serve in the foreground until Ctrl-C or SIGTERM. The first line of
+/// stdout says where (with `json`, a JSON document holding `base_url`).
 pub async fn serve_foreground(
     args: &crate::cli::SandboxArgs,
     cfg: SandboxConfig,
     clock: Arc<dyn Clock>,
+    json: bool,
 ) -> Result<(), Error> {
     let cfg = apply_args(args, cfg)?;
     let sandbox = Sandbox::start(cfg, clock)?;
@@ -166,10 +168,14 @@ pub async fn serve_foreground(
     let url = sandbox.base_url();
     let (user, pass) = if c.username.is_empty() { ("demo", "demo") } else { (c.username.as_str(), "...") };
     let rate = if c.rate_limit > 0.0 { format!("rate limit {}/s", c.rate_limit) } else { "no rate limit".to_string() };
-    println!(
-        "sandbox serving The Racing API on {url} (seed {}, {rate}); try: RACING_API_USERNAME={user} RACING_API_PASSWORD={pass} DARKHORSES_API_BASE_URL={url} darkhorses daily",
-        c.seed
-    );
+    if json {
+        crate::output::json(&serde_json::json!({ "base_url": url, "seed": c.seed, "rate_limit": c.rate_limit }))?;
+    } else {
+        crate::output::print(&format!(
+            "sandbox serving The Racing API on {url} (seed {}, {rate}); try: RACING_API_USERNAME={user} RACING_API_PASSWORD={pass} DARKHORSES_API_BASE_URL={url} darkhorses daily\n",
+            c.seed
+        ))?;
+    }
     wait_for_stop_signal().await;
     sandbox.shutdown().await;
     Ok(())

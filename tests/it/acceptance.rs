@@ -22,7 +22,7 @@ fn ours(name: &str) -> bool {
 }
 
 /// `darkhorses` run once in `dir`: clean environment, locks in `dir/locks`, logs in `dir/logs`.
-fn darkhorses(dir: &Path) -> assert_cmd::Command {
+pub(crate) fn darkhorses(dir: &Path) -> assert_cmd::Command {
     let mut cmd = cargo_bin_cmd!("darkhorses");
     cmd.current_dir(dir);
     for (name, _) in std::env::vars_os() {
@@ -35,7 +35,7 @@ fn darkhorses(dir: &Path) -> assert_cmd::Command {
 }
 
 /// The same, as a `std` command for children that keep running.
-fn darkhorses_child(dir: &Path) -> std::process::Command {
+pub(crate) fn darkhorses_child(dir: &Path) -> std::process::Command {
     let mut cmd = std::process::Command::new(cargo_bin!("darkhorses"));
     cmd.current_dir(dir);
     for (name, _) in std::env::vars_os() {
@@ -47,13 +47,13 @@ fn darkhorses_child(dir: &Path) -> std::process::Command {
     cmd
 }
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
+pub(crate) struct Run {
+    pub(crate) code: i32,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
 }
 
-fn run(cmd: &mut assert_cmd::Command) -> Run {
+pub(crate) fn run(cmd: &mut assert_cmd::Command) -> Run {
     let output = cmd.output().unwrap();
     let run = Run {
         code: output.status.code().unwrap_or(-1),
@@ -70,7 +70,7 @@ fn run(cmd: &mut assert_cmd::Command) -> Run {
 }
 
 /// A child process killed (SIGKILL) and reaped when dropped, so a failing test leaves none behind.
-struct ChildGuard(Child);
+pub(crate) struct ChildGuard(pub(crate) Child);
 
 impl Drop for ChildGuard {
     fn drop(&mut self) {
@@ -80,7 +80,7 @@ impl Drop for ChildGuard {
 }
 
 /// Polls `check` every 20 ms until it gives a value; panics with `what` after `limit`.
-fn wait_for<T>(limit: Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+pub(crate) fn wait_for<T>(limit: Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
     let start = Instant::now();
     loop {
         if let Some(value) = check() {

@@ -2,7 +2,14 @@
 //! databases.
 
 // Tests may panic on unexpected errors: that is how they fail; they may read the environment.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
+// Tests print what they measure or skip.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::disallowed_methods,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
 
 mod acceptance;
 mod backfill;
@@ -12,6 +19,7 @@ mod fixtures;
 mod inputs;
 mod jobs;
 mod lock;
+mod output;
 mod postgres;
 mod sandbox;
 mod schedule;

@@ -225,6 +225,41 @@ impl<'a> UnitRows<'a> {
     }
 }
 
+/// Which stored row's state decides a shared column (SCHEMA.md, "Column ownership"): before a
+/// result is stored, the newest racecard's value stands (`COALESCE(new, old)`); once one is, the
+/// result's value stands and a later racecard only fills what it left NULL (`COALESCE(old, new)`).
+/// Results always write `COALESCE(new, old)`. Both backends render the same condition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settled {
+    /// A race: its `has_result`.
+    Race,
+    /// A runner: its own `result_updated_at IS NOT NULL`, not its race's `has_result`. The two
+    /// differ only for a runner the result does not list (a non-runner): it has no result value
+    /// to keep, so it follows the newest racecard as every unresulted row does. Keyed on the
+    /// race, a racecard refreshed after the result would fill it with the older card's values
+    /// while the same cards loaded before the result give the newer card's, so the rows would
+    /// depend on the order racecards and results arrived.
+    Runner,
+}
+
+impl Settled {
+    /// The SQL condition, on the stored row named `alias`, that a result settled it.
+    pub fn condition(self, alias: &str) -> String {
+        match self {
+            Settled::Race => format!("{alias}.has_result"),
+            Settled::Runner => format!("{alias}.result_updated_at IS NOT NULL"),
+        }
+    }
+
+    /// The value a racecard writes to a shared column `name`: `new` is its incoming value.
+    pub fn racecard_merge(self, alias: &str, name: &str, new: &str) -> String {
+        format!(
+            "CASE WHEN {cond} THEN COALESCE({alias}.{name}, {new}) ELSE COALESCE({new}, {alias}.{name}) END",
+            cond = self.condition(alias)
+        )
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {

@@ -476,10 +476,10 @@ const SHARED_RACE_FIELDS: [(&str, &str); 6] = [
     ("type", "type"),
     ("race_name", "race_name"),
 ];
-const SHARED_RUNNER_FIELDS: [(&str, &str); 9] = [
+/// (A result's `rpr`/`tsr` are not among them: they go to `result_rpr`/`result_topspeed`, which
+/// racecards never write.)
+const SHARED_RUNNER_FIELDS: [(&str, &str); 7] = [
     ("or", "ofr"),
-    ("rpr", "rpr"),
-    ("tsr", "ts"),
     ("draw", "draw"),
     ("headgear", "headgear"),
     ("weight_lbs", "lbs"),

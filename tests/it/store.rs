@@ -347,7 +347,8 @@ fn race(source: Source, id: &str, off: DateTime<Utc>) -> Race {
         rating_band: Some("0-95".into()),
         age_band: Some("3yo+".into()),
         sex_restriction: None,
-        distance: Some("1m2f110y".into()),
+        // Results send the distance rounded: once a result is stored its value stands.
+        distance: Some(if card { "1m2f110y" } else { "1m2½f" }.into()),
         distance_f: Some(10.5),
         distance_y: Some(2310),
         distance_m: Some(2112),
@@ -358,7 +359,9 @@ fn race(source: Source, id: &str, off: DateTime<Utc>) -> Race {
         jumps: None,
         prize_amount: Some(4187.2),
         prize_currency: Some("GBP".into()),
-        field_size: Some(if id == "rac_1" { 3 } else { 2 }),
+        // The declared field is the racecard's, how many ran the result's.
+        field_size: card.then_some(if id == "rac_1" { 3 } else { 2 }),
+        ran: result.then_some(if id == "rac_1" { 3 } else { 2 }),
         big_race: card.then_some(false),
         is_abandoned: card.then_some(false),
         stalls: some(card, "Inside"),
@@ -387,7 +390,8 @@ fn runner(source: Source, race_id: &str, horse_id: &str, number: i32, draw: i32)
         source,
         race_id: race_id.into(),
         horse_id: horse_id.into(),
-        horse_name: format!("Horse {horse_id}"),
+        // Results name the horse with its suffix: once a result is stored its value stands.
+        horse_name: if card { format!("Horse {horse_id}") } else { format!("Horse {horse_id} (IRE)") },
         number: Some(number),
         // Results do not send draw or silk_url here: COALESCE must keep the racecard's.
         draw: card.then_some(draw),
@@ -405,9 +409,12 @@ fn runner(source: Source, race_id: &str, horse_id: &str, number: i32, draw: i32)
         damsire_id: Some("dsi_1".into()),
         weight_lbs: Some(133),
         headgear: None,
-        official_rating: Some(90),
-        rpr: Some(95),
-        topspeed: Some(80),
+        official_rating: Some(if card { 90 } else { 92 }),
+        // Ratings going into the race (racecards) and earned in it (results): separate columns.
+        rpr: card.then_some(95),
+        topspeed: card.then_some(80),
+        result_rpr: result.then_some(101),
+        result_topspeed: result.then_some(77),
         silk_url: some(card, format!("https://silks/{horse_id}.svg")),
         form: some(card, "1-23".into()),
         spotlight: some(card, format!("Spotlight on {horse_id}")),
@@ -505,6 +512,8 @@ async fn assert_both_sources(db: &TestDb) {
     assert_eq!(real(&r1, "prize_amount"), Some(4187.2), "{l}");
     assert_eq!(real(&r1, "distance_f"), Some(10.5), "{l}");
     assert_eq!(int(&r1, "distance_y"), Some(2310), "{l}");
+    assert_eq!(text(&r1, "distance").as_deref(), Some("1m2½f"), "{l}: the result's value stands");
+    assert_eq!((int(&r1, "field_size"), int(&r1, "ran")), (Some(3), Some(3)), "{l}");
     assert_eq!(text(&r1, "race_date").as_deref(), Some("2025-10-14"), "{l}");
     assert_eq!(instant(&r1, "off_at"), Some(at(13, 30)), "{l}");
     assert_eq!(boolean(&r1, "has_result"), Some(true), "{l}");
@@ -522,7 +531,12 @@ async fn assert_both_sources(db: &TestDb) {
     assert_eq!(real(&ru, "sp_decimal"), Some(5.5), "{l}");
     assert_eq!(real(&ru, "finish_time_s"), Some(103.25), "{l}");
     assert_eq!(text(&ru, "comment").as_deref(), Some("Result comment hrs_2"), "{l}");
-    assert_eq!(int(&ru, "official_rating"), Some(90), "{l}");
+    // shared: the result's value stands, whichever came first
+    assert_eq!(int(&ru, "official_rating"), Some(92), "{l}");
+    assert_eq!(text(&ru, "horse_name").as_deref(), Some("Horse hrs_2 (IRE)"), "{l}");
+    // pre-race ratings from the racecard, in-race ratings from the result
+    assert_eq!((int(&ru, "rpr"), int(&ru, "topspeed")), (Some(95), Some(80)), "{l}");
+    assert_eq!((int(&ru, "result_rpr"), int(&ru, "result_topspeed")), (Some(101), Some(77)), "{l}");
 
     let h = db.row("horses", "id = 'hrs_2'").await;
     assert_eq!(text(&h, "sire_id").as_deref(), Some("sir_1"), "{l}");
@@ -583,13 +597,23 @@ mod cases {
         assert_eq!(counts(&second, "runners").updated, 5, "{}", db.label());
         assert_both_sources(db).await;
 
-        // A shared column takes the newest value from either source; owned columns stay.
+        // Once a result is stored, a later racecard never replaces its shared values (it only
+        // fills a column the result left NULL); its own columns, such as the pre-race rpr, follow it.
         let mut later = racecard_unit();
         later.runners[0].official_rating = Some(95);
+        later.runners[0].rpr = Some(99);
+        later.runners[0].draw = Some(7);
+        later.races[0].distance = Some("1m3f".into());
         db.store.write_unit(&later, false).await.unwrap();
         let ru = db.row("runners", "race_id = 'rac_1' AND horse_id = 'hrs_1'").await;
-        assert_eq!(int(&ru, "official_rating"), Some(95), "{}", db.label());
-        assert_eq!(text(&ru, "position").as_deref(), Some("1"), "{}", db.label());
+        let l = db.label();
+        assert_eq!(int(&ru, "official_rating"), Some(92), "{l}: the result's rating stands");
+        assert_eq!(text(&ru, "horse_name").as_deref(), Some("Horse hrs_1 (IRE)"), "{l}");
+        assert_eq!(int(&ru, "draw"), Some(3), "{l}: the result sent no draw, the first card's stands");
+        assert_eq!((int(&ru, "rpr"), int(&ru, "result_rpr")), (Some(99), Some(101)), "{l}");
+        assert_eq!(text(&ru, "position").as_deref(), Some("1"), "{l}");
+        let r1 = db.row("races", "id = 'rac_1'").await;
+        assert_eq!(text(&r1, "distance").as_deref(), Some("1m2½f"), "{l}: the result's distance stands");
     }
 
     pub async fn results_then_racecards_end_in_the_same_rows(db: &TestDb) {

@@ -79,6 +79,9 @@ async fn migrate_on(store: &PgStore, client: &mut tokio_postgres::Client) -> Res
             .map_err(query_error(&format!("record migration {file}")))?;
         tx.commit().await.map_err(query_error(&format!("commit migration {file}")))?;
         tracing::info!(migration.version = m.version, migration.file = %file, db.schema = %schema, "applied migration");
+        if let Some(note) = m.note() {
+            tracing::info!(migration.file = %file, "{note}");
+        }
         done.push(MigrationState {
             version: m.version,
             name: m.name.to_string(),

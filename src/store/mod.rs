@@ -398,3 +398,55 @@ pub async fn open_with(cfg: &crate::config::DatabaseConfig, migrate: bool) -> Re
     cfg.auto_migrate = migrate;
     open(&cfg).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn coverage(kind: Kind, status: CoverageStatus, regions: Option<&str>, day_over: bool) -> Coverage {
+        Coverage {
+            kind,
+            race_date: NaiveDate::from_ymd_opt(2026, 3, 10).unwrap_or_default(),
+            status,
+            races: 0,
+            runners: 0,
+            pages: 1,
+            api_calls: 1,
+            fetched_at: DateTime::<Utc>::default(),
+            error: None,
+            regions: parse_regions(regions),
+            day_over,
+        }
+    }
+
+    fn codes(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn regions_are_stored_sorted_lower_case_once() {
+        assert_eq!(regions_text(&codes(&["IRE", " gb", "ire"])), "gb,ire");
+        assert_eq!(regions_text(&[]), "");
+        assert_eq!(parse_regions(Some("gb,ire")), Some(codes(&["gb", "ire"])));
+        assert_eq!(parse_regions(Some("")), Some(vec![]));
+        assert_eq!(parse_regions(None), None);
+    }
+
+    #[test]
+    fn a_unit_is_complete_only_for_what_its_coverage_covers() {
+        use CoverageStatus::*;
+        use Kind::*;
+        let gb_ire = codes(&["gb", "ire"]);
+        assert!(coverage(Results, Complete, Some("gb,ire"), true).is_complete_for(&gb_ire));
+        assert!(coverage(Results, Empty, Some("gb,ire,fr"), true).is_complete_for(&codes(&["IRE"])));
+        assert!(!coverage(Results, Complete, Some("gb"), true).is_complete_for(&gb_ire), "Ireland not fetched");
+        assert!(!coverage(Results, Empty, Some("xx"), true).is_complete_for(&gb_ire), "a typo covers nothing");
+        assert!(!coverage(Results, Complete, None, true).is_complete_for(&gb_ire), "unknown regions");
+        assert!(!coverage(Results, Complete, Some("gb,ire"), false).is_complete_for(&gb_ire), "fetched mid-day");
+        assert!(coverage(Racecards, Complete, Some("gb,ire"), false).is_complete_for(&gb_ire), "cards need no end");
+        assert!(!coverage(Racecards, Failed, Some("gb,ire"), false).is_complete_for(&gb_ire));
+        // An empty request asked for every region: it covers any, and only it covers "every".
+        assert!(coverage(Racecards, Complete, Some(""), false).is_complete_for(&gb_ire));
+        assert!(!coverage(Racecards, Complete, Some("gb,ire"), false).is_complete_for(&[]));
+    }
+}

@@ -10,6 +10,9 @@
 //! 3. a runner whose horse is neither among the unit's horses nor already in `horses` is
 //!    skipped (the backend looks the missing ones up: [`UnitRows::unlisted_horses`]);
 //! 4. odds of a runner that was not kept are skipped.
+//!
+//! [`Settled`] is the one rule both backends render for the columns racecards and results share:
+//! whose value stands once a result is stored.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::Hash;

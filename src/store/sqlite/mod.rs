@@ -249,8 +249,9 @@ fn migrate_blocking(conn: &mut Connection, list: &[Migration]) -> Result<Vec<Mig
         .ctx("recording the migration in schema_migrations")?;
         tx.commit().ctx(&format!("committing sql/sqlite/{file}.sql"))?;
         tracing::info!(migration = %file, checksum = %migrations::short(&checksum), "applied migration");
-        if let Some(note) = m.note() {
-            tracing::info!(migration = %file, "{note}");
+        // A note speaks of rows stored before the file: a database created in this call has none.
+        if let Some(note) = m.note().filter(|_| applied.first().is_none_or(|a: &MigrationState| a.version != 1)) {
+            tracing::info!(migration = %file, "note on {file}: {note}");
         }
         applied.push(MigrationState {
             version: m.version,

@@ -197,7 +197,10 @@ pub struct Race {
     pub jumps: Option<String>,
     pub prize_amount: Option<f64>,
     pub prize_currency: Option<String>,
+    /// The declared field (racecards only): a pre-race value.
     pub field_size: Option<i32>,
+    /// How many ran: the runners in the result (results only).
+    pub ran: Option<i32>,
     // racecards only
     pub big_race: Option<bool>,
     pub is_abandoned: Option<bool>,
@@ -243,10 +246,11 @@ pub struct Runner {
     pub weight_lbs: Option<i32>,
     pub headgear: Option<String>,
     pub official_rating: Option<i32>,
-    pub rpr: Option<i32>,
-    pub topspeed: Option<i32>,
     pub silk_url: Option<String>,
     // racecards only
+    /// The ratings going into the race (racecard `rpr`, `ts`).
+    pub rpr: Option<i32>,
+    pub topspeed: Option<i32>,
     pub form: Option<String>,
     pub spotlight: Option<String>,
     pub card_comment: Option<String>,
@@ -262,6 +266,9 @@ pub struct Runner {
     pub finish_time: Option<String>,
     pub finish_time_s: Option<f64>,
     pub comment: Option<String>,
+    /// The ratings earned in the race (result `rpr`, `tsr`).
+    pub result_rpr: Option<i32>,
+    pub result_topspeed: Option<i32>,
 }
 
 /// The latest quote of one bookmaker for one runner, from racecard `odds`.
@@ -315,6 +322,13 @@ pub struct Unit {
     pub pages: u32,
     pub api_calls: u32,
     pub skipped: Vec<Skipped>,
+    /// The lower-case region codes the unit's requests asked for (an empty list asks for every
+    /// region); `None` when unknown. Recorded in `fetch_coverage.regions`, so a later run asking
+    /// for a region this fetch did not knows to fetch the day again.
+    pub regions: Option<Vec<String>>,
+    /// Whether the racing day was over (the run's racing day was after `race_date`) when the unit
+    /// was fetched: results fetched earlier miss the races still to run.
+    pub day_over: bool,
 }
 
 impl Unit {
@@ -331,6 +345,8 @@ impl Unit {
             pages: 0,
             api_calls: 0,
             skipped: Vec::new(),
+            regions: None,
+            day_over: false,
         }
     }
 }

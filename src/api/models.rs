@@ -381,7 +381,8 @@ pub struct ResultRace {
     pub going: Text,
     pub surface: Text,
     pub jumps: Text,
-    /// Not sent by results today; used when present.
+    /// Not sent by results today, and not used: `races.field_size` is the racecard's declared
+    /// field, and a result's `ran` is the runners it lists.
     pub field_size: Text,
     pub winning_time_detail: Text,
     pub comments: Text,

@@ -427,6 +427,7 @@ impl<'u> Normalizer<'u> {
             prize_amount: prize.map(|p| p.0),
             prize_currency: prize.and_then(|p| p.1).map(str::to_string),
             field_size,
+            ran: None,
             big_race: r.big_race.0,
             is_abandoned: r.is_abandoned.0,
             stalls: text(&mut r.stalls),
@@ -539,6 +540,8 @@ impl<'u> Normalizer<'u> {
             finish_time: None,
             finish_time_s: None,
             comment: None,
+            result_rpr: None,
+            result_topspeed: None,
         });
     }
 
@@ -605,7 +608,9 @@ impl<'u> Normalizer<'u> {
         let distance = text(&mut r.dist);
         let distance_y = int(r.dist_y.as_deref()).or_else(|| distance.as_deref().and_then(distance_yards));
         let distance_m = int(r.dist_m.as_deref()).or_else(|| distance_y.map(yards_to_metres));
-        let field_size = field_size(int(r.field_size.as_deref()), r.runners.len());
+        // How many ran is the runners the result lists (non-runners are not listed); the declared
+        // field is the racecard's and a result never writes it.
+        let ran = (!r.runners.is_empty()).then(|| i32::try_from(r.runners.len()).ok()).flatten();
         let runners = std::mem::take(&mut r.runners);
         let race = Race {
             source: Source::Result,
@@ -631,7 +636,8 @@ impl<'u> Normalizer<'u> {
             jumps: text(&mut r.jumps),
             prize_amount: None,
             prize_currency: None,
-            field_size,
+            field_size: None,
+            ran,
             big_race: None,
             is_abandoned: None,
             stalls: None,
@@ -733,8 +739,12 @@ impl<'u> Normalizer<'u> {
             weight_lbs: int(ru.weight_lbs.as_deref()),
             headgear: text(&mut ru.headgear),
             official_rating: int(ru.official_rating.as_deref()),
-            rpr: int(ru.rpr.as_deref()),
-            topspeed: int(ru.tsr.as_deref()),
+            // A result's ratings were earned in the race: their own columns, never the racecard's
+            // pre-race `rpr`/`topspeed`.
+            rpr: None,
+            topspeed: None,
+            result_rpr: int(ru.rpr.as_deref()),
+            result_topspeed: int(ru.tsr.as_deref()),
             silk_url: text(&mut ru.silk_url),
             form: None,
             spotlight: None,
@@ -797,7 +807,7 @@ mod tests {
         let mut u = unit();
         results_into(&mut u, body, &["gb".into(), "ire".into()]).unwrap();
         assert_eq!(u.races.len(), 1);
-        assert_eq!(u.races[0].field_size, Some(2));
+        assert_eq!((u.races[0].ran, u.races[0].field_size), (Some(2), None), "a result says how many ran");
         assert_eq!(u.runners.len(), 1);
         assert_eq!(u.runners[0].position.as_deref(), Some("PU"));
         assert_eq!(u.runners[0].finish_position, None);

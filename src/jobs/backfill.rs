@@ -12,7 +12,6 @@ use crate::api::Priority;
 use crate::cli::BackfillArgs;
 use crate::error::{Error, Result};
 use crate::model::Kind;
-use crate::store::CoverageStatus;
 
 /// Expected `/results` pages per day when planning (about 36 GB+IRE races a day, 50 a page).
 const PLANNED_RESULT_PAGES_PER_DAY: u64 = 1;
@@ -29,7 +28,7 @@ pub struct BackfillPlan {
     pub to: NaiveDate,
     /// Units still to fetch, newest first.
     pub keys: Vec<UnitKey>,
-    /// Units already complete in `fetch_coverage`.
+    /// Units whose `fetch_coverage` row covers this run ([`crate::store::Coverage::is_complete_for`]).
     pub done: u64,
     pub api_calls: u64,
     pub seconds: f64,
@@ -61,7 +60,8 @@ impl Backfill {
         Ok((from, to))
     }
 
-    /// Every unit of the range the plan allows, minus those already complete, newest first.
+    /// Every unit of the range the plan allows, minus those whose coverage already covers this
+    /// run (every region it asks for; for results, fetched after the day was over), newest first.
     pub async fn plan(&self, ctx: &JobContext) -> Result<BackfillPlan> {
         let today = ctx.clock.racing_day();
         let (from, to) = self.range(today)?;
@@ -74,11 +74,11 @@ impl Backfill {
         let results = if want_results { allowed_range(ctx, Kind::Results, from, to, &mut notes) } else { None };
 
         let store = ctx.store()?;
+        // A unit is done only when its coverage covers what this run asks for: every configured
+        // region and, for results, a fetch made after the racing day was over.
+        let regions = &cfg.api.regions;
         let complete = |rows: Vec<crate::store::Coverage>| -> std::collections::HashSet<NaiveDate> {
-            rows.into_iter()
-                .filter(|c| matches!(c.status, CoverageStatus::Complete | CoverageStatus::Empty))
-                .map(|c| c.race_date)
-                .collect()
+            rows.into_iter().filter(|c| c.is_complete_for(regions)).map(|c| c.race_date).collect()
         };
         let cards_done = complete(store.coverage(Kind::Racecards, from, to).await?);
         let results_done = complete(store.coverage(Kind::Results, from, to).await?);

@@ -63,9 +63,13 @@ impl UpdateJob for Live {
         if !self.args.results_only && !features.skip_racecards {
             let last = store.coverage(Kind::Racecards, today, today).await?.into_iter().next();
             // Fetched inside the slot means at or after its start and not after now: a row stamped
-            // later than the clock (a clock set back, a simulation) is not this slot's fetch.
+            // later than the clock (a clock set back, a simulation) is not this slot's fetch. A
+            // fetch that left out a region this run asks for does not count either.
+            let regions = &ctx.config.api.regions;
             let decision = match (last, Self::slot_start(ctx, now)) {
-                (Some(c), Some(slot)) if (slot..=now).contains(&c.fetched_at) && c.error.is_none() => {
+                (Some(c), Some(slot))
+                    if (slot..=now).contains(&c.fetched_at) && c.error.is_none() && c.covers(regions) =>
+                {
                     Decision::Skip(format!(
                         "racecards for {today} already fetched at {} in this live_data slot (since {slot})",
                         c.fetched_at.format("%H:%M:%SZ")

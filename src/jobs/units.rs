@@ -138,6 +138,10 @@ pub async fn fetch(ctx: &JobContext, key: UnitKey) -> std::result::Result<Unit, 
     unit.pages = responses.len() as u32;
     unit.api_calls = responses.len() as u32;
     unit.responses = responses;
+    // What the coverage row will say this fetch covers: the regions asked for, and whether the
+    // racing day was over (results fetched during the day miss the races still to run).
+    unit.regions = Some(regions.clone());
+    unit.day_over = ctx.clock.racing_day() > key.date;
     Ok(unit)
 }
 

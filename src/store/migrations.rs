@@ -31,16 +31,36 @@ impl Migration {
     pub fn file_stem(&self) -> String {
         format!("{:04}_{}", self.version, self.name)
     }
+
+    /// What a user must know after this file is applied: its comment paragraph starting
+    /// `-- Note:`, as one line (logged when the migration is applied). `None` when it has none.
+    pub fn note(&self) -> Option<String> {
+        let mut lines = self.sql.lines().skip_while(|l| !l.starts_with("-- Note:"));
+        let first = lines.next()?.trim_start_matches("-- Note:").trim();
+        let rest = lines.map_while(|l| l.strip_prefix("-- ").map(str::trim));
+        Some(std::iter::once(first).chain(rest).collect::<Vec<_>>().join(" "))
+    }
 }
 
 /// The SQLite migrations, in order: `sql/sqlite/`.
-pub const SQLITE: &[Migration] =
-    &[Migration { version: 1, name: "init", sql: include_str!("../../sql/sqlite/0001_init.sql") }];
+pub const SQLITE: &[Migration] = &[
+    Migration { version: 1, name: "init", sql: include_str!("../../sql/sqlite/0001_init.sql") },
+    Migration {
+        version: 2,
+        name: "ownership_and_coverage",
+        sql: include_str!("../../sql/sqlite/0002_ownership_and_coverage.sql"),
+    },
+];
 
 /// The PostgreSQL migrations, in order: `sql/postgres/`.
 pub const POSTGRES: &[Migration] = &[
     Migration { version: 1, name: "schema", sql: include_str!("../../sql/postgres/0001_schema.sql") },
     Migration { version: 2, name: "seed", sql: include_str!("../../sql/postgres/0002_seed.sql") },
+    Migration {
+        version: 3,
+        name: "ownership_and_coverage",
+        sql: include_str!("../../sql/postgres/0003_ownership_and_coverage.sql"),
+    },
 ];
 
 /// A row of `schema_migrations` as a backend read it.
@@ -162,6 +182,20 @@ mod tests {
     }
 
     #[test]
+    fn the_ownership_migration_notes_which_commands_refetch() {
+        for list in [SQLITE, POSTGRES] {
+            let notes: Vec<String> = list.iter().filter_map(Migration::note).collect();
+            assert_eq!(notes.len(), 1, "{notes:?}");
+            assert!(notes[0].starts_with("a re-fetch fills"), "{}", notes[0]);
+            assert!(
+                notes[0].contains("`darkhorses backfill`") && notes[0].ends_with("of the last N days."),
+                "{}",
+                notes[0]
+            );
+        }
+    }
+
+    #[test]
     fn seeds_match_the_model() {
         for (backend, list) in [("sqlite", SQLITE), ("postgres", POSTGRES)] {
             let all: String = list.iter().map(|m| m.sql).collect();
@@ -178,7 +212,7 @@ mod tests {
         let applied =
             [Applied { version: 1, name: "schema".into(), checksum: POSTGRES[0].checksum(), applied_at: at() }];
         let todo = pending("postgres", POSTGRES, &applied).unwrap();
-        assert_eq!(todo.iter().map(|m| m.version).collect::<Vec<_>>(), [2]);
+        assert_eq!(todo.iter().map(|m| m.version).collect::<Vec<_>>(), [2, 3]);
         let tampered = [Applied { checksum: "0".repeat(64), ..applied[0].clone() }];
         let err = pending("postgres", POSTGRES, &tampered).unwrap_err().to_string();
         assert!(err.contains("sql/postgres/0001_schema.sql"), "{err}");

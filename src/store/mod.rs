@@ -95,7 +95,7 @@ pub enum CoverageStatus {
     Failed,
 }
 
-/// One row of `fetch_coverage`.
+/// One row of `fetch_coverage`: the latest fetch of one kind for one racing day, and what it covers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Coverage {
     pub kind: Kind,
@@ -107,6 +107,56 @@ pub struct Coverage {
     pub api_calls: i64,
     pub fetched_at: DateTime<Utc>,
     pub error: Option<String>,
+    /// The lower-case region codes the fetch asked for, sorted (`fetch_coverage.regions`, text
+    /// `gb,ire`); an empty list means every region. `None`: unknown (a row written before the
+    /// column existed, or a failed unit's new row), so it covers nothing.
+    pub regions: Option<Vec<String>>,
+    /// `fetch_coverage.day_over`: the racing day was over when this was fetched (the run's UK
+    /// racing day was after `race_date`). Results fetched earlier lack the races still to run.
+    pub day_over: bool,
+}
+
+impl Coverage {
+    /// Whether this fetch asked for every region in `regions` (a run's `api.regions`).
+    pub fn covers(&self, regions: &[String]) -> bool {
+        match &self.regions {
+            None => false,
+            Some(had) if had.is_empty() => true,
+            Some(had) => {
+                let wanted = region_codes(regions);
+                !wanted.is_empty() && wanted.iter().all(|r| had.contains(r))
+            }
+        }
+    }
+
+    /// Whether a run asking for `regions` has nothing to fetch for this unit: the fetch succeeded
+    /// (`complete` or `empty`), covered every region asked for, and, for results, came after the
+    /// racing day was over.
+    pub fn is_complete_for(&self, regions: &[String]) -> bool {
+        matches!(self.status, CoverageStatus::Complete | CoverageStatus::Empty)
+            && self.covers(regions)
+            && (self.kind == Kind::Racecards || self.day_over)
+    }
+}
+
+/// Region codes as coverage compares them: trimmed, lower case, sorted, each once.
+pub fn region_codes(regions: &[String]) -> Vec<String> {
+    let mut codes: Vec<String> =
+        regions.iter().map(|r| r.trim().to_ascii_lowercase()).filter(|r| !r.is_empty()).collect();
+    codes.sort();
+    codes.dedup();
+    codes
+}
+
+/// `fetch_coverage.regions` as stored: [`region_codes`] joined by commas (`gb,ire`); the empty
+/// text when every region was asked for.
+pub fn regions_text(regions: &[String]) -> String {
+    region_codes(regions).join(",")
+}
+
+/// The codes of a stored `fetch_coverage.regions` text (`None` stays unknown).
+pub fn parse_regions(text: Option<&str>) -> Option<Vec<String>> {
+    text.map(|t| region_codes(&t.split(',').map(str::to_string).collect::<Vec<_>>()))
 }
 
 /// A race of a given day as the live job needs it.
@@ -258,23 +308,30 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Both backends mean the same:
     /// - every write is an upsert on the contract key that leaves a row untouched (timestamps
     ///   included) when no compared value would change, and counts it `unchanged`;
-    /// - shared columns take `COALESCE(new, old)`, a source's own columns the new value as is, the
-    ///   other source's columns are never written; `has_result` is set by a result row and never
-    ///   reset; `racecard_updated_at` / `result_updated_at` / `updated_at` are the write's wall
+    /// - columns both sources provide follow the row's state ([`plan::Settled`]): a result writes
+    ///   `COALESCE(new, old)`; a racecard writes `COALESCE(new, old)` until a result is stored for
+    ///   the row, then `COALESCE(old, new)`, so the final rows do not depend on the order units
+    ///   arrive in; a source's own columns take the new value as is (the racecard-only
+    ///   `going_detailed`, `prize_*`, `field_size`, `rpr`, `topspeed` take `COALESCE(new, old)`),
+    ///   the other source's columns are never written; `has_result` is set by a result row and
+    ///   never reset; `racecard_updated_at` / `result_updated_at` / `updated_at` are the write's wall
     ///   clock, set only when the row changed;
     /// - `runner_odds.fetched_at` and `fetch_coverage.fetched_at` are the latest `fetched_at` of
     ///   the unit's responses (the wall clock when it has none), so rewriting the same responses
     ///   changes nothing;
     /// - coverage: `complete` with `races`/`runners` = rows written when races > 0, else `empty`;
-    ///   `error` NULL;
+    ///   `error` NULL; `regions` = [`regions_text`] of `unit.regions` (NULL when `None`) and
+    ///   `day_over` = `unit.day_over`, so a later run can tell what this fetch covers;
     /// - skipped (in `WriteStats::skipped`, never fatal): a runner whose race is not in the unit,
     ///   a runner whose horse is in neither the unit nor the table, odds of a runner not written,
     ///   rows with an empty key and earlier duplicates of a key; decided once in [`plan`].
     async fn write_unit(&self, unit: &Unit, dry_run: bool) -> Result<WriteStats>;
 
     /// Record a unit that failed after its retries (`fetch_coverage.status = failed`, with
-    /// `api_calls`, `fetched_at` = now and `error`), unless a complete row for it exists already.
-    /// A new row has `races`, `runners`, `pages` 0; an existing one keeps them.
+    /// `api_calls`, `fetched_at` = now and `error`), unless a complete row for it exists already
+    /// (a complete row keeps its `regions` and `day_over`, so what it does not cover is still
+    /// fetched by the next run). A new row has `races`, `runners`, `pages` 0, `regions` NULL and
+    /// `day_over` false; an existing one keeps them.
     async fn mark_unit_failed(&self, kind: Kind, race_date: NaiveDate, api_calls: u32, error: &str) -> Result<()>;
 
     /// Courses, regions, bookmakers and raw responses, in one transaction.
@@ -283,7 +340,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Enrich horses with a profile (dob, colour, breeder, pedigree ids).
     async fn write_horses(&self, horses: &[Horse], responses: &[RawResponse], dry_run: bool) -> Result<WriteStats>;
 
-    /// `fetch_coverage` rows of a kind between two dates, inclusive.
+    /// `fetch_coverage` rows of a kind between two dates, inclusive, with what each covers
+    /// ([`Coverage::is_complete_for`] says whether a run still needs the unit).
     async fn coverage(&self, kind: Kind, from: NaiveDate, to: NaiveDate) -> Result<Vec<Coverage>>;
 
     /// The races of a racing day, with their off times and result state.
@@ -339,4 +397,56 @@ pub async fn open_with(cfg: &crate::config::DatabaseConfig, migrate: bool) -> Re
     let mut cfg = cfg.clone();
     cfg.auto_migrate = migrate;
     open(&cfg).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn coverage(kind: Kind, status: CoverageStatus, regions: Option<&str>, day_over: bool) -> Coverage {
+        Coverage {
+            kind,
+            race_date: NaiveDate::from_ymd_opt(2026, 3, 10).unwrap_or_default(),
+            status,
+            races: 0,
+            runners: 0,
+            pages: 1,
+            api_calls: 1,
+            fetched_at: DateTime::<Utc>::default(),
+            error: None,
+            regions: parse_regions(regions),
+            day_over,
+        }
+    }
+
+    fn codes(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn regions_are_stored_sorted_lower_case_once() {
+        assert_eq!(regions_text(&codes(&["IRE", " gb", "ire"])), "gb,ire");
+        assert_eq!(regions_text(&[]), "");
+        assert_eq!(parse_regions(Some("gb,ire")), Some(codes(&["gb", "ire"])));
+        assert_eq!(parse_regions(Some("")), Some(vec![]));
+        assert_eq!(parse_regions(None), None);
+    }
+
+    #[test]
+    fn a_unit_is_complete_only_for_what_its_coverage_covers() {
+        use CoverageStatus::*;
+        use Kind::*;
+        let gb_ire = codes(&["gb", "ire"]);
+        assert!(coverage(Results, Complete, Some("gb,ire"), true).is_complete_for(&gb_ire));
+        assert!(coverage(Results, Empty, Some("gb,ire,fr"), true).is_complete_for(&codes(&["IRE"])));
+        assert!(!coverage(Results, Complete, Some("gb"), true).is_complete_for(&gb_ire), "Ireland not fetched");
+        assert!(!coverage(Results, Empty, Some("xx"), true).is_complete_for(&gb_ire), "a typo covers nothing");
+        assert!(!coverage(Results, Complete, None, true).is_complete_for(&gb_ire), "unknown regions");
+        assert!(!coverage(Results, Complete, Some("gb,ire"), false).is_complete_for(&gb_ire), "fetched mid-day");
+        assert!(coverage(Racecards, Complete, Some("gb,ire"), false).is_complete_for(&gb_ire), "cards need no end");
+        assert!(!coverage(Racecards, Failed, Some("gb,ire"), false).is_complete_for(&gb_ire));
+        // An empty request asked for every region: it covers any, and only it covers "every".
+        assert!(coverage(Racecards, Complete, Some(""), false).is_complete_for(&gb_ire));
+        assert!(!coverage(Racecards, Complete, Some("gb,ire"), false).is_complete_for(&[]));
+    }
 }

@@ -10,6 +10,9 @@
 //! 3. a runner whose horse is neither among the unit's horses nor already in `horses` is
 //!    skipped (the backend looks the missing ones up: [`UnitRows::unlisted_horses`]);
 //! 4. odds of a runner that was not kept are skipped.
+//!
+//! [`Settled`] is the one rule both backends render for the columns racecards and results share:
+//! whose value stands once a result is stored.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
@@ -222,6 +225,41 @@ impl<'a> UnitRows<'a> {
     /// Distinct runners kept: `fetch_coverage.runners`.
     pub fn runner_count(&self) -> usize {
         self.runners.iter().map(|r| (r.race_id.as_str(), r.horse_id.as_str())).collect::<HashSet<_>>().len()
+    }
+}
+
+/// Which stored row's state decides a shared column (SCHEMA.md, "Column ownership"): before a
+/// result is stored, the newest racecard's value stands (`COALESCE(new, old)`); once one is, the
+/// result's value stands and a later racecard only fills what it left NULL (`COALESCE(old, new)`).
+/// Results always write `COALESCE(new, old)`. Both backends render the same condition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settled {
+    /// A race: its `has_result`.
+    Race,
+    /// A runner: its own `result_updated_at IS NOT NULL`, not its race's `has_result`. The two
+    /// differ only for a runner the result does not list (a non-runner): it has no result value
+    /// to keep, so it follows the newest racecard as every unresulted row does. Keyed on the
+    /// race, a racecard refreshed after the result would fill it with the older card's values
+    /// while the same cards loaded before the result give the newer card's, so the rows would
+    /// depend on the order racecards and results arrived.
+    Runner,
+}
+
+impl Settled {
+    /// The SQL condition, on the stored row named `alias`, that a result settled it.
+    pub fn condition(self, alias: &str) -> String {
+        match self {
+            Settled::Race => format!("{alias}.has_result"),
+            Settled::Runner => format!("{alias}.result_updated_at IS NOT NULL"),
+        }
+    }
+
+    /// The value a racecard writes to a shared column `name`: `new` is its incoming value.
+    pub fn racecard_merge(self, alias: &str, name: &str, new: &str) -> String {
+        format!(
+            "CASE WHEN {cond} THEN COALESCE({alias}.{name}, {new}) ELSE COALESCE({new}, {alias}.{name}) END",
+            cond = self.condition(alias)
+        )
     }
 }
 

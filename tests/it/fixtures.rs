@@ -194,7 +194,6 @@ fn runner_common(c: &mut Check, at: &str, got: &Runner, ru: &Value) {
     c.eq(at, "draw", got.draw, int(ru, "draw"));
     c.eq(at, "age", got.age, int(ru, "age"));
     c.eq(at, "headgear", got.headgear.clone(), text(ru, "headgear"));
-    c.eq(at, "rpr", got.rpr, int(ru, "rpr"));
     c.eq(at, "silk_url", got.silk_url.clone(), text(ru, "silk_url"));
     for (col, got_v) in [
         ("jockey_id", &got.jockey_id),
@@ -268,6 +267,7 @@ fn check_racecards(file: &str, regions: &[String]) -> Seen {
         let listed = r["runners"].as_array().map_or(0, Vec::len) as i32;
         let field = int(&r, "field_size").filter(|n| *n > 0).or(Some(listed));
         c.eq(&at, "field_size", got.field_size, field);
+        c.eq(&at, "ran (the result's)", got.ran, None);
         c.eq(&at, "big_race", got.big_race, r.get("big_race").and_then(Value::as_bool));
         c.eq(&at, "is_abandoned", got.is_abandoned, r.get("is_abandoned").and_then(Value::as_bool));
         for col in ["going_detailed", "stalls", "weather", "rail_movements", "tip", "verdict", "betting_forecast"] {
@@ -303,7 +303,9 @@ fn check_racecards(file: &str, regions: &[String]) -> Seen {
             c.eq(&at, "sex_code", got.sex_code.clone(), text(ru, "sex_code"));
             c.eq(&at, "weight_lbs", got.weight_lbs, int(ru, "lbs"));
             c.eq(&at, "official_rating", got.official_rating, int(ru, "ofr"));
+            c.eq(&at, "rpr", got.rpr, int(ru, "rpr"));
             c.eq(&at, "topspeed", got.topspeed, int(ru, "ts"));
+            c.eq(&at, "result ratings unset", (got.result_rpr, got.result_topspeed), (None, None));
             c.eq(&at, "form", got.form.clone(), text(ru, "form"));
             c.eq(&at, "spotlight", got.spotlight.clone(), text(ru, "spotlight"));
             c.eq(&at, "card_comment", got.card_comment.clone(), text(ru, "comment"));
@@ -406,7 +408,9 @@ fn check_results(file: &str, regions: &[String]) -> Seen {
         c.eq(&at, "distance_m", got.distance_m, m);
         let f = text(&r, "dist_f").map(|x| x.trim_end_matches('f').parse::<f64>().unwrap());
         c.near(&at, "distance_f", got.distance_f, f);
-        c.eq(&at, "field_size", got.field_size, Some(r["runners"].as_array().map_or(0, Vec::len) as i32));
+        let listed = r["runners"].as_array().map_or(0, Vec::len) as i32;
+        c.eq(&at, "ran", got.ran, (listed > 0).then_some(listed));
+        c.eq(&at, "field_size (the racecard's)", got.field_size, None);
         for col in [
             "winning_time_detail",
             "comments",
@@ -450,7 +454,9 @@ fn check_results(file: &str, regions: &[String]) -> Seen {
             c.eq(&at, "sex_code", got.sex_code.clone(), text(ru, "sex"));
             c.eq(&at, "weight_lbs", got.weight_lbs, int(ru, "weight_lbs"));
             c.eq(&at, "official_rating", got.official_rating, int(ru, "or"));
-            c.eq(&at, "topspeed", got.topspeed, int(ru, "tsr"));
+            c.eq(&at, "result_rpr", got.result_rpr, int(ru, "rpr"));
+            c.eq(&at, "result_topspeed", got.result_topspeed, int(ru, "tsr"));
+            c.eq(&at, "pre-race ratings unset", (got.rpr, got.topspeed), (None, None));
             c.eq(&at, "jockey_claim_lbs", got.jockey_claim_lbs, int(ru, "jockey_claim_lbs"));
             let pos = s(ru, "position").unwrap();
             c.eq(&at, "position", got.position.clone(), text(ru, "position"));

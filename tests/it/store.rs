@@ -347,7 +347,8 @@ fn race(source: Source, id: &str, off: DateTime<Utc>) -> Race {
         rating_band: Some("0-95".into()),
         age_band: Some("3yo+".into()),
         sex_restriction: None,
-        distance: Some("1m2f110y".into()),
+        // Results send the distance rounded: once a result is stored its value stands.
+        distance: Some(if card { "1m2f110y" } else { "1m2½f" }.into()),
         distance_f: Some(10.5),
         distance_y: Some(2310),
         distance_m: Some(2112),
@@ -358,7 +359,9 @@ fn race(source: Source, id: &str, off: DateTime<Utc>) -> Race {
         jumps: None,
         prize_amount: Some(4187.2),
         prize_currency: Some("GBP".into()),
-        field_size: Some(if id == "rac_1" { 3 } else { 2 }),
+        // The declared field is the racecard's, how many ran the result's.
+        field_size: card.then_some(if id == "rac_1" { 3 } else { 2 }),
+        ran: result.then_some(if id == "rac_1" { 3 } else { 2 }),
         big_race: card.then_some(false),
         is_abandoned: card.then_some(false),
         stalls: some(card, "Inside"),
@@ -387,7 +390,8 @@ fn runner(source: Source, race_id: &str, horse_id: &str, number: i32, draw: i32)
         source,
         race_id: race_id.into(),
         horse_id: horse_id.into(),
-        horse_name: format!("Horse {horse_id}"),
+        // Results name the horse with its suffix: once a result is stored its value stands.
+        horse_name: if card { format!("Horse {horse_id}") } else { format!("Horse {horse_id} (IRE)") },
         number: Some(number),
         // Results do not send draw or silk_url here: COALESCE must keep the racecard's.
         draw: card.then_some(draw),
@@ -405,9 +409,12 @@ fn runner(source: Source, race_id: &str, horse_id: &str, number: i32, draw: i32)
         damsire_id: Some("dsi_1".into()),
         weight_lbs: Some(133),
         headgear: None,
-        official_rating: Some(90),
-        rpr: Some(95),
-        topspeed: Some(80),
+        official_rating: Some(if card { 90 } else { 92 }),
+        // Ratings going into the race (racecards) and earned in it (results): separate columns.
+        rpr: card.then_some(95),
+        topspeed: card.then_some(80),
+        result_rpr: result.then_some(101),
+        result_topspeed: result.then_some(77),
         silk_url: some(card, format!("https://silks/{horse_id}.svg")),
         form: some(card, "1-23".into()),
         spotlight: some(card, format!("Spotlight on {horse_id}")),
@@ -505,6 +512,8 @@ async fn assert_both_sources(db: &TestDb) {
     assert_eq!(real(&r1, "prize_amount"), Some(4187.2), "{l}");
     assert_eq!(real(&r1, "distance_f"), Some(10.5), "{l}");
     assert_eq!(int(&r1, "distance_y"), Some(2310), "{l}");
+    assert_eq!(text(&r1, "distance").as_deref(), Some("1m2½f"), "{l}: the result's value stands");
+    assert_eq!((int(&r1, "field_size"), int(&r1, "ran")), (Some(3), Some(3)), "{l}");
     assert_eq!(text(&r1, "race_date").as_deref(), Some("2025-10-14"), "{l}");
     assert_eq!(instant(&r1, "off_at"), Some(at(13, 30)), "{l}");
     assert_eq!(boolean(&r1, "has_result"), Some(true), "{l}");
@@ -522,7 +531,12 @@ async fn assert_both_sources(db: &TestDb) {
     assert_eq!(real(&ru, "sp_decimal"), Some(5.5), "{l}");
     assert_eq!(real(&ru, "finish_time_s"), Some(103.25), "{l}");
     assert_eq!(text(&ru, "comment").as_deref(), Some("Result comment hrs_2"), "{l}");
-    assert_eq!(int(&ru, "official_rating"), Some(90), "{l}");
+    // shared: the result's value stands, whichever came first
+    assert_eq!(int(&ru, "official_rating"), Some(92), "{l}");
+    assert_eq!(text(&ru, "horse_name").as_deref(), Some("Horse hrs_2 (IRE)"), "{l}");
+    // pre-race ratings from the racecard, in-race ratings from the result
+    assert_eq!((int(&ru, "rpr"), int(&ru, "topspeed")), (Some(95), Some(80)), "{l}");
+    assert_eq!((int(&ru, "result_rpr"), int(&ru, "result_topspeed")), (Some(101), Some(77)), "{l}");
 
     let h = db.row("horses", "id = 'hrs_2'").await;
     assert_eq!(text(&h, "sire_id").as_deref(), Some("sir_1"), "{l}");
@@ -583,13 +597,23 @@ mod cases {
         assert_eq!(counts(&second, "runners").updated, 5, "{}", db.label());
         assert_both_sources(db).await;
 
-        // A shared column takes the newest value from either source; owned columns stay.
+        // Once a result is stored, a later racecard never replaces its shared values (it only
+        // fills a column the result left NULL); its own columns, such as the pre-race rpr, follow it.
         let mut later = racecard_unit();
         later.runners[0].official_rating = Some(95);
+        later.runners[0].rpr = Some(99);
+        later.runners[0].draw = Some(7);
+        later.races[0].distance = Some("1m3f".into());
         db.store.write_unit(&later, false).await.unwrap();
         let ru = db.row("runners", "race_id = 'rac_1' AND horse_id = 'hrs_1'").await;
-        assert_eq!(int(&ru, "official_rating"), Some(95), "{}", db.label());
-        assert_eq!(text(&ru, "position").as_deref(), Some("1"), "{}", db.label());
+        let l = db.label();
+        assert_eq!(int(&ru, "official_rating"), Some(92), "{l}: the result's rating stands");
+        assert_eq!(text(&ru, "horse_name").as_deref(), Some("Horse hrs_1 (IRE)"), "{l}");
+        assert_eq!(int(&ru, "draw"), Some(3), "{l}: the result sent no draw, the first card's stands");
+        assert_eq!((int(&ru, "rpr"), int(&ru, "result_rpr")), (Some(99), Some(101)), "{l}");
+        assert_eq!(text(&ru, "position").as_deref(), Some("1"), "{l}");
+        let r1 = db.row("races", "id = 'rac_1'").await;
+        assert_eq!(text(&r1, "distance").as_deref(), Some("1m2½f"), "{l}: the result's distance stands");
     }
 
     pub async fn results_then_racecards_end_in_the_same_rows(db: &TestDb) {
@@ -897,6 +921,151 @@ mod cases {
         let counts = db.store.table_counts().await.unwrap();
         assert_eq!((counts["courses"], counts["horses"], counts["jockeys"]), (2, 5, 1), "{l}");
         assert!(db.store.try_job_lock("daily").await.unwrap().is_some(), "{l}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Upgrading a database written before sql/*/…_ownership_and_coverage.sql
+
+/// A database with every migration before the ownership one applied, holding rows as the old
+/// rules wrote them: race `rac_a` racecard only, `rac_b` result only (its `field_size` the
+/// result's count, its runners' `rpr`/`topspeed` the result's ratings), `rac_c` both (runner
+/// `hrs_1` both, `hrs_2` a racecard-only non-runner); results coverage of the 10th fetched the
+/// next day and of the 11th on the day.
+async fn database_before_the_ownership_migration(postgres: Option<&str>) -> TestDb {
+    let old = |list: &'static [store::migrations::Migration]| -> Vec<store::migrations::Migration> {
+        list.iter().copied().filter(|m| m.name != "ownership_and_coverage").collect()
+    };
+    let (cfg, raw) = match postgres {
+        None => {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("old.db");
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,
+                     checksum TEXT NOT NULL, applied_at TEXT NOT NULL)",
+            )
+            .unwrap();
+            for m in old(store::migrations::SQLITE) {
+                conn.execute_batch(m.sql).unwrap();
+                conn.execute(
+                    "INSERT INTO schema_migrations VALUES (?1, ?2, ?3, '2026-01-01T00:00:00Z')",
+                    rusqlite::params![m.version, m.name, m.checksum()],
+                )
+                .unwrap();
+            }
+            let cfg =
+                DatabaseConfig { url: Secret::new(format!("sqlite:{}", path.display())), ..DatabaseConfig::default() };
+            (cfg, Raw::Sqlite { _dir: dir, path })
+        }
+        Some(url) => {
+            let schema = format!("t_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst));
+            let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
+            tokio::spawn(conn);
+            client
+                .batch_execute(&format!(
+                    "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}; SET search_path TO {schema};
+                     CREATE TABLE schema_migrations (version bigint PRIMARY KEY, name text NOT NULL,
+                         checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+                ))
+                .await
+                .unwrap();
+            for m in old(store::migrations::POSTGRES) {
+                client.batch_execute(m.sql).await.unwrap();
+                client
+                    .execute(
+                        "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+                        &[&m.version, &m.name, &m.checksum()],
+                    )
+                    .await
+                    .unwrap();
+            }
+            let cfg = DatabaseConfig { url: Secret::new(url), schema: schema.clone(), ..DatabaseConfig::default() };
+            (cfg, Raw::Postgres { client, schema })
+        }
+    };
+    // Quoted literals: '1'/'0' are booleans to Postgres and integers to SQLite.
+    let rows = "
+        INSERT INTO horses (id, name, updated_at) VALUES
+            ('hrs_1', 'One', '2026-03-10T08:00:00Z'), ('hrs_2', 'Two', '2026-03-10T08:00:00Z');
+        INSERT INTO races (id, course_id, course_name, race_date, region, field_size, has_result,
+                           racecard_updated_at, result_updated_at, updated_at) VALUES
+            ('rac_a', 'crs_1', 'Ascot', '2026-03-10', 'GB', 8, '0', '2026-03-09T18:00:00Z', NULL, '2026-03-09T18:00:00Z'),
+            ('rac_b', 'crs_1', 'Ascot', '2026-03-10', 'GB', 2, '1', NULL, '2026-03-11T06:00:00Z', '2026-03-11T06:00:00Z'),
+            ('rac_c', 'crs_1', 'Ascot', '2026-03-11', 'GB', 9, '1', '2026-03-10T18:00:00Z', '2026-03-11T17:00:00Z',
+             '2026-03-11T17:00:00Z');
+        INSERT INTO runners (race_id, horse_id, horse_name, rpr, topspeed, racecard_updated_at, result_updated_at,
+                             updated_at) VALUES
+            ('rac_b', 'hrs_1', 'One (IRE)', 101, 77, NULL, '2026-03-11T06:00:00Z', '2026-03-11T06:00:00Z'),
+            ('rac_b', 'hrs_2', 'Two', 88, NULL, NULL, '2026-03-11T06:00:00Z', '2026-03-11T06:00:00Z'),
+            ('rac_c', 'hrs_1', 'One (IRE)', 95, 80, '2026-03-10T18:00:00Z', '2026-03-11T17:00:00Z',
+             '2026-03-11T17:00:00Z'),
+            ('rac_c', 'hrs_2', 'Two', 90, 70, '2026-03-10T18:00:00Z', NULL, '2026-03-10T18:00:00Z');
+        INSERT INTO fetch_coverage (kind, race_date, status, races, runners, fetched_at) VALUES
+            ('results', '2026-03-10', 'complete', 1, 2, '2026-03-11T06:00:00Z'),
+            ('results', '2026-03-11', 'empty', 0, 0, '2026-03-11T10:00:00Z'),
+            ('racecards', '2026-03-11', 'complete', 1, 2, '2026-03-10T18:00:00Z');";
+    match &raw {
+        Raw::Sqlite { path, .. } => rusqlite::Connection::open(path).unwrap().execute_batch(rows).unwrap(),
+        Raw::Postgres { client, schema } => {
+            client.batch_execute(&format!("SET search_path TO {schema}; {rows}")).await.unwrap()
+        }
+    }
+    let store = store::open(&cfg).await.unwrap();
+    TestDb { store, cfg, raw }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upgraded_database_keeps_its_rows_and_moves_only_what_is_certain() {
+    let mut dbs = vec![database_before_the_ownership_migration(None).await];
+    if let Ok(url) = std::env::var(PG_ENV)
+        && !url.trim().is_empty()
+    {
+        dbs.push(database_before_the_ownership_migration(Some(&url)).await);
+    }
+    for db in dbs {
+        let l = db.label();
+        eprintln!("an upgraded database on {l}");
+        assert!(db.store.migrate().await.unwrap().is_empty(), "{l}: open applied the ownership migration");
+        let a = db.row("races", "id = 'rac_a'").await;
+        let b = db.row("races", "id = 'rac_b'").await;
+        let c = db.row("races", "id = 'rac_c'").await;
+        assert_eq!((int(&a, "field_size"), int(&a, "ran")), (Some(8), None), "{l}: a racecard-only race");
+        assert_eq!((int(&b, "field_size"), int(&b, "ran")), (None, Some(2)), "{l}: a result-only race's count is ran");
+        assert_eq!((int(&c, "field_size"), int(&c, "ran")), (Some(9), Some(1)), "{l}: ran counts resulted runners");
+        let runner = |race: &str, horse: &str| format!("race_id = '{race}' AND horse_id = '{horse}'");
+        let ratings = |r: &Json| (int(r, "rpr"), int(r, "topspeed"), int(r, "result_rpr"), int(r, "result_topspeed"));
+        let b1 = db.row("runners", &runner("rac_b", "hrs_1")).await;
+        assert_eq!(ratings(&b1), (None, None, Some(101), Some(77)), "{l}: only a result wrote it: its ratings move");
+        assert_eq!(ratings(&db.row("runners", &runner("rac_b", "hrs_2")).await), (None, None, Some(88), None), "{l}");
+        // Written by both: which source's rating it holds is unknown, so it stays for a re-fetch.
+        assert_eq!(
+            ratings(&db.row("runners", &runner("rac_c", "hrs_1")).await),
+            (Some(95), Some(80), None, None),
+            "{l}"
+        );
+        assert_eq!(
+            ratings(&db.row("runners", &runner("rac_c", "hrs_2")).await),
+            (Some(90), Some(70), None, None),
+            "{l}"
+        );
+        assert_eq!(text(&b1, "horse_name").as_deref(), Some("One (IRE)"), "{l}: rows are kept");
+
+        let over = |kind: Kind, day: &str| {
+            let day: NaiveDate = day.parse().unwrap();
+            let store = db.store.clone();
+            async move { store.coverage(kind, day, day).await.unwrap().remove(0) }
+        };
+        let next_day = over(Kind::Results, "2026-03-10").await;
+        let same_day = over(Kind::Results, "2026-03-11").await;
+        let cards = over(Kind::Racecards, "2026-03-11").await;
+        assert!(next_day.day_over && !same_day.day_over && !cards.day_over, "{l}: day_over from fetched_at");
+        let gb_ire = ["gb".to_string(), "ire".to_string()];
+        for c in [&next_day, &same_day, &cards] {
+            assert_eq!(c.regions, None, "{l}: regions unknown");
+            assert!(!c.is_complete_for(&gb_ire), "{l}: {c:?} must be fetched again");
+        }
+        db.cleanup().await;
     }
 }
 

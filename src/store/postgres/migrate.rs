@@ -62,6 +62,8 @@ async fn migrate_on(store: &PgStore, client: &mut tokio_postgres::Client) -> Res
         .map_err(query_error(&format!("create {schema}.schema_migrations")))?;
     // Under the lock, so what is pending cannot change until we release it.
     let pending = migrations::pending("postgres", POSTGRES, &read_applied(client, schema).await?)?;
+    // A note speaks of rows stored before its file: a schema created in this call has none.
+    let fresh = pending.first().is_some_and(|m| m.version == 1);
     let mut done = Vec::new();
     for m in pending {
         let file = format!("sql/postgres/{}.sql", m.file_stem());
@@ -79,6 +81,9 @@ async fn migrate_on(store: &PgStore, client: &mut tokio_postgres::Client) -> Res
             .map_err(query_error(&format!("record migration {file}")))?;
         tx.commit().await.map_err(query_error(&format!("commit migration {file}")))?;
         tracing::info!(migration.version = m.version, migration.file = %file, db.schema = %schema, "applied migration");
+        if let Some(note) = m.note().filter(|_| !fresh) {
+            tracing::info!(migration.file = %file, "note on {file}: {note}");
+        }
         done.push(MigrationState {
             version: m.version,
             name: m.name.to_string(),

@@ -57,8 +57,8 @@ pub(super) async fn coverage(store: &PgStore, kind: Kind, from: NaiveDate, to: N
     let rows = store
         .read(
             "read fetch_coverage",
-            "SELECT race_date, status, races, runners, pages, api_calls, fetched_at, error FROM fetch_coverage
-             WHERE kind = $1 AND race_date BETWEEN $2 AND $3 ORDER BY race_date",
+            "SELECT race_date, status, races, runners, pages, api_calls, fetched_at, error, regions, day_over
+             FROM fetch_coverage WHERE kind = $1 AND race_date BETWEEN $2 AND $3 ORDER BY race_date",
             &[&kind.as_str(), &from, &to],
         )
         .await?;
@@ -74,6 +74,8 @@ pub(super) async fn coverage(store: &PgStore, kind: Kind, from: NaiveDate, to: N
                 api_calls: i64::from(r.get::<_, i32>(5)),
                 fetched_at: r.get(6),
                 error: r.get(7),
+                regions: crate::store::parse_regions(r.get::<_, Option<&str>>(8)),
+                day_over: r.get(9),
             })
         })
         .collect()

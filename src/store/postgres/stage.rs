@@ -223,6 +223,7 @@ impl Staged for Race {
         ("prize_amount", FLOAT),
         ("prize_currency", TEXT),
         ("field_size", INT),
+        ("ran", INT),
         ("big_race", BOOL),
         ("is_abandoned", BOOL),
         ("stalls", TEXT),
@@ -267,6 +268,7 @@ impl Staged for Race {
             &self.prize_amount,
             &self.prize_currency,
             &self.field_size,
+            &self.ran,
             &self.big_race,
             &self.is_abandoned,
             &self.stalls,
@@ -327,6 +329,8 @@ impl Staged for Runner {
         ("finish_time", TEXT),
         ("finish_time_s", FLOAT),
         ("comment", TEXT),
+        ("result_rpr", INT),
+        ("result_topspeed", INT),
     ];
     fn values(&self) -> Values<'_> {
         vals![
@@ -367,6 +371,8 @@ impl Staged for Runner {
             &self.finish_time,
             &self.finish_time_s,
             &self.comment,
+            &self.result_rpr,
+            &self.result_topspeed,
         ]
     }
 }

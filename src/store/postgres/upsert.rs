@@ -10,6 +10,7 @@ use tokio_postgres::types::ToSql;
 use super::query_error;
 use super::stage::{Columns, Staged, unnest};
 use crate::model::Source;
+use crate::store::plan::Settled;
 use crate::store::{Result, TableCounts};
 
 /// How an update combines the stored value `t.col` with the incoming `EXCLUDED.col`.
@@ -21,6 +22,9 @@ pub(super) enum Merge {
     Replace,
     /// A bookmaker column: a seeded row keeps its value unless the incoming row is a seed too.
     KeepSeed,
+    /// A shared column written by a racecard: `Keep` until a result settled the stored row, then
+    /// the stored value unless it is NULL (see [`Settled`]).
+    Settled(Settled),
 }
 
 pub(super) struct Col {
@@ -65,6 +69,7 @@ fn merged(c: &Col, stored: &str, incoming: &dyn Fn(&str) -> String) -> String {
             "CASE WHEN {stored}.source = 'seed' AND {} <> 'seed' THEN {stored}.{n} ELSE {new} END",
             incoming("source")
         ),
+        Merge::Settled(settled) => settled.racecard_merge(stored, n, &new),
     }
 }
 
@@ -206,16 +211,17 @@ const RACE_SHARED: &[&str] = &[
     "distance_y",
     "distance_m",
     "going",
-    "going_detailed",
     "surface",
     "jumps",
-    "prize_currency",
-    "field_size",
 ];
-const RACE_SHARED_NUM: &[&str] = &["distance_f", "prize_amount"];
+const RACE_SHARED_NUM: &[&str] = &["distance_f"];
+/// Only racecards send these; a blank card never erases an earlier card's value.
+const RACE_RACECARD_KEEP: &[&str] = &["going_detailed", "prize_currency", "field_size"];
+const RACE_RACECARD_KEEP_NUM: &[&str] = &["prize_amount"];
 const RACE_RACECARD: &[&str] =
     &["big_race", "is_abandoned", "stalls", "weather", "rail_movements", "tip", "verdict", "betting_forecast"];
 const RACE_RESULT: &[&str] = &[
+    "ran",
     "winning_time_detail",
     "comments",
     "non_runners",
@@ -245,21 +251,36 @@ const RUNNER_SHARED: &[&str] = &[
     "weight_lbs",
     "headgear",
     "official_rating",
-    "rpr",
-    "topspeed",
     "silk_url",
 ];
+/// The ratings going into the race: racecards' own, a blank card never erases them.
+const RUNNER_RACECARD_KEEP: &[&str] = &["rpr", "topspeed"];
 const RUNNER_RACECARD: &[&str] = &["form", "spotlight", "card_comment"];
-const RUNNER_RESULT: &[&str] = &["position", "finish_position", "sp", "prize_currency", "finish_time", "comment"];
+const RUNNER_RESULT: &[&str] =
+    &["result_rpr", "result_topspeed", "position", "finish_position", "sp", "prize_currency", "finish_time", "comment"];
 const RUNNER_RESULT_NUM: &[&str] = &["btn", "ovr_btn", "sp_decimal", "prize_amount", "finish_time_s"];
+
+/// How a source writes the columns both sources provide: a result `Keep`s (`COALESCE(new,
+/// old)`); a racecard defers to a stored result ([`Settled`]).
+fn shared(source: Source, settled: Settled) -> Merge {
+    match source {
+        Source::Racecard => Merge::Settled(settled),
+        Source::Result => Merge::Keep,
+    }
+}
 
 /// The columns a source writes, the shared ones first.
 pub(super) fn race_cols(source: Source) -> Vec<Col> {
-    let mut out: Vec<Col> = RACE_SHARED_TEXT.iter().map(|n| text(n, Merge::Keep)).collect();
-    out.extend(cols(RACE_SHARED, Merge::Keep));
-    out.extend(RACE_SHARED_NUM.iter().map(|n| num(n, Merge::Keep)));
+    let merge = shared(source, Settled::Race);
+    let mut out: Vec<Col> = RACE_SHARED_TEXT.iter().map(|n| text(n, merge)).collect();
+    out.extend(cols(RACE_SHARED, merge));
+    out.extend(RACE_SHARED_NUM.iter().map(|n| num(n, merge)));
     match source {
-        Source::Racecard => out.extend(cols(RACE_RACECARD, Merge::Replace)),
+        Source::Racecard => {
+            out.extend(cols(RACE_RACECARD_KEEP, Merge::Keep));
+            out.extend(RACE_RACECARD_KEEP_NUM.iter().map(|n| num(n, Merge::Keep)));
+            out.extend(cols(RACE_RACECARD, Merge::Replace));
+        }
         Source::Result => {
             out.extend(cols(RACE_RESULT, Merge::Replace));
             out.push(Col { name: "has_result", expr: "true".into(), merge: Merge::Replace });
@@ -269,10 +290,14 @@ pub(super) fn race_cols(source: Source) -> Vec<Col> {
 }
 
 pub(super) fn runner_cols(source: Source) -> Vec<Col> {
-    let mut out = vec![text("horse_name", Merge::Keep)];
-    out.extend(cols(RUNNER_SHARED, Merge::Keep));
+    let merge = shared(source, Settled::Runner);
+    let mut out = vec![text("horse_name", merge)];
+    out.extend(cols(RUNNER_SHARED, merge));
     match source {
-        Source::Racecard => out.extend(cols(RUNNER_RACECARD, Merge::Replace)),
+        Source::Racecard => {
+            out.extend(cols(RUNNER_RACECARD_KEEP, Merge::Keep));
+            out.extend(cols(RUNNER_RACECARD, Merge::Replace));
+        }
         Source::Result => {
             out.extend(cols(RUNNER_RESULT, Merge::Replace));
             out.extend(RUNNER_RESULT_NUM.iter().map(|n| num(n, Merge::Replace)));

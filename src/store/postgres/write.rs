@@ -20,7 +20,7 @@ use super::upsert::{Merge, Upsert, col, cols, num, prepare, race_cols, runner_co
 use super::{PgStore, query_error};
 use crate::model::{Ancestor, Course, Entities, Horse, Kind, Person, Race, RawResponse, Runner, Source, Trainer, Unit};
 use crate::store::plan::{self, EntityRows, UnitRows, dedupe};
-use crate::store::{Error, ReferenceData, Result, TableCounts, WriteStats};
+use crate::store::{Error, ReferenceData, Result, TableCounts, WriteStats, regions_text};
 
 const ID: &[&str] = &["id"];
 
@@ -130,24 +130,29 @@ async fn write_coverage(
     cache: bool,
 ) -> Result<TableCounts> {
     let status = if races > 0 { "complete" } else { "empty" };
+    let regions: Option<String> = unit.regions.as_deref().map(regions_text);
     let statement = prepare(
         tx,
         // The LEFT JOIN drops an unchanged row before ON CONFLICT would lock it: a rerun of an
         // unchanged unit then writes nothing at all, and its COMMIT needs no WAL flush.
-        "INSERT INTO fetch_coverage AS t (kind, race_date, status, races, runners, pages, api_calls, fetched_at, error)
+        "INSERT INTO fetch_coverage AS t
+             (kind, race_date, status, races, runners, pages, api_calls, fetched_at, error, regions, day_over)
              SELECT v.* FROM (VALUES ($1::text, $2::date, $3::text, $4::int4, $5::int4, $6::int4, $7::int4,
-                                      $8::timestamptz, NULL::text))
-                  AS v (kind, race_date, status, races, runners, pages, api_calls, fetched_at, error)
+                                      $8::timestamptz, NULL::text, $9::text, $10::bool))
+                  AS v (kind, race_date, status, races, runners, pages, api_calls, fetched_at, error, regions, day_over)
              LEFT JOIN fetch_coverage c ON c.kind = v.kind AND c.race_date = v.race_date
              WHERE c.kind IS NULL
-                OR ROW(c.status, c.races, c.runners, c.pages, c.api_calls, c.fetched_at, c.error)
-                   IS DISTINCT FROM ROW(v.status, v.races, v.runners, v.pages, v.api_calls, v.fetched_at, v.error)
+                OR ROW(c.status, c.races, c.runners, c.pages, c.api_calls, c.fetched_at, c.error, c.regions, c.day_over)
+                   IS DISTINCT FROM ROW(v.status, v.races, v.runners, v.pages, v.api_calls, v.fetched_at, v.error,
+                                        v.regions, v.day_over)
              ON CONFLICT (kind, race_date) DO UPDATE SET status = EXCLUDED.status, races = EXCLUDED.races,
                  runners = EXCLUDED.runners, pages = EXCLUDED.pages, api_calls = EXCLUDED.api_calls,
-                 fetched_at = EXCLUDED.fetched_at, error = NULL
-             WHERE ROW(t.status, t.races, t.runners, t.pages, t.api_calls, t.fetched_at, t.error)
+                 fetched_at = EXCLUDED.fetched_at, error = NULL, regions = EXCLUDED.regions,
+                 day_over = EXCLUDED.day_over
+             WHERE ROW(t.status, t.races, t.runners, t.pages, t.api_calls, t.fetched_at, t.error, t.regions, t.day_over)
                    IS DISTINCT FROM ROW(EXCLUDED.status, EXCLUDED.races, EXCLUDED.runners, EXCLUDED.pages,
-                                        EXCLUDED.api_calls, EXCLUDED.fetched_at, NULL::text)
+                                        EXCLUDED.api_calls, EXCLUDED.fetched_at, NULL::text, EXCLUDED.regions,
+                                        EXCLUDED.day_over)
              RETURNING (xmax = 0)",
         cache,
     )
@@ -165,6 +170,8 @@ async fn write_coverage(
                 &int(unit.pages),
                 &int(unit.api_calls),
                 &fetched_at,
+                &regions,
+                &unit.day_over,
             ],
         )
         .await

@@ -249,6 +249,10 @@ fn migrate_blocking(conn: &mut Connection, list: &[Migration]) -> Result<Vec<Mig
         .ctx("recording the migration in schema_migrations")?;
         tx.commit().ctx(&format!("committing sql/sqlite/{file}.sql"))?;
         tracing::info!(migration = %file, checksum = %migrations::short(&checksum), "applied migration");
+        // A note speaks of rows stored before the file: a database created in this call has none.
+        if let Some(note) = m.note().filter(|_| applied.first().is_none_or(|a: &MigrationState| a.version != 1)) {
+            tracing::info!(migration = %file, "note on {file}: {note}");
+        }
         applied.push(MigrationState {
             version: m.version,
             name: m.name.to_string(),
@@ -427,8 +431,8 @@ impl Store for SqliteStore {
             let what = "reading fetch_coverage";
             let mut stmt = conn
                 .prepare(
-                    "SELECT race_date, status, races, runners, pages, api_calls, fetched_at, error FROM fetch_coverage
-                     WHERE kind = ?1 AND race_date BETWEEN ?2 AND ?3 ORDER BY race_date",
+                    "SELECT race_date, status, races, runners, pages, api_calls, fetched_at, error, regions, day_over
+                     FROM fetch_coverage WHERE kind = ?1 AND race_date BETWEEN ?2 AND ?3 ORDER BY race_date",
                 )
                 .ctx(what)?;
             let rows = stmt
@@ -444,6 +448,8 @@ impl Store for SqliteStore {
                             r.get::<_, i64>(5)?,
                             r.get::<_, String>(6)?,
                             r.get::<_, Option<String>>(7)?,
+                            r.get::<_, Option<String>>(8)?,
+                            r.get::<_, bool>(9)?,
                         ))
                     },
                 )
@@ -451,7 +457,7 @@ impl Store for SqliteStore {
                 .collect::<rusqlite::Result<Vec<_>>>()
                 .ctx(what)?;
             rows.into_iter()
-                .map(|(date, status, races, runners, pages, api_calls, fetched_at, error)| {
+                .map(|(date, status, races, runners, pages, api_calls, fetched_at, error, regions, day_over)| {
                     let status = match status.as_str() {
                         "complete" => CoverageStatus::Complete,
                         "empty" => CoverageStatus::Empty,
@@ -472,6 +478,8 @@ impl Store for SqliteStore {
                         api_calls,
                         fetched_at: parse_instant(&fetched_at, "fetch_coverage.fetched_at")?,
                         error,
+                        regions: super::parse_regions(regions.as_deref()),
+                        day_over,
                     })
                 })
                 .collect()

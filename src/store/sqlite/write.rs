@@ -11,8 +11,8 @@ use rusqlite::{Connection, Statement, TransactionBehavior, params_from_iter};
 use super::Ctx;
 use crate::model::{Bookmaker, Course, Horse, Race, RawResponse, Runner, RunnerOdds, Source, Unit};
 use crate::store::migrations;
-use crate::store::plan::{EntityRows, UnitRows};
-use crate::store::{CoverageStatus, Error, Result, TableCounts, WriteStats};
+use crate::store::plan::{EntityRows, Settled, UnitRows};
+use crate::store::{CoverageStatus, Error, Result, TableCounts, WriteStats, regions_text};
 
 // Values
 
@@ -76,6 +76,9 @@ pub(super) enum Rule {
     Newest,
     /// `COALESCE(new, old)`: a blank never erases a value (shared columns, enrichment).
     Coalesce,
+    /// A shared column written by a racecard: `COALESCE(new, old)` until a result settled the
+    /// row, then `COALESCE(old, new)` (see [`Settled`]).
+    Settled(Settled),
     /// A timestamp set to the new value only when some other column changed; never compared.
     Touch,
 }
@@ -112,6 +115,7 @@ pub(super) fn upsert_sql(table: &str, cols: &[(&str, Rule)], guard: Option<&str>
             Rule::Key => continue,
             Rule::Newest | Rule::Touch => format!("excluded.{name}"),
             Rule::Coalesce => format!("COALESCE(excluded.{name}, {table}.{name})"),
+            Rule::Settled(settled) => settled.racecard_merge(table, name, &format!("excluded.{name}")),
         };
         if *rule != Rule::Touch {
             changes.push(format!("{expr} IS NOT {table}.{name}"));
@@ -243,34 +247,41 @@ pub(super) const BOOKMAKER_GUARD: &str = "NOT (bookmakers.source = 'seed' AND ex
 
 pub(super) fn race_cols(r: &Race, now: &Value) -> Vec<Col> {
     use Rule::*;
+    // Columns both sources provide follow the row's state (`Settled`); a result always writes
+    // `COALESCE(new, old)`.
+    let shared = match r.source {
+        Source::Racecard => Settled(crate::store::plan::Settled::Race),
+        Source::Result => Coalesce,
+    };
     let mut c = vec![
         ("id", Key, v_str(&r.id)),
-        ("course_id", Coalesce, v_str(&r.course_id)),
-        ("course_name", Coalesce, v_str(&r.course_name)),
-        ("race_date", Coalesce, v_date(r.race_date)),
-        ("off_at", Coalesce, v_instant(r.off_at)),
-        ("region", Coalesce, v_str(&r.region)),
-        ("race_name", Coalesce, v_text(&r.race_name)),
-        ("race_type", Coalesce, v_text(&r.race_type)),
-        ("race_class", Coalesce, v_text(&r.race_class)),
-        ("pattern", Coalesce, v_text(&r.pattern)),
-        ("rating_band", Coalesce, v_text(&r.rating_band)),
-        ("age_band", Coalesce, v_text(&r.age_band)),
-        ("sex_restriction", Coalesce, v_text(&r.sex_restriction)),
-        ("distance", Coalesce, v_text(&r.distance)),
-        ("distance_f", Coalesce, v_real(r.distance_f)),
-        ("distance_y", Coalesce, v_int(r.distance_y)),
-        ("distance_m", Coalesce, v_int(r.distance_m)),
-        ("going", Coalesce, v_text(&r.going)),
-        ("going_detailed", Coalesce, v_text(&r.going_detailed)),
-        ("surface", Coalesce, v_text(&r.surface)),
-        ("jumps", Coalesce, v_text(&r.jumps)),
-        ("prize_amount", Coalesce, v_real(r.prize_amount)),
-        ("prize_currency", Coalesce, v_text(&r.prize_currency)),
-        ("field_size", Coalesce, v_int(r.field_size)),
+        ("course_id", shared, v_str(&r.course_id)),
+        ("course_name", shared, v_str(&r.course_name)),
+        ("race_date", shared, v_date(r.race_date)),
+        ("off_at", shared, v_instant(r.off_at)),
+        ("region", shared, v_str(&r.region)),
+        ("race_name", shared, v_text(&r.race_name)),
+        ("race_type", shared, v_text(&r.race_type)),
+        ("race_class", shared, v_text(&r.race_class)),
+        ("pattern", shared, v_text(&r.pattern)),
+        ("rating_band", shared, v_text(&r.rating_band)),
+        ("age_band", shared, v_text(&r.age_band)),
+        ("sex_restriction", shared, v_text(&r.sex_restriction)),
+        ("distance", shared, v_text(&r.distance)),
+        ("distance_f", shared, v_real(r.distance_f)),
+        ("distance_y", shared, v_int(r.distance_y)),
+        ("distance_m", shared, v_int(r.distance_m)),
+        ("going", shared, v_text(&r.going)),
+        ("surface", shared, v_text(&r.surface)),
+        ("jumps", shared, v_text(&r.jumps)),
     ];
     match r.source {
         Source::Racecard => c.extend([
+            // Only racecards send these; a blank card never erases an earlier card's value.
+            ("going_detailed", Coalesce, v_text(&r.going_detailed)),
+            ("prize_amount", Coalesce, v_real(r.prize_amount)),
+            ("prize_currency", Coalesce, v_text(&r.prize_currency)),
+            ("field_size", Coalesce, v_int(r.field_size)),
             ("big_race", Newest, v_bool(r.big_race)),
             ("is_abandoned", Newest, v_bool(r.is_abandoned)),
             ("stalls", Newest, v_text(&r.stalls)),
@@ -282,6 +293,7 @@ pub(super) fn race_cols(r: &Race, now: &Value) -> Vec<Col> {
             ("racecard_updated_at", Touch, now.clone()),
         ]),
         Source::Result => c.extend([
+            ("ran", Newest, v_int(r.ran)),
             ("winning_time_detail", Newest, v_text(&r.winning_time_detail)),
             ("comments", Newest, v_text(&r.comments)),
             ("non_runners", Newest, v_text(&r.non_runners)),
@@ -301,39 +313,46 @@ pub(super) fn race_cols(r: &Race, now: &Value) -> Vec<Col> {
 
 pub(super) fn runner_cols(r: &Runner, now: &Value) -> Vec<Col> {
     use Rule::*;
+    let shared = match r.source {
+        Source::Racecard => Settled(crate::store::plan::Settled::Runner),
+        Source::Result => Coalesce,
+    };
     let mut c = vec![
         ("race_id", Key, v_str(&r.race_id)),
         ("horse_id", Key, v_str(&r.horse_id)),
-        ("horse_name", Coalesce, v_str(&r.horse_name)),
-        ("number", Coalesce, v_int(r.number)),
-        ("draw", Coalesce, v_int(r.draw)),
-        ("age", Coalesce, v_int(r.age)),
-        ("sex_code", Coalesce, v_text(&r.sex_code)),
-        ("jockey_id", Coalesce, v_text(&r.jockey_id)),
-        ("jockey_name", Coalesce, v_text(&r.jockey_name)),
-        ("jockey_claim_lbs", Coalesce, v_int(r.jockey_claim_lbs)),
-        ("trainer_id", Coalesce, v_text(&r.trainer_id)),
-        ("trainer_name", Coalesce, v_text(&r.trainer_name)),
-        ("owner_id", Coalesce, v_text(&r.owner_id)),
-        ("owner_name", Coalesce, v_text(&r.owner_name)),
-        ("sire_id", Coalesce, v_text(&r.sire_id)),
-        ("dam_id", Coalesce, v_text(&r.dam_id)),
-        ("damsire_id", Coalesce, v_text(&r.damsire_id)),
-        ("weight_lbs", Coalesce, v_int(r.weight_lbs)),
-        ("headgear", Coalesce, v_text(&r.headgear)),
-        ("official_rating", Coalesce, v_int(r.official_rating)),
-        ("rpr", Coalesce, v_int(r.rpr)),
-        ("topspeed", Coalesce, v_int(r.topspeed)),
-        ("silk_url", Coalesce, v_text(&r.silk_url)),
+        ("horse_name", shared, v_str(&r.horse_name)),
+        ("number", shared, v_int(r.number)),
+        ("draw", shared, v_int(r.draw)),
+        ("age", shared, v_int(r.age)),
+        ("sex_code", shared, v_text(&r.sex_code)),
+        ("jockey_id", shared, v_text(&r.jockey_id)),
+        ("jockey_name", shared, v_text(&r.jockey_name)),
+        ("jockey_claim_lbs", shared, v_int(r.jockey_claim_lbs)),
+        ("trainer_id", shared, v_text(&r.trainer_id)),
+        ("trainer_name", shared, v_text(&r.trainer_name)),
+        ("owner_id", shared, v_text(&r.owner_id)),
+        ("owner_name", shared, v_text(&r.owner_name)),
+        ("sire_id", shared, v_text(&r.sire_id)),
+        ("dam_id", shared, v_text(&r.dam_id)),
+        ("damsire_id", shared, v_text(&r.damsire_id)),
+        ("weight_lbs", shared, v_int(r.weight_lbs)),
+        ("headgear", shared, v_text(&r.headgear)),
+        ("official_rating", shared, v_int(r.official_rating)),
+        ("silk_url", shared, v_text(&r.silk_url)),
     ];
     match r.source {
         Source::Racecard => c.extend([
+            // Pre-race ratings: the racecard's own columns (a blank card never erases them).
+            ("rpr", Coalesce, v_int(r.rpr)),
+            ("topspeed", Coalesce, v_int(r.topspeed)),
             ("form", Newest, v_text(&r.form)),
             ("spotlight", Newest, v_text(&r.spotlight)),
             ("card_comment", Newest, v_text(&r.card_comment)),
             ("racecard_updated_at", Touch, now.clone()),
         ]),
         Source::Result => c.extend([
+            ("result_rpr", Newest, v_int(r.result_rpr)),
+            ("result_topspeed", Newest, v_int(r.result_topspeed)),
             ("position", Newest, v_text(&r.position)),
             ("finish_position", Newest, v_int(r.finish_position)),
             ("btn", Newest, v_real(r.btn)),
@@ -482,6 +501,8 @@ pub(super) fn write_unit_tx(conn: &Connection, unit: &Unit, now: DateTime<Utc>) 
         ("api_calls", Rule::Newest, Value::Integer(i64::from(unit.api_calls))),
         ("fetched_at", Rule::Newest, fetched_v.clone()),
         ("error", Rule::Newest, Value::Null),
+        ("regions", Rule::Newest, unit.regions.as_deref().map_or(Value::Null, |r| Value::Text(regions_text(r)))),
+        ("day_over", Rule::Newest, Value::Integer(i64::from(unit.day_over))),
     ];
     upsert_all(conn, "fetch_coverage", vec![coverage], None, &mut stats)?;
     stats.skipped.append(&mut rows.skipped);

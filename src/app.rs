@@ -262,6 +262,7 @@ pub async fn context(
         cancel,
         store,
         api,
+        committed: Default::default(),
     })
 }
 

@@ -366,6 +366,7 @@ pub async fn context(
         cancel,
         store,
         api,
+        committed: Default::default(),
     })
 }
 

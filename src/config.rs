@@ -67,6 +67,8 @@ pub mod defaults {
     pub const DATABASE_CONNECTION_TIMEOUT_SECS: u64 = 10;
     pub const DATABASE_QUERY_TIMEOUT_SECS: u64 = 300;
     pub const DATABASE_POOL_SIZE: usize = 4;
+    /// Seconds a SQLite write waits for another process's write lock before that unit fails.
+    pub const DATABASE_BUSY_TIMEOUT_SECS: u64 = 60;
     pub const ALERT_CONSECUTIVE_FAILURES: u32 = 3;
     pub const ALERT_API_ERROR_RATE: f64 = 0.1;
     pub const ALERT_STALE_DATA_HOURS: u32 = 24;
@@ -74,7 +76,9 @@ pub mod defaults {
     pub const LOG_LEVEL: &str = "info";
     pub const LOG_DIR: &str = "logs";
     pub const LOG_RETENTION_DAYS: u32 = 30;
-    pub const LOCK_DIR: &str = "/tmp";
+    /// Empty: the per-user default, `$XDG_RUNTIME_DIR/darkhorses`, else
+    /// `$HOME/.cache/darkhorses/locks`, else `/tmp/darkhorses-<uid>` (see `super::default_lock_dir`).
+    pub const LOCK_DIR: &str = "";
     pub const ENRICH_HORSES_PER_RUN: u32 = 200;
     /// How long the sandbox holds back a `slow` response.
     pub const SANDBOX_SLOW_MS: u64 = 3000;
@@ -280,6 +284,10 @@ pub struct DatabaseConfig {
     pub pool_size: usize,
     /// Apply pending migrations before any command that needs the schema.
     pub auto_migrate: bool,
+    /// `database.busy_timeout` (env `DARKHORSES_DATABASE_BUSY_TIMEOUT`), seconds: how long a
+    /// SQLite write waits for the write lock another process holds (logging while it waits)
+    /// before that unit fails; the other units go on.
+    pub busy_timeout: u64,
 }
 
 impl Default for DatabaseConfig {
@@ -292,6 +300,7 @@ impl Default for DatabaseConfig {
             query_timeout: defaults::DATABASE_QUERY_TIMEOUT_SECS,
             pool_size: defaults::DATABASE_POOL_SIZE,
             auto_migrate: true,
+            busy_timeout: defaults::DATABASE_BUSY_TIMEOUT_SECS,
         }
     }
 }
@@ -412,14 +421,36 @@ impl Default for FeaturesConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LocksConfig {
-    /// Directory of the `darkhorses_update_<job>.lock` files.
+    /// `locks.dir` (env `DARKHORSES_LOCKS_DIR`): directory of the lock files, one per job and
+    /// database. Empty or unset: the per-user [`default_lock_dir`], never a world-shared one.
     pub dir: PathBuf,
 }
 
 impl Default for LocksConfig {
     fn default() -> Self {
-        Self { dir: PathBuf::from(defaults::LOCK_DIR) }
+        Self { dir: default_lock_dir(&BTreeMap::new()) }
     }
+}
+
+/// The per-user lock directory when `locks.dir` is empty or unset: `$XDG_RUNTIME_DIR/darkhorses`
+/// (a tmpfs only this user can write, emptied at logout), else `$HOME/.cache/darkhorses/locks`,
+/// else `/tmp/darkhorses-<uid>`. A lock file in a directory every user shares would let one
+/// user's file block every other user's runs; the lock module creates the directory 0700.
+pub fn default_lock_dir(env: &BTreeMap<String, String>) -> PathBuf {
+    let absolute = |var: &str| env.get(var).map(PathBuf::from).filter(|p| p.is_absolute());
+    if let Some(runtime) = absolute("XDG_RUNTIME_DIR") {
+        return runtime.join("darkhorses");
+    }
+    if let Some(home) = absolute("HOME") {
+        return home.join(".cache").join("darkhorses").join("locks");
+    }
+    // The owner of /proc/self is this process's user: std has no getuid, and the uid is stable
+    // where a user name from the environment might not be set at all (cron, systemd).
+    let uid = {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata("/proc/self").map(|m| m.uid().to_string()).unwrap_or_else(|_| "unknown".to_string())
+    };
+    PathBuf::from(format!("/tmp/darkhorses-{uid}"))
 }
 
 /// Settings of the simulated API (`darkhorses sandbox`, `--sandbox`).
@@ -645,10 +676,15 @@ pub fn load_from(
     }
     layers.apply_env(env)?;
     layers.apply_flags(flags)?;
-    let config: Config = serde_path_to_error::deserialize(layers.tree.clone()).map_err(|e| {
+    let mut config: Config = serde_path_to_error::deserialize(layers.tree.clone()).map_err(|e| {
         let key = e.path().to_string();
         Error::InvalidValue { place: layers.place_of(&key), key, message: e.inner().to_string() }
     })?;
+    // The built-in lock directory depends on who runs us: resolved here, from the same snapshot
+    // of the environment as every other value.
+    if config.locks.dir.as_os_str().is_empty() || layers.origins.get("locks.dir") == Some(&Origin::Default) {
+        config.locks.dir = default_lock_dir(env);
+    }
     validate(&config, &layers)?;
     check_supabase(&config, env)?;
     let mut paths = Vec::new();
@@ -726,6 +762,7 @@ fn validate(config: &Config, layers: &Layers) -> Result<(), Error> {
         ("database.pool_size", config.database.pool_size as u64),
         ("database.connection_timeout", config.database.connection_timeout),
         ("database.query_timeout", config.database.query_timeout),
+        ("database.busy_timeout", config.database.busy_timeout),
         ("retry.max_attempts", u64::from(config.retry.max_attempts)),
     ];
     for (key, value) in at_least_one {
@@ -929,6 +966,38 @@ mod tests {
         let missing: Vec<&String> =
             loaded.origins.iter().filter(|(_, o)| !matches!(o, Origin::File { .. })).map(|(k, _)| k).collect();
         assert!(missing.is_empty(), "keys missing from {DEFAULT_FILE}: {missing:?}");
+    }
+
+    #[test]
+    fn lock_dir_defaults_to_a_per_user_directory_never_shared_tmp() {
+        let dir = |pairs: &[(&str, &str)]| from_env(pairs).unwrap().config.locks.dir;
+        assert_eq!(
+            dir(&[("XDG_RUNTIME_DIR", "/run/user/1000"), ("HOME", "/home/ann")]),
+            Path::new("/run/user/1000/darkhorses")
+        );
+        assert_eq!(dir(&[("HOME", "/home/ann")]), Path::new("/home/ann/.cache/darkhorses/locks"));
+        // A relative or empty value is no base for a lock directory.
+        assert_eq!(
+            dir(&[("XDG_RUNTIME_DIR", "run"), ("HOME", "/home/ann")]),
+            Path::new("/home/ann/.cache/darkhorses/locks")
+        );
+        let fallback = dir(&[]);
+        assert!(fallback.to_string_lossy().starts_with("/tmp/darkhorses-"), "{}", fallback.display());
+        assert_ne!(fallback, Path::new("/tmp"));
+        // Still configurable, and an empty value means the default.
+        assert_eq!(dir(&[("DARKHORSES_LOCKS_DIR", "/srv/locks"), ("HOME", "/home/ann")]), Path::new("/srv/locks"));
+        let loaded =
+            load_from(Some((Path::new("x.yaml"), "locks:\n  dir: \"\"\n")), &env(&[("HOME", "/h")]), &[]).unwrap();
+        assert_eq!(loaded.config.locks.dir, Path::new("/h/.cache/darkhorses/locks"));
+    }
+
+    #[test]
+    fn busy_timeout_is_a_database_key_with_an_env_name() {
+        assert_eq!(from_env(&[]).unwrap().config.database.busy_timeout, defaults::DATABASE_BUSY_TIMEOUT_SECS);
+        let loaded = from_env(&[("DARKHORSES_DATABASE_BUSY_TIMEOUT", "5")]).unwrap();
+        assert_eq!(loaded.config.database.busy_timeout, 5);
+        assert_eq!(env_name("database.busy_timeout"), "DARKHORSES_DATABASE_BUSY_TIMEOUT");
+        assert!(err(from_env(&[("DARKHORSES_DATABASE_BUSY_TIMEOUT", "0")])).contains("database.busy_timeout"));
     }
 
     #[test]

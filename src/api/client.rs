@@ -4,7 +4,7 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::{NaiveDate, Utc};
@@ -99,6 +99,19 @@ struct Shared {
     policy: RetryPolicy,
     budget: Arc<Budget>,
     counters: Counters,
+    login: Login,
+}
+
+/// Until the API has accepted these credentials once, requests go one at a time, and a 401/403
+/// fails the requests that were waiting behind it without sending them: wrong credentials cost
+/// one request, not one per unit in flight.
+#[derive(Debug, Default)]
+struct Login {
+    accepted: AtomicBool,
+    /// Held by the one request in flight while the credentials are unproven.
+    first: tokio::sync::Mutex<()>,
+    /// When the last 401/403 answered, with its URL and status.
+    rejected: std::sync::Mutex<Option<(std::time::Instant, String, u16)>>,
 }
 
 /// The Racing API client. Cheap to clone; clones share one rate budget and one set of counters.
@@ -235,6 +248,7 @@ impl Client {
                 policy: RetryPolicy::from_config(retry, api.max_retries),
                 budget,
                 counters: Counters::default(),
+                login: Login::default(),
             }),
             priority: Priority::default(),
             cancel: CancellationToken::new(),
@@ -433,8 +447,44 @@ impl Client {
         Ok(pages)
     }
 
-    /// Sends one request through the budget, retrying as `retry::classify` decides.
+    /// Sends one request, alone while the credentials are unproven (see [`Login`]).
     async fn fetch(&self, request: &Request, priority: Priority) -> Result<RawResponse, Error> {
+        let login = &self.shared.login;
+        if login.accepted.load(Ordering::Acquire) {
+            return self.send(request, priority).await;
+        }
+        let waiting_since = std::time::Instant::now();
+        let _alone = tokio::select! {
+            biased;
+            () = self.cancel.cancelled() => return Err(Error::Cancelled),
+            guard = login.first.lock() => guard,
+        };
+        let rejected = login.rejected.lock().map(|r| r.clone()).unwrap_or_default();
+        if let Some((at, url, status)) = rejected
+            && at >= waiting_since
+        {
+            // The request ahead of this one was refused while this one waited: the same
+            // credentials would be refused again.
+            return Err(Error::Unauthorized { url, status });
+        }
+        let result = self.send(request, priority).await;
+        match &result {
+            Err(Error::Unauthorized { url, status }) => {
+                if let Ok(mut r) = login.rejected.lock() {
+                    *r = Some((std::time::Instant::now(), url.clone(), *status));
+                }
+            }
+            // Any answer the server gave past authentication proves the credentials.
+            Ok(_) | Err(Error::NotFound { .. } | Error::Rejected { .. }) => {
+                login.accepted.store(true, Ordering::Release)
+            }
+            Err(_) => {}
+        }
+        result
+    }
+
+    /// Sends one request through the budget, retrying as `retry::classify` decides.
+    async fn send(&self, request: &Request, priority: Priority) -> Result<RawResponse, Error> {
         let shared = &*self.shared;
         let counters = &shared.counters;
         let url = request.url.as_str();

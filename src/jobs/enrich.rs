@@ -147,7 +147,7 @@ async fn write(
         return Ok(());
     }
     let stats = ctx.store()?.write_horses(horses, responses, ctx.dry_run).await?;
-    report.add_writes(&stats);
+    ctx.record_writes(report, &stats);
     horses.clear();
     responses.clear();
     Ok(())

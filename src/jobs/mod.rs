@@ -5,7 +5,7 @@
 //! the same rows. Jobs never call each other and never build their own clients.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -40,6 +40,44 @@ pub struct JobContext {
     pub cancel: CancellationToken,
     pub store: Option<Arc<dyn Store>>,
     pub api: Option<Arc<crate::api::Client>>,
+    /// What this run has committed so far: the runner records it in `job_runs` even when the job
+    /// ends in an error and its report is lost. Fresh for every run (`runner::execute`).
+    pub committed: Committed,
+}
+
+/// The writes a run committed, counted as they commit (never in a dry run).
+#[derive(Debug, Clone, Default)]
+pub struct Committed(Arc<Mutex<CommittedCounts>>);
+
+/// A snapshot of [`Committed`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommittedCounts {
+    /// Units (a kind and a day) written.
+    pub units: u64,
+    /// Per table: inserted, updated, unchanged.
+    pub rows: BTreeMap<String, TableCounts>,
+}
+
+impl CommittedCounts {
+    pub fn rows_written(&self) -> u64 {
+        self.rows.values().map(TableCounts::written).sum()
+    }
+}
+
+impl Committed {
+    /// Count one committed write; `unit` when it was a whole unit.
+    pub fn add(&self, stats: &WriteStats, unit: bool) {
+        // A poisoned count only means a panic elsewhere mid-add; the numbers are still the best known.
+        let mut counts = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        counts.units += u64::from(unit);
+        for (table, c) in &stats.tables {
+            counts.rows.entry(table.clone()).or_default().absorb(*c);
+        }
+    }
+
+    pub fn snapshot(&self) -> CommittedCounts {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
 }
 
 impl std::fmt::Debug for JobContext {
@@ -55,6 +93,14 @@ impl JobContext {
     /// The store, or an error saying this job needs one.
     pub fn store(&self) -> Result<&Arc<dyn Store>> {
         self.store.as_ref().ok_or_else(|| crate::Error::Fatal("this job needs a database, and none was opened".into()))
+    }
+
+    /// Count a write in the report and, unless this is a dry run, in what the run committed.
+    pub fn record_writes(&self, report: &mut JobReport, stats: &WriteStats) {
+        report.add_writes(stats);
+        if !self.dry_run {
+            self.committed.add(stats, false);
+        }
     }
 
     /// The API client, or an error saying this job needs one.

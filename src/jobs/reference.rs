@@ -48,7 +48,7 @@ impl UpdateJob for Reference {
         }
         report.entities = (data.courses.len() + data.regions.len() + data.bookmakers.len()) as u64;
         let stats = store.write_reference(&data, ctx.dry_run).await?;
-        report.add_writes(&stats);
+        ctx.record_writes(&mut report, &stats);
         Ok(report)
     }
 }

@@ -1,14 +1,20 @@
 //! Running one job once: its locks, its `job_runs` row, its report. Used by the CLI and the
 //! orchestrator alike, so every run, manual or scheduled, is recorded the same way.
+//!
+//! The locks are per job and database: the file lock is named after the database the store
+//! writes (`Store::lock_scope`), and Postgres adds an advisory lock keyed by schema and job.
+//! Holding both, a run knows every earlier `running` row of its job in that database belongs to a
+//! run that ended without finishing (SIGKILL, a crash, a power cut), and closes those rows as
+//! `failed` before starting its own, so history and health tell the truth.
 
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 
-use super::{ApiCounts, JobContext, JobReport, UpdateJob};
+use super::{ApiCounts, Committed, JobContext, JobReport, UpdateJob};
 use crate::error::Result;
 use crate::lock::{JobLock, LockAttempt};
-use crate::store::{FinishedJobRun, NewJobRun, RunStatus, Trigger};
+use crate::store::{FinishedJobRun, NewJobRun, RunStatus, Store, Trigger};
 
 /// How a run ended.
 #[derive(Debug)]
@@ -38,23 +44,42 @@ pub async fn execute(
     slot: Option<DateTime<Utc>>,
 ) -> Result<Execution> {
     let name = job.name().to_string();
-    let _file_lock = match JobLock::acquire(&ctx.config.locks.dir, &name)? {
+    // A fresh count of what this run commits, whatever the caller's context held before.
+    let ctx = &JobContext { committed: Committed::default(), ..ctx.clone() };
+    let scope = ctx.store.as_ref().map(|s| s.lock_scope());
+    let _file_lock = match JobLock::acquire_for(&ctx.config.locks.dir, &name, scope.as_deref())? {
         LockAttempt::Acquired(lock) => lock,
         LockAttempt::Held(holder) => {
-            return Ok(Execution::Skipped { reason: format!("{name} is already running: {holder}; skipped") });
+            let into = scope.as_deref().map(|s| format!(" (into {s})")).unwrap_or_default();
+            return Ok(Execution::Skipped { reason: format!("{name} is already running: {holder}{into}; skipped") });
         }
     };
     let _db_lock = match &ctx.store {
         Some(store) => match store.try_job_lock(&name).await? {
             Some(lock) => Some(lock),
             None => {
+                // The holder may be on this host (another user, another lock directory) or another.
+                let holder = match store.job_lock_holder(&name).await {
+                    Ok(Some(holder)) => holder,
+                    Ok(None) => "another process".to_string(),
+                    Err(e) => {
+                        tracing::debug!(error = %e, "could not read who holds the database lock");
+                        "another process".to_string()
+                    }
+                };
                 return Ok(Execution::Skipped {
-                    reason: format!("{name} is already running on another host (database lock held); skipped"),
+                    reason: format!(
+                        "{name} is already running: {holder} holds its database lock in {}; skipped",
+                        store.lock_scope()
+                    ),
                 });
             }
         },
         None => None,
     };
+    if let Some(store) = ctx.store.as_ref().filter(|_| !ctx.dry_run) {
+        close_dead_runs(store.as_ref(), &name, ctx.clock.now()).await;
+    }
 
     let started_at = ctx.clock.now();
     let clock_start = Instant::now();
@@ -130,20 +155,63 @@ pub async fn execute(
         }
         Err(e) => {
             if let (Some(store), Some(id)) = (&ctx.store, run_id) {
+                // The report is lost with the error, but what the run committed before it stays in
+                // the database and is counted here: the ledger never says 0 rows for rows written.
+                let committed = ctx.committed.snapshot();
                 let finish = FinishedJobRun {
                     status: RunStatus::Failed,
                     finished_at,
                     api_calls: api.calls as i64,
                     api_errors: api.errors as i64,
-                    rows_written: 0,
+                    rows_written: committed.rows_written() as i64,
                     error: Some(e.to_string()),
-                    summary: serde_json::json!({ "job": name, "error": e.to_string() }),
+                    summary: serde_json::json!({
+                        "job": name,
+                        "error": e.to_string(),
+                        "units_done": committed.units,
+                        "rows": committed.rows,
+                    }),
                 };
                 if let Err(record_error) = store.finish_job_run(id, &finish).await {
                     tracing::warn!(error = %record_error, "could not record the failed run in job_runs");
                 }
             }
             Err(e)
+        }
+    }
+}
+
+/// Close the `running` rows of `job` left by runs that ended without finishing. The caller holds
+/// the job's locks for this database, so no other run of the job can be writing into it, with one
+/// exception kept alive: a run on this host whose process still exists (a second user whose own
+/// lock directory hides it from ours, on SQLite where there is no database lock) is left alone.
+/// Failing to close them is logged, never fatal: the run itself matters more.
+async fn close_dead_runs(store: &dyn Store, job: &str, now: DateTime<Utc>) {
+    let runs = match store.running_job_runs(job).await {
+        Ok(runs) => runs,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read earlier running rows of {job} in job_runs");
+            return;
+        }
+    };
+    let host = crate::lock::hostname();
+    let me = i64::from(std::process::id());
+    for run in runs {
+        let pid = run.pid.unwrap_or_default();
+        let run_host = run.host.clone().unwrap_or_else(|| "an unknown host".to_string());
+        if run_host == host && pid != me && pid > 0 && std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            tracing::debug!(run_id = run.id, pid, "an earlier running row's process is alive; left alone");
+            continue;
+        }
+        let reason = format!(
+            "the run of {job} by pid {pid} on {run_host}, started {}, ended without finishing (killed or crashed); \
+             marked failed by the next run",
+            run.started_at.format("%Y-%m-%dT%H:%M:%SZ")
+        );
+        match store.fail_dead_job_run(run.id, now, &reason).await {
+            Ok(true) => tracing::warn!(run_id = run.id, pid, host = %run_host, "{reason}"),
+            Ok(false) => {}
+            Err(e) => tracing::warn!(run_id = run.id, error = %e, "could not mark a dead run failed in job_runs"),
         }
     }
 }

@@ -181,9 +181,11 @@ pub const CANCEL_GRACE: Duration = Duration::from_secs(20);
 /// run, so reruns end with the same rows). A process killed at any moment has lost the calls of
 /// at most `UNITS_IN_FLIGHT` units: everything written is complete in `fetch_coverage`.
 ///
-/// A unit that fails after its retries is recorded (coverage `failed`, an error line) and the
-/// others go on; an error that dooms every unit (credentials, settings) stops the run with that
-/// error. A cancel starts no other unit: the units in flight finish and are written (within
+/// A unit that fails after its retries, or whose write fails (another process held the SQLite
+/// write lock past `database.busy_timeout`, any store error on that unit), is recorded (coverage
+/// `failed` where the database takes it, an error line) and the others go on; an error that dooms
+/// every unit (credentials, settings) stops the run with that error. What was committed before
+/// is counted in `ctx.committed` either way. A cancel starts no other unit: the units in flight finish and are written (within
 /// [`CANCEL_GRACE`]), the rest are left for the next run, and the report gets an error line
 /// saying so, so the run ends `partial` (or `failed` if nothing was done) rather than `succeeded`.
 pub async fn run_units(
@@ -239,9 +241,19 @@ pub async fn run_units(
         match outcome {
             Ok(unit) => {
                 let writing = std::time::Instant::now();
-                let stats = store.write_unit(&unit, ctx.dry_run).await?;
+                let stats = match store.write_unit(&unit, ctx.dry_run).await {
+                    Ok(stats) => stats,
+                    Err(e) => {
+                        fail_unit(ctx, store.as_ref(), key, unit.api_calls, &e.to_string(), report).await;
+                        progress.inc();
+                        continue;
+                    }
+                };
                 let write_ms = writing.elapsed().as_millis() as u64;
                 report.add_writes(&stats);
+                if !ctx.dry_run {
+                    ctx.committed.add(&stats, true);
+                }
                 report.units_done += 1;
                 report.races += unit.races.len() as u64;
                 match unit.kind {
@@ -276,14 +288,7 @@ pub async fn run_units(
                     report.notes.push(why);
                 }
             }
-            Err(e) => {
-                tracing::warn!(unit = %key, error = %e, "unit failed");
-                if !ctx.dry_run {
-                    store.mark_unit_failed(key.kind, key.date, 0, &e.to_string()).await?;
-                }
-                report.units_failed += 1;
-                report.errors.push(format!("{key}: {e}"));
-            }
+            Err(e) => fail_unit(ctx, store.as_ref(), key, 0, &e.to_string(), report).await,
         }
         progress.inc();
     }
@@ -298,4 +303,25 @@ pub async fn run_units(
         report.errors.push(line);
     }
     Ok(())
+}
+
+/// Record a unit that failed (fetching or writing): a log line, its coverage `failed` (when the
+/// database takes the write: after a lock timeout it may not), an error line in the report.
+async fn fail_unit(
+    ctx: &JobContext,
+    store: &dyn crate::store::Store,
+    key: UnitKey,
+    api_calls: u32,
+    error: &str,
+    report: &mut JobReport,
+) {
+    tracing::warn!(unit = %key, error = %error, "unit failed");
+    if !ctx.dry_run
+        && let Err(e) = store.mark_unit_failed(key.kind, key.date, api_calls, error).await
+    {
+        // Coverage without a row for this unit means "not fetched": the next run fetches it anyway.
+        tracing::warn!(unit = %key, error = %e, "could not record the failed unit in fetch_coverage");
+    }
+    report.units_failed += 1;
+    report.errors.push(format!("{key}: {error}"));
 }

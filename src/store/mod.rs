@@ -28,6 +28,10 @@ pub enum Error {
     /// The URL or settings are wrong.
     #[error("{0}")]
     Config(String),
+    /// Another process held the database's write lock for longer than `database.busy_timeout`
+    /// (SQLite): the write that waited failed, nothing of it was kept. Names the file and the key.
+    #[error("{0}")]
+    Busy(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -295,6 +299,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// A description for messages, without secrets: `sqlite:darkhorses.db`, `postgres://user@host:5432/db (schema s)`.
     fn describe(&self) -> String;
 
+    /// The database this store writes, as one stable string without user or password: what a job
+    /// lock protects. `sqlite:<canonical path>`, `postgres://host:port/db (schema s)`. Two stores
+    /// with equal scopes write the same tables.
+    fn lock_scope(&self) -> String;
+
     /// Apply every pending migration, each in its own transaction, under a lock. Returns what was applied.
     async fn migrate(&self) -> Result<Vec<MigrationState>>;
 
@@ -351,6 +360,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn horses_needing_enrichment(&self, limit: u32) -> Result<Vec<String>>;
 
     async fn start_job_run(&self, run: &NewJobRun) -> Result<i64>;
+
+    /// The `running` rows of `job`, oldest first: a run holding the job's lock calls this before
+    /// starting its own row, and every row it gets is a run that ended without finishing.
+    async fn running_job_runs(&self, job: &str) -> Result<Vec<JobRun>>;
+
+    /// Close a run that ended without finishing (killed, crashed): `status = failed`,
+    /// `finished_at`, `error`. Only a row still `running` changes; `Ok(false)` when there was none.
+    async fn fail_dead_job_run(&self, id: i64, finished_at: DateTime<Utc>, error: &str) -> Result<bool>;
     async fn finish_job_run(&self, id: i64, run: &FinishedJobRun) -> Result<()>;
     /// The latest `limit` runs of each job (or of the one job named), newest first
     /// (`started_at` then `id` descending). A second start of the same (job, slot) is refused
@@ -370,8 +387,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn end_dry_run(&self) -> Result<()>;
 
     /// Take the cross-host lock for a job (Postgres: session advisory lock on a dedicated
-    /// connection). `Ok(None)`: another host holds it. SQLite: always granted (the file lock suffices).
+    /// connection, keyed by schema and job). `Ok(None)`: another process holds it (see
+    /// [`Store::job_lock_holder`]). SQLite: always granted (the file lock suffices).
     async fn try_job_lock(&self, job: &str) -> Result<Option<Box<dyn HeldLock>>>;
+
+    /// Who holds `job`'s database lock, as a phrase for the "already running" message
+    /// (`pid 4242 on web-1 (server session 9876, since 06:00:03Z)`), when the database can say.
+    async fn job_lock_holder(&self, job: &str) -> Result<Option<String>>;
 }
 
 pub mod migrations;

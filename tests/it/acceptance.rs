@@ -184,6 +184,15 @@ fn lock_holder(path: &Path) -> Option<Value> {
     serde_json::from_str(text.trim()).ok()
 }
 
+/// The lock file of `job` in `dir`, named after the job and a hash of its database.
+fn job_lock_file(dir: &Path, job: &str) -> Option<std::path::PathBuf> {
+    let prefix = format!("darkhorses_update_{job}_");
+    std::fs::read_dir(dir).ok()?.filter_map(Result::ok).map(|e| e.path()).find(|p| {
+        p.file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with(&prefix) && n.to_string_lossy().ends_with(".lock"))
+    })
+}
+
 #[test]
 fn a_second_run_is_skipped_naming_the_first_and_kill_9_frees_the_lock() {
     let dir = TempDir::new().unwrap();
@@ -200,12 +209,13 @@ fn a_second_run_is_skipped_naming_the_first_and_kill_9_frees_the_lock() {
             .unwrap(),
     );
     let pid = first.0.id();
-    let lock = dir.path().join("locks/darkhorses_update_backfill.lock");
+    let mut lock = std::path::PathBuf::new();
     let holder = wait_for(Duration::from_secs(120), "the first run to record itself in its lock file", || {
         if let Some(status) = first.0.try_wait().unwrap() {
             let stderr = std::fs::read_to_string(dir.path().join("first.err")).unwrap_or_default();
             panic!("the first run ended ({status}) before taking its lock:\n{stderr}");
         }
+        lock = job_lock_file(&dir.path().join("locks"), "backfill")?;
         lock_holder(&lock).filter(|h| h["pid"].as_u64() == Some(u64::from(pid)))
     });
     let host = holder["host"].as_str().unwrap().to_string();

@@ -1,6 +1,7 @@
 //! `darkhorses backfill` through the binary against the sandbox on 127.0.0.1: resumable after a
 //! SIGKILL with no more calls than the units in flight, a SIGTERM that lets the units in flight
-//! finish and records the run, and optional horse enrichment.
+//! finish and records the run, optional horse enrichment, another process holding the SQLite
+//! write lock, locks per database, and the ledger after a SIGKILL.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -101,9 +102,31 @@ impl World {
 
     /// Start the tool with its output in files (a pipe nobody reads could block it).
     fn spawn(&self, db: &Path, args: &[&str]) -> Child {
+        self.spawn_with(db, args, &[])
+    }
+
+    fn spawn_with(&self, db: &Path, args: &[&str], env: &[(&str, &str)]) -> Child {
         let out = std::fs::File::create(self.dir.path().join(format!("{}.out", stem(db)))).unwrap();
         let err = std::fs::File::create(self.dir.path().join(format!("{}.err", stem(db)))).unwrap();
-        self.tool(db, args).stdout(Stdio::from(out)).stderr(Stdio::from(err)).spawn().unwrap()
+        let mut cmd = self.tool(db, args);
+        cmd.envs(env.iter().copied());
+        cmd.stdout(Stdio::from(out)).stderr(Stdio::from(err)).spawn().unwrap()
+    }
+
+    fn spawned_stdout(&self, db: &Path) -> String {
+        std::fs::read_to_string(self.dir.path().join(format!("{}.out", stem(db)))).unwrap_or_default()
+    }
+
+    /// Wait (bounded) until `done` holds, failing with the child's stderr if it ends first.
+    fn wait_while_running(&self, child: &mut Child, db: &Path, what: &str, mut done: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while !done() {
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!("the run ended ({status}) before {what}:\n{}", self.spawned_stderr(db));
+            }
+            assert!(Instant::now() < deadline, "gave up waiting for {what}:\n{}", self.spawned_stderr(db));
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     fn spawned_stderr(&self, db: &Path) -> String {
@@ -377,6 +400,145 @@ fn rejected_horse_profiles_are_fatal() {
     let asked = w.calls_to(HORSE_PRO);
     assert!((1..=PROFILES_IN_FLIGHT as u64).contains(&asked), "the first 401 stops enrichment: {asked} calls");
     assert_eq!(complete_units(&db), 1);
-    let runs = query(&db, "SELECT status FROM job_runs");
-    assert_eq!(runs, vec![vec!["failed".to_string()]]);
+    // The run ends in an error, and its ledger row still counts the unit it committed.
+    let runs = query(&db, "SELECT status, rows_written > 0 FROM job_runs");
+    assert_eq!(runs, vec![vec!["failed".to_string(), "1".to_string()]]);
+}
+
+/// Issue 15, item 4: another process holding the SQLite write lock (a second writer, a `sqlite3`
+/// shell) makes the run wait, saying so in the log, and the run then completes; opening the
+/// up-to-date database does not need the lock at all.
+#[test]
+fn a_backfill_waits_for_another_sqlite_writer_and_logs_while_it_waits() {
+    let w = World::new(0.0, Plan::Pro);
+    let db = w.db("waits.db");
+    let migrate = w.run(&db, &["db", "migrate"], &[]);
+    assert!(migrate.status.success(), "{}", text(&migrate));
+    let writer = Connection::open(&db).unwrap();
+    writer.execute_batch("BEGIN IMMEDIATE").unwrap();
+
+    let range = ["backfill", "--from", "2025-10-12", "--to", "2025-10-14"];
+    let mut child = w.spawn(&db, &range);
+    let waiting = format!("waiting for the SQLite write lock on {} held by another process", db.display());
+    w.wait_while_running(&mut child, &db, "the wait for the write lock was logged", || {
+        w.spawned_stderr(&db).contains(&waiting)
+    });
+    writer.execute_batch("ROLLBACK").unwrap();
+    let status = child.wait().unwrap();
+    let stderr = w.spawned_stderr(&db);
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("s so far"), "{stderr}");
+    assert_eq!(complete_units(&db), 6, "{stderr}");
+    let runs = query(&db, "SELECT status, rows_written > 0 FROM job_runs");
+    assert_eq!(runs, vec![vec!["succeeded".to_string(), "1".to_string()]]);
+}
+
+/// Issue 15, item 4: a unit whose write cannot get the SQLite write lock within
+/// `database.busy_timeout` fails alone (an error line naming the key, coverage `failed`, exit 1);
+/// the units before and after it are written, `job_runs` counts every row committed, and a rerun
+/// fetches the failed unit.
+#[test]
+fn a_unit_that_cannot_get_the_sqlite_write_lock_fails_alone_and_job_runs_counts_what_was_committed() {
+    let w = World::new(0.0, Plan::Pro);
+    let db = w.db("busy.db");
+    let range = ["--json", "backfill", "--from", "2025-10-05", "--to", "2025-10-14"];
+    let units = 10 * 2;
+    let slow = [("DARKHORSES_API_RATE_LIMIT", "4"), ("DARKHORSES_DATABASE_BUSY_TIMEOUT", "1")];
+    let mut child = w.spawn_with(&db, &range, &slow);
+    w.wait_while_running(&mut child, &db, "two units were written", || complete_units(&db) >= 2);
+
+    let writer = Connection::open(&db).unwrap();
+    writer.execute_batch("BEGIN IMMEDIATE").unwrap();
+    w.wait_while_running(&mut child, &db, "a unit failed on the lock", || {
+        w.spawned_stderr(&db).contains("unit failed")
+    });
+    writer.execute_batch("ROLLBACK").unwrap();
+    let status = child.wait().unwrap();
+    let stderr = w.spawned_stderr(&db);
+    assert_eq!(status.code(), Some(1), "a run with a failed unit exits 1:\n{stderr}");
+
+    let report: serde_json::Value = serde_json::from_str(&w.spawned_stdout(&db)).unwrap_or_else(|e| {
+        panic!("no JSON report ({e}):\n{}\n{stderr}", w.spawned_stdout(&db));
+    });
+    let failed = report["units_failed"].as_u64().unwrap();
+    let done = report["units_done"].as_u64().unwrap();
+    assert!(failed >= 1, "{report}");
+    assert_eq!(done + failed, units as u64, "every other unit went on: {report}");
+    for line in report["errors"].as_array().unwrap() {
+        let line = line.as_str().unwrap();
+        assert!(line.contains("database.busy_timeout") && line.contains(&db.display().to_string()), "{line}");
+    }
+    let reported: u64 = report["rows"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|c| c["inserted"].as_u64().unwrap() + c["updated"].as_u64().unwrap())
+        .sum();
+    let runs = query(&db, "SELECT status, rows_written FROM job_runs");
+    assert_eq!(runs, vec![vec!["partial".to_string(), reported.to_string()]], "{stderr}");
+    assert!(reported > 0);
+    assert_eq!(complete_units(&db), done as i64);
+    assert_eq!(scalar(&db, "SELECT count(*) FROM fetch_coverage WHERE status = 'failed'"), failed as i64, "{stderr}");
+
+    let rerun = w.run(&db, &range[1..], &[]);
+    assert!(rerun.status.success(), "{}", text(&rerun));
+    assert_eq!(complete_units(&db), units);
+}
+
+/// Issue 15, item 5: the lock is per job and database, so two backfills into two SQLite files on
+/// one host (one lock directory) both run, while a second backfill into the same file is skipped
+/// naming the holder and the database.
+#[test]
+fn two_backfills_into_two_sqlite_files_on_one_host_both_run() {
+    let w = World::new(0.0, Plan::Pro);
+    let locks = w.dir.path().join("shared-locks");
+    let locks = locks.to_str().unwrap();
+    let (a, b) = (w.db("first.db"), w.db("second.db"));
+    let long = ["backfill", "--from", "2025-09-15", "--to", "2025-10-14"];
+    let mut first = w.spawn_with(&a, &long, &[("DARKHORSES_LOCKS_DIR", locks), ("DARKHORSES_API_RATE_LIMIT", "4")]);
+    w.wait_while_running(&mut first, &a, "the first run wrote a unit", || complete_units(&a) >= 1);
+
+    let day = ["backfill", "--from", "2025-10-14", "--to", "2025-10-14"];
+    let second = w.run(&b, &day, &[("DARKHORSES_LOCKS_DIR", locks)]);
+    assert!(second.status.success(), "{}", text(&second));
+    assert!(!String::from_utf8_lossy(&second.stdout).contains("already running"), "{}", text(&second));
+    assert_eq!(complete_units(&b), 2, "{}", text(&second));
+
+    let same = w.run(&a, &day, &[("DARKHORSES_LOCKS_DIR", locks)]);
+    assert!(same.status.success(), "{}", text(&same));
+    let stdout = String::from_utf8_lossy(&same.stdout);
+    let canonical = std::fs::canonicalize(&a).unwrap();
+    assert!(stdout.contains(&format!("backfill is already running: pid {} on ", first.id())), "{stdout}");
+    assert!(stdout.contains(&format!("(into sqlite:{})", canonical.display())), "{stdout}");
+    assert!(first.try_wait().unwrap().is_none(), "the first run must still be running for this to mean anything");
+    first.kill().unwrap();
+    first.wait().unwrap();
+}
+
+/// Issue 15, item 6: a SIGKILLed run cannot finish its `job_runs` row; the next run of the job
+/// (holding the lock, so the earlier holder is gone) marks it `failed`, naming the pid and host,
+/// with `finished_at` its own "now", and then runs.
+#[test]
+fn a_sigkilled_run_is_marked_failed_by_the_next_run_of_the_job() {
+    let w = World::new(0.0, Plan::Pro);
+    let db = w.db("killed.db");
+    let range = ["backfill", "--from", "2025-10-05", "--to", "2025-10-14"];
+    let mut child = w.spawn_with(&db, &range, &[("DARKHORSES_API_RATE_LIMIT", "4")]);
+    w.wait_while_running(&mut child, &db, "a unit was written", || complete_units(&db) >= 1);
+    let pid = child.id();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(query(&db, "SELECT status FROM job_runs"), vec![vec!["running".to_string()]]);
+
+    let rerun = w.run(&db, &range, &[]);
+    assert!(rerun.status.success(), "{}", text(&rerun));
+    let runs = query(&db, "SELECT status, finished_at, error FROM job_runs ORDER BY id");
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    let (status, finished_at, error) = (&runs[0][0], &runs[0][1], &runs[0][2]);
+    assert_eq!(status, "failed", "{runs:?}");
+    assert_eq!(finished_at, "2025-10-15T12:00:00Z", "finished_at is the next run's now");
+    let who = format!("pid {pid} on {}", darkhorses::lock::hostname());
+    assert!(error.contains(&who) && error.contains("ended without finishing (killed or crashed)"), "{error}");
+    assert_eq!(runs[1][0], "succeeded", "{runs:?}");
+    assert!(String::from_utf8_lossy(&rerun.stderr).contains(&who), "the rerun says so:\n{}", text(&rerun));
 }

@@ -213,6 +213,29 @@ async fn a_401_is_fatal_after_exactly_one_request() {
     assert_eq!(client.stats().calls, 1);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn wrong_credentials_cost_one_request_however_many_are_in_flight() {
+    // A slow 401: without the credentials gate the other requests would all leave meanwhile.
+    let fake = Fake::start(|_, _| {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        json(401, r#"{"detail":"Invalid credentials"}"#)
+    })
+    .await;
+    let client = client(&fake);
+    let calls: Vec<_> = (0..4)
+        .map(|_| {
+            let client = client.clone();
+            tokio::spawn(async move { client.courses(&regions()).await })
+        })
+        .collect();
+    for call in calls {
+        let err = call.await.unwrap().unwrap_err();
+        assert!(matches!(err, Error::Unauthorized { status: 401, .. }), "{err}");
+    }
+    assert_eq!(fake.hits().len(), 1, "{:?}", fake.hits());
+    assert_eq!(client.stats().calls, 1);
+}
+
 #[tokio::test]
 async fn not_found_and_unprocessable_are_not_retried() {
     let fake = Fake::start(|_, hit| {

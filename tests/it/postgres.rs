@@ -366,6 +366,40 @@ async fn a_job_lock_is_held_until_dropped() {
     }
 }
 
+/// Issue 15, item 5: a run refused the database lock says who holds it (pid and host, read from
+/// the holder's session), not "another host" when the holder is this host; another schema of the
+/// same database is another database and runs.
+#[tokio::test]
+async fn a_run_refused_the_database_lock_names_the_holder_on_this_host() {
+    let db = test_db!();
+    let store = db.open().await;
+    let held = store.try_job_lock("daily").await.expect("lock").expect("granted");
+    let dir = tempfile::tempdir().unwrap();
+    let run = |schema: &str| {
+        darkhorses(dir.path(), &db.url, schema, &["daily", "--days-ahead", "0", "--days-back", "0"])
+            .env("DARKHORSES_LOCKS_DIR", dir.path().join("locks"))
+            .env("DARKHORSES_LOGGING_DIR", dir.path().join("logs"))
+            .env("DARKHORSES_API_BASE_URL", "http://127.0.0.1:9/v1")
+            .env("RACING_API_USERNAME", "demo")
+            .env("RACING_API_PASSWORD", "demo")
+            .output()
+            .unwrap()
+    };
+    let out = run(&db.schema);
+    let stdout = stdout_of(&out);
+    assert_eq!(out.status.code(), Some(0), "a skipped run exits 0: {stdout}{}", stderr_of(&out));
+    let holder = format!("pid {} on {}", std::process::id(), darkhorses::lock::hostname());
+    assert!(stdout.contains("daily is already running: ") && stdout.contains(&holder), "wanted {holder:?}: {stdout}");
+    assert!(stdout.contains(&format!("(schema {})", db.schema)), "names the database: {stdout}");
+    assert!(!stdout.contains("another host"), "{stdout}");
+
+    let other = TestDb { url: db.url.clone(), schema: format!("{}_b", db.schema) };
+    other.sql(&format!("DROP SCHEMA IF EXISTS {0} CASCADE; CREATE SCHEMA {0}", other.schema)).await;
+    let out = run(&other.schema);
+    assert!(!stdout_of(&out).contains("already running"), "another schema is another database: {}", stdout_of(&out));
+    drop(held);
+}
+
 /// 20,000 runners of 38 columns in one unit: far past the 65,535 bind parameters one statement
 /// may carry, so this only works because rows go through COPY.
 #[tokio::test]

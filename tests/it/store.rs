@@ -209,6 +209,8 @@ store_cases!(
     records_that_cannot_be_stored_are_skipped_and_counted,
     raw_responses_are_kept_gzipped_with_their_sha256,
     reads_for_jobs_and_checks,
+    dead_running_runs_are_closed_failed_and_finished_ones_left_alone,
+    lock_scopes_name_the_database_without_credentials,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -922,6 +924,108 @@ mod cases {
         assert_eq!((counts["courses"], counts["horses"], counts["jockeys"]), (2, 5, 1), "{l}");
         assert!(db.store.try_job_lock("daily").await.unwrap().is_some(), "{l}");
     }
+
+    pub async fn dead_running_runs_are_closed_failed_and_finished_ones_left_alone(db: &TestDb) {
+        let l = db.label();
+        let run = |job: &str, started: DateTime<Utc>| NewJobRun {
+            job: job.into(),
+            slot: None,
+            trigger: Trigger::Manual,
+            started_at: started,
+            host: "host-a".into(),
+            pid: 4242,
+            dry_run: false,
+        };
+        let dead_1 = db.store.start_job_run(&run("backfill", at(6, 0))).await.unwrap();
+        let dead_2 = db.store.start_job_run(&run("backfill", at(7, 0))).await.unwrap();
+        let other_job = db.store.start_job_run(&run("daily", at(6, 30))).await.unwrap();
+        let done = db.store.start_job_run(&run("backfill", at(5, 0))).await.unwrap();
+        let finished = FinishedJobRun {
+            status: RunStatus::Succeeded,
+            finished_at: at(5, 10),
+            api_calls: 1,
+            api_errors: 0,
+            rows_written: 10,
+            error: None,
+            summary: json!({}),
+        };
+        db.store.finish_job_run(done, &finished).await.unwrap();
+
+        let running = db.store.running_job_runs("backfill").await.unwrap();
+        assert_eq!(running.iter().map(|r| r.id).collect::<Vec<_>>(), vec![dead_1, dead_2], "{l}: oldest first");
+        assert_eq!((running[0].pid, running[0].host.as_deref()), (Some(4242), Some("host-a")), "{l}");
+
+        assert!(db.store.fail_dead_job_run(dead_1, at(9, 0), "pid 4242 ended without finishing").await.unwrap());
+        assert!(!db.store.fail_dead_job_run(done, at(9, 0), "x").await.unwrap(), "{l}: a finished run stays");
+        let runs = db.store.latest_job_runs(Some("backfill"), 10).await.unwrap();
+        let by_id = |id: i64| runs.iter().find(|r| r.id == id).unwrap().clone();
+        let closed = by_id(dead_1);
+        assert_eq!(closed.status, "failed", "{l}");
+        assert_eq!(closed.finished_at, Some(at(9, 0)), "{l}");
+        assert_eq!(closed.error.as_deref(), Some("pid 4242 ended without finishing"), "{l}");
+        assert_eq!((by_id(done).status.as_str(), by_id(done).error), ("succeeded", None), "{l}");
+        assert_eq!(by_id(dead_2).status, "running", "{l}");
+        assert_eq!(db.store.running_job_runs("daily").await.unwrap()[0].id, other_job, "{l}: other jobs untouched");
+    }
+
+    pub async fn lock_scopes_name_the_database_without_credentials(db: &TestDb) {
+        let l = db.label();
+        let scope = db.store.lock_scope();
+        let again = store::open(&db.cfg).await.unwrap();
+        assert_eq!(again.lock_scope(), scope, "{l}: the same database, the same scope");
+        match &db.raw {
+            Raw::Sqlite { path, .. } => {
+                let canonical = std::fs::canonicalize(path).unwrap();
+                assert_eq!(scope, format!("sqlite:{}", canonical.display()), "{l}");
+            }
+            Raw::Postgres { schema, .. } => {
+                assert!(scope.starts_with("postgres://") && scope.ends_with(&format!("(schema {schema})")), "{scope}");
+                assert!(!scope.contains('@'), "{l}: no user or password in {scope}");
+            }
+        }
+        let other = db.fresh().await;
+        assert_ne!(other.store.lock_scope(), scope, "{l}: another database (or schema), another scope");
+        other.cleanup().await;
+    }
+}
+
+/// Issue 15, item 4: a database with nothing to migrate opens while another process holds its
+/// write lock (opening only reads), and a write that outwaits `database.busy_timeout` fails with
+/// `Error::Busy` naming the file and the key, and works once the lock is released.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_up_to_date_sqlite_database_opens_while_another_process_holds_the_write_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("busy.db");
+    let cfg = DatabaseConfig {
+        url: Secret::new(format!("sqlite:{}", path.display())),
+        busy_timeout: 1,
+        ..DatabaseConfig::default()
+    };
+    drop(store::open(&cfg).await.unwrap());
+
+    let writer = rusqlite::Connection::open(&path).unwrap();
+    writer.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let started = std::time::Instant::now();
+    let store = store::open(&cfg).await.unwrap_or_else(|e| panic!("opening while another process writes: {e}"));
+    assert!(started.elapsed() < std::time::Duration::from_millis(900), "opening waited for the write lock");
+    assert!(store.migration_status().await.unwrap().iter().all(|m| m.applied_at.is_some()));
+
+    let run = NewJobRun {
+        job: "daily".into(),
+        slot: None,
+        trigger: Trigger::Manual,
+        started_at: Utc::now(),
+        host: "h".into(),
+        pid: 1,
+        dry_run: false,
+    };
+    let err = store.start_job_run(&run).await.unwrap_err();
+    assert!(matches!(err, store::Error::Busy(_)), "{err:?}");
+    let message = err.to_string();
+    assert!(message.contains(&path.display().to_string()) && message.contains("database.busy_timeout"), "{message}");
+
+    writer.execute_batch("ROLLBACK").unwrap();
+    store.start_job_run(&run).await.unwrap();
 }
 
 // ---------------------------------------------------------------------------------------------

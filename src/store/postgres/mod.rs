@@ -85,7 +85,18 @@ struct Connector {
 
 impl Connector {
     async fn connect(&self) -> Result<(tokio_postgres::Client, JoinHandle<()>)> {
-        match tokio::time::timeout(self.timeout, self.pg.connect(self.tls.clone())).await {
+        self.connect_with(&self.pg).await
+    }
+
+    /// A dedicated connection that names itself `application_name` in `pg_stat_activity`.
+    async fn connect_as(&self, application_name: &str) -> Result<(tokio_postgres::Client, JoinHandle<()>)> {
+        let mut pg = self.pg.clone();
+        pg.application_name(application_name);
+        self.connect_with(&pg).await
+    }
+
+    async fn connect_with(&self, pg: &tokio_postgres::Config) -> Result<(tokio_postgres::Client, JoinHandle<()>)> {
+        match tokio::time::timeout(self.timeout, pg.connect(self.tls.clone())).await {
             Err(_) => Err(self.timed_out()),
             Ok(Err(e)) => Err(self.connect_error(&e)),
             Ok(Ok((client, connection))) => {
@@ -169,6 +180,39 @@ fn lock_key(schema: &str, what: &str) -> i64 {
     let mut bytes = [0u8; 8];
     bytes.copy_from_slice(&digest[..8]);
     i64::from_be_bytes(bytes)
+}
+
+/// The two halves of an advisory lock key as `pg_locks` shows them: `classid` the high 32 bits,
+/// `objid` the low 32 bits (with `objsubid` 1 for a one-bigint key).
+fn lock_key_parts(key: i64) -> (i64, i64) {
+    let bits = key as u64;
+    ((bits >> 32) as i64, (bits & 0xffff_ffff) as i64)
+}
+
+/// Prefix of the `application_name` of a job lock's connection, which says who holds it.
+const LOCK_APPLICATION: &str = "darkhorses ";
+/// Postgres keeps at most this many bytes of an `application_name`.
+const APPLICATION_NAME_MAX: usize = 63;
+
+/// `darkhorses backfill: pid 4242 on web-1`, cut to what Postgres keeps.
+fn lock_application_name(job: &str, pid: u32, host: &str) -> String {
+    let mut name = format!("{LOCK_APPLICATION}{job}: pid {pid} on {host}");
+    while name.len() > APPLICATION_NAME_MAX {
+        name.pop();
+    }
+    name
+}
+
+/// The holder phrase of a lock connection's `application_name`, server pid and start.
+fn holder_phrase(application_name: &str, server_pid: i32, since: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    let who = application_name
+        .strip_prefix(LOCK_APPLICATION)
+        .and_then(|rest| rest.split_once(": "))
+        .map_or_else(|| format!("a session named {application_name:?}"), |(_, who)| who.to_string());
+    match since {
+        Some(t) => format!("{who} (server session {server_pid}, connected since {})", t.format("%Y-%m-%dT%H:%M:%SZ")),
+        None => format!("{who} (server session {server_pid})"),
+    }
 }
 
 /// Splits `sslmode` out of a URL's query string: tokio-postgres knows only disable, prefer and
@@ -352,6 +396,11 @@ impl Store for PgStore {
         format!("{} (schema {})", self.connector.target, self.schema)
     }
 
+    fn lock_scope(&self) -> String {
+        let t = &self.connector.target;
+        format!("postgres://{}:{}/{} (schema {})", t.host, t.port, t.dbname, self.schema)
+    }
+
     async fn migrate(&self) -> Result<Vec<MigrationState>> {
         migrate::migrate(self).await
     }
@@ -396,6 +445,19 @@ impl Store for PgStore {
         read::finish_job_run(self, id, run).await
     }
 
+    async fn running_job_runs(&self, job: &str) -> Result<Vec<JobRun>> {
+        read::running_job_runs(self, job).await
+    }
+
+    async fn fail_dead_job_run(
+        &self,
+        id: i64,
+        finished_at: chrono::DateTime<chrono::Utc>,
+        error: &str,
+    ) -> Result<bool> {
+        read::fail_dead_job_run(self, id, finished_at, error).await
+    }
+
     async fn latest_job_runs(&self, job: Option<&str>, limit: u32) -> Result<Vec<JobRun>> {
         read::latest_job_runs(self, job, limit).await
     }
@@ -432,7 +494,9 @@ impl Store for PgStore {
                 "job lock taken through a transaction-mode pooler (port 6543) does not hold; use port 5432"
             );
         }
-        let (client, connection) = self.connector.connect().await?;
+        // Named after this process, so a run refused the lock can say who holds it.
+        let name = lock_application_name(job, std::process::id(), &crate::lock::hostname());
+        let (client, connection) = self.connector.connect_as(&name).await?;
         let key = lock_key(&self.schema, &format!("job:{job}"));
         let row = client
             .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
@@ -445,6 +509,30 @@ impl Store for PgStore {
             connection.abort();
             Ok(None)
         }
+    }
+
+    async fn job_lock_holder(&self, job: &str) -> Result<Option<String>> {
+        let (classid, objid) = lock_key_parts(lock_key(&self.schema, &format!("job:{job}")));
+        let client = self.client().await?;
+        // Without pg_read_all_stats another user's session shows no application_name: then the
+        // holder is "another process", said neutrally by the caller.
+        let row = client
+            .query_opt(
+                "SELECT a.application_name, l.pid, a.backend_start
+                 FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
+                 WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+                   AND l.classid::bigint = $1 AND l.objid::bigint = $2
+                   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                 LIMIT 1",
+                &[&classid, &objid],
+            )
+            .await
+            .map_err(query_error(&format!("read who holds the advisory lock of job {job}")))?;
+        Ok(row.and_then(|r| {
+            let name: Option<String> = r.get(0);
+            let server_pid: i32 = r.get(1);
+            name.filter(|n| !n.is_empty()).map(|n| holder_phrase(&n, server_pid, r.get(2)))
+        }))
     }
 }
 
@@ -470,6 +558,17 @@ mod tests {
         assert_eq!(lock_key("public", "job:daily"), lock_key("public", "job:daily"));
         assert_ne!(lock_key("public", "job:daily"), lock_key("other", "job:daily"));
         assert_ne!(lock_key("public", "job:daily"), lock_key("public", "job:live"));
+    }
+
+    #[test]
+    fn lock_holders_are_named_from_the_application_name() {
+        let name = lock_application_name("backfill", 4242, "web-1");
+        assert_eq!(name, "darkhorses backfill: pid 4242 on web-1");
+        assert_eq!(holder_phrase(&name, 77, None), "pid 4242 on web-1 (server session 77)");
+        assert!(lock_application_name("backfill", 1, &"h".repeat(100)).len() <= APPLICATION_NAME_MAX);
+        assert_eq!(holder_phrase("psql", 5, None), "a session named \"psql\" (server session 5)");
+        assert_eq!(lock_key_parts(-1), (0xffff_ffff, 0xffff_ffff));
+        assert_eq!(lock_key_parts(0x0000_0001_0000_0002), (1, 2));
     }
 
     #[test]

@@ -165,6 +165,40 @@ pub(super) async fn finish_job_run(store: &PgStore, id: i64, run: &FinishedJobRu
     tx.commit().await.map_err(query_error(&format!("commit the end of job run {id}")))
 }
 
+/// The `running` rows of `job`, oldest first.
+pub(super) async fn running_job_runs(store: &PgStore, job: &str) -> Result<Vec<JobRun>> {
+    let rows = store
+        .read(
+            &format!("read the running rows of job {job} in job_runs"),
+            &format!(
+                "SELECT {JOB_RUN_COLUMNS} FROM job_runs WHERE job = $1 AND status = 'running' ORDER BY started_at, id"
+            ),
+            &[&job],
+        )
+        .await?;
+    Ok(rows.iter().map(job_run).collect())
+}
+
+/// Close a run that ended without finishing; only a row still `running` changes.
+pub(super) async fn fail_dead_job_run(
+    store: &PgStore,
+    id: i64,
+    finished_at: chrono::DateTime<chrono::Utc>,
+    error: &str,
+) -> Result<bool> {
+    let mut client = store.client().await?;
+    let tx = store.begin(&mut client).await?;
+    let n = tx
+        .execute(
+            "UPDATE job_runs SET status = 'failed', finished_at = $2, error = $3 WHERE id = $1 AND status = 'running'",
+            &[&id, &finished_at, &error],
+        )
+        .await
+        .map_err(query_error(&format!("mark the dead job run {id} failed in job_runs")))?;
+    tx.commit().await.map_err(query_error(&format!("commit the end of dead job run {id}")))?;
+    Ok(n > 0)
+}
+
 fn job_run(r: &Row) -> JobRun {
     JobRun {
         id: r.get(0),

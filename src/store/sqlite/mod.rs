@@ -2,6 +2,10 @@
 //! every blocking call on `spawn_blocking`, every write an upsert that never touches an
 //! unchanged row.
 //!
+//! Another process may hold the write lock (a second writer, a backup, a `sqlite3` shell): every
+//! write waits for it up to `database.busy_timeout`, logging while it waits, and then fails with
+//! `Error::Busy` naming the file; reads never wait (WAL). Opening an up-to-date database only reads.
+//!
 //! Writes go row by row through prepared statements (one per table and unit) inside one transaction: SQLite runs
 //! in-process, so a prepared statement per row costs about what a multi-row VALUES would, without
 //! the bind-variable limit. `database.batch_size` therefore does not apply here.
@@ -9,10 +13,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use chrono::{NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
@@ -61,10 +65,19 @@ const BOOTSTRAP: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
     applied_at TEXT NOT NULL
 )";
 
+/// When a write waiting for another process's lock is first logged, and how often after that.
+const BUSY_FIRST_LOG: Duration = Duration::from_secs(1);
+const BUSY_LOG_EVERY: Duration = Duration::from_secs(5);
+/// Pauses between attempts at a held lock, as SQLite's own busy handler spaces them (ms).
+const BUSY_PAUSES_MS: [u64; 12] = [1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, 100];
+
 /// The SQLite backend of [`Store`].
 #[derive(Debug)]
 pub struct SqliteStore {
     path: PathBuf,
+    /// `sqlite:<canonical path>`: what a job lock on this database is named after.
+    scope: String,
+    busy_timeout: Duration,
     conn: Arc<Mutex<Connection>>,
     migrations: &'static [Migration],
 }
@@ -100,11 +113,19 @@ impl SqliteStore {
     pub async fn open(cfg: &DatabaseConfig) -> Result<Self> {
         let path = path_of(cfg.url.expose())?;
         let timeout = Duration::from_secs(cfg.connection_timeout.max(1));
+        let busy_timeout = Duration::from_secs(cfg.busy_timeout);
         let open_path = path.clone();
-        let conn = tokio::task::spawn_blocking(move || connect(&open_path, timeout))
+        let conn = tokio::task::spawn_blocking(move || connect(&open_path, timeout, busy_timeout))
             .await
             .map_err(|e| Error::Connect(format!("opening SQLite database {}: {e}", path.display())))??;
-        let store = SqliteStore { path, conn: Arc::new(Mutex::new(conn)), migrations: migrations::SQLITE };
+        // The file exists now (the connection created it), so its canonical path names it however
+        // database.url spelled it (relative, through a symlink).
+        let canonical = std::fs::canonicalize(&path)
+            .or_else(|_| std::env::current_dir().map(|cwd| cwd.join(&path)))
+            .unwrap_or_else(|_| path.clone());
+        let scope = format!("sqlite:{}", canonical.display());
+        let store =
+            SqliteStore { path, scope, busy_timeout, conn: Arc::new(Mutex::new(conn)), migrations: migrations::SQLITE };
         if cfg.auto_migrate {
             store.migrate().await?;
         }
@@ -116,7 +137,9 @@ impl SqliteStore {
         &self.path
     }
 
-    /// Run a blocking closure on the connection, off the async threads.
+    /// Run a blocking closure on the connection, off the async threads, in the caller's span (so
+    /// the lock-wait lines carry the job and run). A write that gave up waiting for another
+    /// process's lock comes back as `Error::Busy` saying which file and which key.
     async fn call<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
@@ -124,7 +147,9 @@ impl SqliteStore {
     {
         let conn = Arc::clone(&self.conn);
         let path = self.path.clone();
-        tokio::task::spawn_blocking(move || {
+        let span = tracing::Span::current();
+        let outcome = tokio::task::spawn_blocking(move || {
+            let _in_span = span.enter();
             let mut guard = conn.lock().map_err(|_| {
                 Error::Query(format!(
                     "the connection to SQLite database {} was poisoned by an earlier panic; restart the process",
@@ -134,11 +159,54 @@ impl SqliteStore {
             f(&mut guard)
         })
         .await
-        .map_err(|e| Error::Query(format!("a SQLite task on {} failed: {e}", self.path.display())))?
+        .map_err(|e| Error::Query(format!("a SQLite task on {} failed: {e}", self.path.display())))?;
+        outcome.map_err(|e| match e {
+            Error::Busy(what) => Error::Busy(format!(
+                "{what}: another process held the write lock on SQLite database {} for more than {}s \
+                 (database.busy_timeout); nothing of this write was kept. Raise database.busy_timeout \
+                 (DARKHORSES_DATABASE_BUSY_TIMEOUT) or find the other writer",
+                self.path.display(),
+                self.busy_timeout.as_secs()
+            )),
+            other => other,
+        })
     }
 }
 
-fn connect(path: &Path, timeout: Duration) -> Result<Connection> {
+/// The busy handler of a connection: while another process holds the lock a statement needs,
+/// wait (as SQLite's own handler would) up to `timeout`, saying so in the log after a second and
+/// every few seconds after, rather than hang in silence; then give up (the statement fails BUSY).
+fn busy_handler(path: PathBuf, timeout: Duration) -> impl FnMut(i32) -> bool + Send + 'static {
+    let mut started = Instant::now();
+    let mut next_log = BUSY_FIRST_LOG;
+    move |count| {
+        if count == 0 {
+            started = Instant::now();
+            next_log = BUSY_FIRST_LOG;
+        }
+        let waited = started.elapsed();
+        if waited >= timeout {
+            return false;
+        }
+        if waited >= next_log {
+            tracing::warn!(
+                db.path = %path.display(),
+                waited_s = waited.as_secs(),
+                busy_timeout_s = timeout.as_secs(),
+                "waiting for the SQLite write lock on {} held by another process, {}s so far (gives up after {}s, database.busy_timeout)",
+                path.display(),
+                waited.as_secs(),
+                timeout.as_secs()
+            );
+            next_log = waited + BUSY_LOG_EVERY;
+        }
+        let pause = BUSY_PAUSES_MS[usize::try_from(count).unwrap_or(0).min(BUSY_PAUSES_MS.len() - 1)];
+        std::thread::sleep(Duration::from_millis(pause).min(timeout - waited));
+        true
+    }
+}
+
+fn connect(path: &Path, timeout: Duration, busy_timeout: Duration) -> Result<Connection> {
     let fail = |e: &dyn std::fmt::Display| {
         Error::Connect(format!("cannot open SQLite database {}: {e}; check the path in database.url", path.display()))
     };
@@ -147,8 +215,8 @@ fn connect(path: &Path, timeout: Duration) -> Result<Connection> {
     {
         std::fs::create_dir_all(parent).map_err(|e| fail(&format!("creating directory {}: {e}", parent.display())))?;
     }
-    let conn = Connection::open(path).map_err(|e| fail(&e))?;
-    conn.busy_timeout(timeout).map_err(|e| fail(&e))?;
+    let mut conn = Connection::open(path).map_err(|e| fail(&e))?;
+    conn.busy_handler(Some(busy_handler(path.to_path_buf(), busy_timeout))).map_err(|e| fail(&e))?;
     // journal_mode answers with a row; the others do not. Switching a new file to WAL needs an
     // exclusive lock, and SQLite answers BUSY at once (without the busy handler) while another
     // process opening the same new file holds a shared one: retry within the connection timeout.
@@ -178,7 +246,18 @@ pub(super) trait Ctx<T> {
 
 impl<T> Ctx<T> for rusqlite::Result<T> {
     fn ctx(self, what: &str) -> Result<T> {
-        self.map_err(|e| Error::Query(format!("{what}: {e}")))
+        self.map_err(|e| sql_error(e, what))
+    }
+}
+
+/// A rusqlite error as ours: `Busy` when another process's lock outlasted the busy timeout (the
+/// caller adds the file and the key), `Query` otherwise.
+pub(super) fn sql_error(e: rusqlite::Error, what: &str) -> Error {
+    match &e {
+        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DatabaseBusy => {
+            Error::Busy(format!("{what}: {e}"))
+        }
+        _ => Error::Query(format!("{what}: {e}")),
     }
 }
 
@@ -219,8 +298,12 @@ fn read_applied(conn: &Connection) -> Result<Vec<Applied>> {
 }
 
 fn migrate_blocking(conn: &mut Connection, list: &[Migration]) -> Result<Vec<MigrationState>> {
+    // A read first: a database with nothing pending is left alone without taking the write lock,
+    // so a run can start while another process writes (it waits only when it writes itself).
+    if migrations::pending("sqlite", list, &read_applied(conn)?)?.is_empty() {
+        return Ok(Vec::new());
+    }
     conn.execute_batch(BOOTSTRAP).ctx("creating schema_migrations")?;
-    migrations::pending("sqlite", list, &read_applied(conn)?)?;
     let mut applied = Vec::new();
     for m in list {
         let file = m.file_stem();
@@ -340,6 +423,10 @@ impl Store for SqliteStore {
         format!("sqlite:{}", self.path.display())
     }
 
+    fn lock_scope(&self) -> String {
+        self.scope.clone()
+    }
+
     async fn migrate(&self) -> Result<Vec<MigrationState>> {
         let list = self.migrations;
         self.call(move |conn| migrate_blocking(conn, list)).await
@@ -354,8 +441,10 @@ impl Store for SqliteStore {
         let unit = unit.clone();
         self.call(move |conn| {
             let what = format!("the {} unit of {}", unit.kind, unit.race_date);
-            in_transaction(conn, dry_run, &what, |tx| write_unit_tx(tx, &unit, Utc::now()))
-                .map_err(|e| Error::Query(format!("writing {what}: {e}")))
+            in_transaction(conn, dry_run, &what, |tx| write_unit_tx(tx, &unit, Utc::now())).map_err(|e| match e {
+                Error::Busy(m) => Error::Busy(format!("writing {what}: {m}")),
+                other => Error::Query(format!("writing {what}: {other}")),
+            })
         })
         .await
     }
@@ -566,7 +655,7 @@ impl Store for SqliteStore {
                         slot.as_deref().unwrap_or("(none)")
                     )))
                 }
-                Err(e) => Err(Error::Query(format!("recording the start of job {} in job_runs: {e}", run.job))),
+                Err(e) => Err(sql_error(e, &format!("recording the start of job {} in job_runs", run.job))),
             }
         })
         .await
@@ -596,6 +685,42 @@ impl Store for SqliteStore {
                 return Err(Error::Query(format!("job_runs has no run with id {id} to finish")));
             }
             Ok(())
+        })
+        .await
+    }
+
+    async fn running_job_runs(&self, job: &str) -> Result<Vec<JobRun>> {
+        let job = job.to_string();
+        self.call(move |conn| {
+            let what = format!("reading the running rows of job {job} in job_runs");
+            let mut stmt = conn
+                .prepare(
+                    "SELECT id, job, slot, trigger, status, started_at, finished_at, host, pid, dry_run,
+                            api_calls, api_errors, rows_written, error
+                     FROM job_runs WHERE job = ?1 AND status = 'running' ORDER BY started_at, id",
+                )
+                .ctx(&what)?;
+            let rows = stmt
+                .query_map([&job], job_run_from_row)
+                .ctx(&what)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .ctx(&what)?;
+            rows.into_iter().map(JobRunRow::parse).collect()
+        })
+        .await
+    }
+
+    async fn fail_dead_job_run(&self, id: i64, finished_at: DateTime<Utc>, error: &str) -> Result<bool> {
+        let error = error.to_string();
+        self.call(move |conn| {
+            let changed = conn
+                .execute(
+                    "UPDATE job_runs SET status = 'failed', finished_at = ?2, error = ?3
+                     WHERE id = ?1 AND status = 'running'",
+                    params![id, instant(finished_at), error],
+                )
+                .ctx(&format!("marking the dead job run {id} failed in job_runs"))?;
+            Ok(changed > 0)
         })
         .await
     }
@@ -677,6 +802,10 @@ impl Store for SqliteStore {
 
     async fn try_job_lock(&self, _job: &str) -> Result<Option<Box<dyn HeldLock>>> {
         Ok(Some(Box::new(NoLock)))
+    }
+
+    async fn job_lock_holder(&self, _job: &str) -> Result<Option<String>> {
+        Ok(None)
     }
 }
 

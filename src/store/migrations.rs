@@ -156,6 +156,19 @@ pub fn pending<'a>(backend: &str, known: &'a [Migration], applied: &[Applied]) -
     Ok(known.iter().filter(|m| states.iter().any(|s| s.version == m.version && s.applied_at.is_none())).collect())
 }
 
+/// Every file of `known` as pending: the status of a database that does not exist yet.
+pub fn unapplied(known: &[Migration]) -> Vec<MigrationState> {
+    known
+        .iter()
+        .map(|m| MigrationState {
+            version: m.version,
+            name: m.name.to_string(),
+            checksum: m.checksum(),
+            applied_at: None,
+        })
+        .collect()
+}
+
 /// The first 8 hex digits, for messages.
 pub fn short(checksum: &str) -> &str {
     checksum.get(..8).unwrap_or(checksum)

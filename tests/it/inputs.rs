@@ -218,3 +218,83 @@ fn a_database_migrated_by_a_newer_release_is_refused_by_name() {
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("0099_from_the_future") && r.stderr.contains("upgrade darkhorses"), "{}", r.stderr);
 }
+
+#[test]
+fn a_sqlite_file_in_a_missing_directory_is_refused_not_created() {
+    let dir = TempDir::new().unwrap();
+    let r = run(darkhorses(dir.path()).env("DATABASE_URL", "sqlite:nonexistent/dir/x.db").args(["--sandbox", "daily"]));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("directory nonexistent/dir does not exist"), "{}", r.stderr);
+    assert!(!dir.path().join("nonexistent").exists(), "the typo's directory was created");
+}
+
+#[test]
+fn db_status_reports_a_missing_database_without_creating_it() {
+    let dir = TempDir::new().unwrap();
+    let r = run(darkhorses(dir.path()).args(["db", "status"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("does not exist yet") && r.stdout.contains("0 applied"), "{}", r.stdout);
+    assert!(!dir.path().join("darkhorses.db").exists(), "db status created the database");
+}
+
+#[test]
+fn a_dry_run_creates_no_database_and_counts_what_a_first_run_writes() {
+    let dir = TempDir::new().unwrap();
+    let dry = run(darkhorses(dir.path()).args([
+        "--sandbox",
+        "--now",
+        "2026-06-10T13:00:00Z",
+        "--json",
+        "daily",
+        "--dry-run",
+    ]));
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
+    let files: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(!files.iter().any(|f| f.to_string_lossy().starts_with("darkhorses.db")), "created {files:?}");
+    let real = run(darkhorses(dir.path()).args(["--sandbox", "--now", "2026-06-10T13:00:00Z", "--json", "daily"]));
+    assert_eq!(real.code, 0, "{}", real.stderr);
+    let rows = |out: &str| serde_json::from_str::<serde_json::Value>(out).unwrap()["rows"].clone();
+    assert_eq!(rows(&dry.stdout), rows(&real.stdout), "the dry run's counts differ from the real run's");
+}
+
+#[test]
+fn a_dry_run_on_a_database_with_migrations_pending_says_to_migrate_first() {
+    let dir = TempDir::new().unwrap();
+    assert_eq!(run(darkhorses(dir.path()).args(["db", "migrate"])).code, 0);
+    let db = dir.path().join("darkhorses.db");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let last: i64 = conn.query_row("SELECT max(version) FROM schema_migrations", [], |r| r.get(0)).unwrap();
+    conn.execute("DELETE FROM schema_migrations WHERE version = ?1", [last]).unwrap();
+    drop(conn);
+    let r = run(darkhorses(dir.path()).args(["--sandbox", "daily", "--dry-run"]));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("darkhorses db migrate") && r.stderr.contains("pending"), "{}", r.stderr);
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let n: i64 =
+        conn.query_row("SELECT count(*) FROM schema_migrations WHERE version = ?1", [last], |r| r.get(0)).unwrap();
+    assert_eq!(n, 0, "the dry run migrated the database");
+}
+
+#[test]
+fn a_rerun_with_nothing_new_reports_no_row_updated() {
+    // A non-runner's card names its booked jockey "NON-RUNNER": that label must not rename the
+    // jockey each time racecards and results take turns.
+    let dir = TempDir::new().unwrap();
+    let args = ["--sandbox", "--now", "2026-06-10T13:00:00Z", "--json", "daily"];
+    assert_eq!(run(darkhorses(dir.path()).args(args)).code, 0);
+    let again = run(darkhorses(dir.path()).args(args));
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    let report: serde_json::Value = serde_json::from_str(&again.stdout).unwrap();
+    let changed: Vec<String> = report["rows"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, c)| c["inserted"] != 0 || c["updated"] != 0)
+        .map(|(table, c)| format!("{table} {c}"))
+        .collect();
+    assert!(changed.is_empty(), "a rerun with nothing new changed rows: {changed:?}");
+    let conn = rusqlite::Connection::open(dir.path().join("darkhorses.db")).unwrap();
+    let labels: i64 =
+        conn.query_row("SELECT count(*) FROM jockeys WHERE name LIKE 'NON-RUNNER%'", [], |r| r.get(0)).unwrap();
+    assert_eq!(labels, 0);
+}

@@ -187,19 +187,28 @@ async fn dispatch(cli: Cli, loaded: crate::config::Loaded) -> Result<Outcome> {
             Ok(Outcome::Success)
         }
         Command::Db(DbCommand::Status) => {
-            let store = crate::store::open_with(&loaded.config.database, false).await?;
-            let states = store.migration_status().await?;
+            // Only looks: a database that does not exist yet is reported, not created.
+            let (describe, states) = match crate::store::open_existing(&loaded.config.database).await? {
+                Some(store) => (store.describe(), store.migration_status().await?),
+                None => (
+                    format!(
+                        "{} (does not exist yet: `darkhorses db migrate` or the first job creates it)",
+                        loaded.config.database.url.expose()
+                    ),
+                    crate::store::migrations::unapplied(crate::store::migrations::SQLITE),
+                ),
+            };
             let pending = states.iter().filter(|m| m.applied_at.is_none()).count();
             if json {
                 output::json(&serde_json::json!({
-                    "store": store.describe(),
+                    "store": describe,
                     "migrations": states,
                     "applied": states.len() - pending,
                     "pending": pending,
                 }))?;
                 return Ok(Outcome::Success);
             }
-            let mut text = format!("store: {}\n{:<8} {:<32} applied_at\n", store.describe(), "version", "name");
+            let mut text = format!("store: {describe}\n{:<8} {:<32} applied_at\n", "version", "name");
             for m in &states {
                 let at =
                     m.applied_at.map_or_else(|| "pending".to_string(), |t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string());
@@ -353,14 +362,19 @@ pub async fn context(
 ) -> Result<JobContext> {
     let cancel = CancellationToken::new();
     spawn_signal_handler(cancel.clone());
-    let store = if needs.store { Some(crate::store::open(&config.database).await?) } else { None };
+    let dry_run = dry_run || config.features.dry_run;
+    let store = match (needs.store, dry_run) {
+        (false, _) => None,
+        (true, false) => Some(crate::store::open(&config.database).await?),
+        (true, true) => Some(crate::store::open_for_dry_run(&config.database).await?),
+    };
     let api = if needs.api {
         Some(Arc::new(crate::api::Client::new(&config.api, &config.retry)?.with_cancel(cancel.clone())))
     } else {
         None
     };
     Ok(JobContext {
-        dry_run: dry_run || config.features.dry_run,
+        dry_run,
         clock: clock.unwrap_or_else(|| Arc::new(SystemClock)),
         config,
         cancel,

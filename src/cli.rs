@@ -146,11 +146,13 @@ pub struct DailyArgs {
     /// Only results. Example: --results-only
     #[arg(long)]
     pub results_only: bool,
-    /// Racecards from tomorrow to today+N (the Pro plan reaches 7 days ahead). Example: --days-ahead 3
-    #[arg(long, value_name = "N", default_value_t = 2)]
+    /// Racecards from tomorrow to today+N, 0 to 7 (the API publishes racecards at most 7 days ahead).
+    /// Example: --days-ahead 3
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u32).range(0..=7))]
     pub days_ahead: u32,
-    /// Results from yesterday back N days. Example: --days-back 3
-    #[arg(long, value_name = "N", default_value_t = 1)]
+    /// Results from yesterday back N days, 0 to 366 (longer history: `darkhorses backfill`).
+    /// Example: --days-back 3
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=366))]
     pub days_back: u32,
     /// Weekly reconciliation: results for the last 7 days (catches amended results). Example: --weekly
     #[arg(long)]
@@ -179,8 +181,8 @@ pub struct BackfillArgs {
     /// Last date (YYYY-MM-DD), default yesterday. Example: --to 2025-03-31
     #[arg(long, value_name = "DATE")]
     pub to: Option<chrono::NaiveDate>,
-    /// The last N months up to --to. Example: --months 12
-    #[arg(long, value_name = "N")]
+    /// The last N months up to --to, 1 or more. Example: --months 12
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub months: Option<u32>,
     /// Only racecards. Example: --racecards-only
     #[arg(long, conflicts_with = "results_only")]
@@ -200,7 +202,8 @@ pub struct ScheduleArgs {
     /// A configured job (an `intervals` entry) instead of an expression. Example: --job live_data
     #[arg(long, value_name = "NAME")]
     pub job: Option<String>,
-    /// IANA time zone the expression is read in (default UTC, or the job's). Example: --tz Europe/London
+    /// IANA time zone the expression is read in (default UTC). With --job, the zone the job's times are
+    /// shown in (the job still fires in its own intervals.<name>.timezone). Example: --tz Europe/London
     #[arg(long, value_name = "ZONE")]
     pub tz: Option<String>,
     /// Start after this instant (RFC 3339; default now). Example: --after 2026-03-28T00:00:00Z

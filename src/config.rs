@@ -739,6 +739,12 @@ fn validate(config: &Config, layers: &Layers) -> Result<(), Error> {
         if interval.timeout == 0 {
             return Err(invalid(&key("timeout"), "give the seconds a run may take, more than 0".into()));
         }
+        // The arguments mean what they mean on the command line: parsed by the job's own flags.
+        if let Some(spec) = crate::jobs::find(&interval.job)
+            && let Err(e) = (spec.build)(&interval.args)
+        {
+            return Err(invalid(&key("args"), format!("{e}; see `darkhorses {} --help`", interval.job)));
+        }
     }
     let positive = [
         ("api.rate_limit", config.api.rate_limit),
@@ -779,8 +785,41 @@ fn validate(config: &Config, layers: &Layers) -> Result<(), Error> {
             return Err(invalid(key, format!("{value} is a share: give a number from 0 to 1")));
         }
     }
-    if config.retry.initial_delay < 0.0 || config.retry.max_delay < config.retry.initial_delay {
-        return Err(invalid("retry.max_delay", "give 0 <= retry.initial_delay <= retry.max_delay".into()));
+    // Each request meets at most one fault, so the shares are parts of one whole.
+    let fault_total: f64 = shares[1..].iter().map(|(_, v)| v).sum();
+    if fault_total > 1.0 + 1e-9 {
+        return Err(invalid(
+            "sandbox.faults",
+            format!(
+                "the fault shares add up to {fault_total}: each request meets at most one fault, so keep their sum at 1 or less"
+            ),
+        ));
+    }
+    if config.retry.initial_delay < 0.0 {
+        return Err(invalid(
+            "retry.initial_delay",
+            format!("{} seconds is negative: give 0 or more", config.retry.initial_delay),
+        ));
+    }
+    if config.retry.max_delay < config.retry.initial_delay {
+        return Err(invalid(
+            "retry.max_delay",
+            format!(
+                "{} seconds is less than retry.initial_delay ({}): give a max_delay at least as long",
+                config.retry.max_delay, config.retry.initial_delay
+            ),
+        ));
+    }
+    check_alert_channels(&config.alerts.channels, &invalid)?;
+    let schema = &config.database.schema;
+    if !is_identifier(schema) {
+        return Err(invalid(
+            "database.schema",
+            format!(
+                "`{schema}` is not a schema name: give letters, digits and underscores, starting with a letter or \
+                 underscore, at most 63 characters (for example public or darkhorses)"
+            ),
+        ));
     }
     for (key, url) in [("api.base_url", config.api.base_url.as_str())] {
         if !(url.starts_with("http://") || url.starts_with("https://")) {
@@ -792,6 +831,16 @@ fn validate(config: &Config, layers: &Layers) -> Result<(), Error> {
         return Err(invalid(
             "database.url",
             "give sqlite:PATH or a postgres://user:password@host:port/db connection string".into(),
+        ));
+    }
+    // A SQLite URL holds no secret, so it can be quoted.
+    if db.starts_with("sqlite:") && db.contains('?') {
+        return Err(invalid(
+            "database.url",
+            format!(
+                "`{db}`: a SQLite URL is sqlite:PATH alone; options such as ?mode=ro are not supported (the text \
+                 would become part of the file name)"
+            ),
         ));
     }
     for (i, date) in config.sandbox.faults.fail_dates.iter().enumerate() {
@@ -812,6 +861,39 @@ fn validate(config: &Config, layers: &Layers) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// Alert channels: `log`, `webhook:URL` (http or https) or `email:ADDRESS`.
+fn check_alert_channels(channels: &[String], invalid: &dyn Fn(&str, String) -> Error) -> Result<(), Error> {
+    for (i, channel) in channels.iter().enumerate() {
+        let key = format!("alerts.channels[{i}]");
+        let (kind, target) = channel.split_once(':').unwrap_or((channel.as_str(), ""));
+        let problem = match kind {
+            "log" if target.is_empty() => None,
+            "webhook" => reqwest::Url::parse(target)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+                .is_none()
+                .then(|| format!("`{target}` is not an http:// or https:// URL: write webhook:https://host/path")),
+            "email" => {
+                let ok = target.split_once('@').is_some_and(|(user, host)| !user.is_empty() && host.contains('.'));
+                (!ok).then(|| format!("`{target}` is not an e-mail address: write email:ops@example.com"))
+            }
+            _ => Some(format!("`{channel}` is not a channel: give log, webhook:https://... or email:ADDRESS")),
+        };
+        if let Some(message) = problem {
+            return Err(invalid(&key, message));
+        }
+    }
+    Ok(())
+}
+
+/// A Postgres identifier that needs no quoting: what `database.schema` may be.
+fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && name.len() <= 63
 }
 
 /// The original system talked to Supabase's REST API; this tool needs the Postgres connection string.

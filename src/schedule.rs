@@ -121,6 +121,19 @@ impl Fire {
     }
 }
 
+impl Fire {
+    /// The fire as RFC 3339 in another zone `tz`, then the DST marker (which speaks of the
+    /// schedule's own zone): `schedule --job daily_data --tz Europe/London`.
+    pub fn shown_in(&self, tz: Tz) -> String {
+        let mut line = self.at.with_timezone(&tz).to_rfc3339_opts(SecondsFormat::Secs, false);
+        if let Some(marker) = self.marker() {
+            line.push_str("  ");
+            line.push_str(&marker);
+        }
+        line
+    }
+}
+
 impl fmt::Display for Fire {
     /// RFC 3339 in the schedule's zone, then the DST marker if any.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -279,6 +292,8 @@ pub struct Preview {
     pub job: Option<String>,
     /// The instant the fires follow.
     pub after: DateTime<Utc>,
+    /// With `--job` and `--tz`: the zone the times are shown in (the job fires in its own zone).
+    pub shown_in: Option<Tz>,
     pub fires: Vec<Fire>,
     /// Whether the schedule fires no more than `fires` (fewer than `--count` were found).
     pub exhausted: bool,
@@ -297,8 +312,8 @@ impl Preview {
                         if names.is_empty() { "(none)".to_string() } else { names.join(", ") }
                     )));
                 };
-                let zone = args.tz.clone().unwrap_or_else(|| interval.timezone.clone());
-                (interval.frequency.clone(), zone, Some(name.clone()))
+                // The job fires in its own zone; --tz only changes the zone its times are shown in.
+                (interval.frequency.clone(), interval.timezone.clone(), Some(name.clone()))
             }
             (None, Some(expr)) => (expr.clone(), args.tz.clone().unwrap_or_else(|| "UTC".to_string()), None),
             (None, None) => {
@@ -313,9 +328,21 @@ impl Preview {
             Some(text) => parse_instant(text)?,
             None => now,
         };
+        let shown_in = match (&job, &args.tz) {
+            (Some(_), Some(tz)) => Some(parse_zone(tz).map_err(usage)?),
+            _ => None,
+        };
         let fires: Vec<Fire> = schedule.iter_after(after).take(args.count).collect();
         let exhausted = fires.len() < args.count;
-        Ok(Preview { expression: expr, timezone: schedule.zone().name().to_string(), job, after, fires, exhausted })
+        Ok(Preview {
+            expression: expr,
+            timezone: schedule.zone().name().to_string(),
+            job,
+            after,
+            shown_in,
+            fires,
+            exhausted,
+        })
     }
 
     /// One fire per line (RFC 3339 on the schedule's wall clock, then any DST marker), and a
@@ -323,7 +350,10 @@ impl Preview {
     pub fn text(&self) -> String {
         let mut out = String::new();
         for fire in &self.fires {
-            out.push_str(&fire.to_string());
+            match self.shown_in {
+                Some(tz) => out.push_str(&fire.shown_in(tz)),
+                None => out.push_str(&fire.to_string()),
+            }
             out.push('\n');
         }
         if self.exhausted {
@@ -353,11 +383,15 @@ impl Preview {
                         "note": note.trim_start_matches("# "),
                     })
                 });
-                serde_json::json!({
+                let mut json = serde_json::json!({
                     "at": fire.at.to_rfc3339_opts(SecondsFormat::Secs, true),
                     "local": fire.local.to_rfc3339_opts(SecondsFormat::Secs, false),
                     "dst": dst,
-                })
+                });
+                if let Some(tz) = self.shown_in {
+                    json["shown"] = fire.at.with_timezone(&tz).to_rfc3339_opts(SecondsFormat::Secs, false).into();
+                }
+                json
             })
             .collect();
         serde_json::json!({
@@ -915,6 +949,11 @@ mod tests {
             preview(&args(None, Some("monthly_reference")), &config, now).unwrap(),
             "2026-03-01T03:00:00+00:00\n2026-04-01T03:00:00+00:00\n"
         );
+        // --tz with --job shows the job's own fire times in that zone; it does not move them.
+        let mut london = args(None, Some("daily_data"));
+        london.tz = Some("Europe/London".into());
+        london.after = Some("2026-06-01T00:00:00Z".into());
+        assert_eq!(preview(&london, &config, now).unwrap(), "2026-06-01T07:00:00+01:00\n2026-06-02T07:00:00+01:00\n");
         let unknown = preview(&args(None, Some("nope")), &config, now).unwrap_err().to_string();
         assert!(unknown.contains("unknown job 'nope'") && unknown.contains("daily_data, live_data"), "{unknown}");
         let mut bad_after = args(Some("* * * * *"), None);

@@ -321,7 +321,10 @@ impl<'u> Normalizer<'u> {
         let e = &mut self.unit.entities;
         let owned = |s: Option<&str>| s.map(str::to_string);
         if let (Some(id), Some(name)) = n.jockey {
-            let name = jockey_bare_name(name);
+            // A non-runner's card says "NON-RUNNER" beside the booked jockey's id: the id is real,
+            // the label is no name. An empty name fills a new row and never replaces a known one,
+            // so racecards and results no longer rename the jockey back and forth.
+            let name = Some(jockey_bare_name(name)).filter(|n| !n.eq_ignore_ascii_case("NON-RUNNER")).unwrap_or("");
             upsert(&mut e.jockeys, &mut self.idx.jockeys, Person { id: id.into(), name: name.into() });
         }
         if let (Some(id), Some(name), location) = n.trainer {

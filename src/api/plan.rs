@@ -88,26 +88,47 @@ pub struct Clip {
 /// Cuts `requested` to `allowed`. `what` names the data (`"racecards"`), `why` the rule
 /// (`"the pro plan has racecards from 2023-01-23 to 7 days ahead"`).
 pub fn clip(what: &str, requested: DateRange, allowed: Option<DateRange>, why: &str) -> Clip {
+    clip_sides(what, requested, allowed, why, why)
+}
+
+/// [`clip`] with a reason for each side: `why_early` for dates before the window, `why_late` for
+/// dates after it (results after today do not exist yet, whatever the history add-on says).
+pub fn clip_sides(
+    what: &str,
+    requested: DateRange,
+    allowed: Option<DateRange>,
+    why_early: &str,
+    why_late: &str,
+) -> Clip {
     let (from, to) = requested;
     if from > to {
         return Clip { range: None, warning: None };
     }
+    let skipped = |why: &str| Clip { range: None, warning: Some(format!("{what} {from}..{to} skipped: {why}")) };
     let Some((lo, hi)) = allowed else {
-        return Clip { range: None, warning: Some(format!("{what} {from}..{to} skipped: {why}")) };
+        return skipped(why_early);
     };
     let kept = (from.max(lo), to.min(hi));
     if kept.0 > kept.1 {
-        return Clip { range: None, warning: Some(format!("{what} {from}..{to} skipped: {why}")) };
+        return skipped(if from > hi { why_late } else { why_early });
     }
     let mut dropped = Vec::new();
     if from < kept.0 {
-        dropped.push(format!("{from}..{}", kept.0.pred_opt().unwrap_or(kept.0)));
+        dropped.push((format!("{from}..{}", kept.0.pred_opt().unwrap_or(kept.0)), why_early));
     }
     if to > kept.1 {
-        dropped.push(format!("{}..{to}", kept.1.succ_opt().unwrap_or(kept.1)));
+        dropped.push((format!("{}..{to}", kept.1.succ_opt().unwrap_or(kept.1)), why_late));
     }
-    let warning = (!dropped.is_empty())
-        .then(|| format!("{what} {} skipped (fetching {}..{}): {why}", dropped.join(" and "), kept.0, kept.1));
+    let warning = match dropped.as_slice() {
+        [] => None,
+        [(a, why_a), (b, why_b)] if why_a != why_b => {
+            Some(format!("{what} {a} skipped ({why_a}) and {b} skipped ({why_b}); fetching {}..{}", kept.0, kept.1))
+        }
+        parts => {
+            let ranges: Vec<&str> = parts.iter().map(|(r, _)| r.as_str()).collect();
+            Some(format!("{what} {} skipped (fetching {}..{}): {}", ranges.join(" and "), kept.0, kept.1, parts[0].1))
+        }
+    };
     Clip { range: Some(kept), warning }
 }
 
@@ -140,7 +161,8 @@ pub fn clip_results(plan: Plan, history: ResultsHistory, today: NaiveDate, reque
         ),
         ResultsHistory::Full => format!("results are fetched from {FULL_HISTORY_FROM} to today"),
     };
-    clip("results", requested, Some(results_window(history, today)), &why)
+    let late = format!("results after today ({today}) do not exist yet");
+    clip_sides("results", requested, Some(results_window(history, today)), &why, &late)
 }
 
 /// The name of a plan as the config spells it.
@@ -233,6 +255,14 @@ mod tests {
         let basic = clip_results(Plan::Basic, ResultsHistory::Full, today, (d("2025-10-01"), d("2025-10-02")));
         assert_eq!(basic.range, None);
         assert!(basic.warning.unwrap().contains("needs Standard"));
+
+        let future = clip_results(Plan::Pro, ResultsHistory::TwelveMonths, today, (d("2025-10-20"), d("2025-10-21")));
+        assert_eq!(future.range, None);
+        let warning = future.warning.unwrap();
+        assert!(warning.contains("do not exist yet") && !warning.contains("12 months"), "{warning}");
+        let both = clip_results(Plan::Pro, ResultsHistory::TwelveMonths, today, (d("2020-01-01"), d("2025-10-20")));
+        let warning = both.warning.unwrap();
+        assert!(warning.contains("12 months") && warning.contains("do not exist yet"), "{warning}");
 
         let backwards = clip("results", (d("2025-10-02"), d("2025-10-01")), Some((today, today)), "x");
         assert_eq!(backwards, Clip { range: None, warning: None });

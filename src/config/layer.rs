@@ -18,6 +18,10 @@ pub const PLAIN_ENV: [(&str, &str); 4] = [
     ("LOG_LEVEL", "logging.level"),
 ];
 
+/// Keys an empty `DARKHORSES_*` variable may not fall back from: the default would put the data
+/// somewhere the user did not ask for.
+const REQUIRED_IF_SET: [&str; 1] = ["database.schema"];
+
 /// Prefix of the variables that set any key.
 pub const ENV_PREFIX: &str = "DARKHORSES_";
 
@@ -293,7 +297,11 @@ impl Layers {
             }
         }
         for (var, text) in env {
-            if !var.starts_with(ENV_PREFIX) || var.starts_with(NON_CONFIG_ENV_PREFIX) || text.is_empty() {
+            if !var.starts_with(ENV_PREFIX) || var.starts_with(NON_CONFIG_ENV_PREFIX) {
+                continue;
+            }
+            if text.is_empty() {
+                self.empty_variable(var)?;
                 continue;
             }
             match self.env_key(var) {
@@ -332,6 +340,28 @@ impl Layers {
     }
 
     /// Set a leaf from an environment variable's text.
+    /// A `DARKHORSES_*` variable set to the empty string (often a deploy template's unset value).
+    /// It is ignored, with a warning naming it, except where falling back would quietly write
+    /// somewhere else: an empty schema would mean `public`, so that is an error.
+    fn empty_variable(&mut self, var: &str) -> Result<(), Error> {
+        let Some(key) = self.env_key(var) else { return Ok(()) };
+        if REQUIRED_IF_SET.contains(&key.as_str()) {
+            return Err(Error::InvalidValue {
+                key,
+                place: format!("from environment variable {var}"),
+                message: "is set but empty: give a value, or unset the variable to use the default".into(),
+            });
+        }
+        self.warnings.push(format!(
+            "environment variable {var} is set but empty and is ignored ({key} keeps its {} value)",
+            match self.origins.get(&key) {
+                Some(Origin::File { .. }) => "file",
+                _ => "default",
+            }
+        ));
+        Ok(())
+    }
+
     fn set_text(&mut self, key: &str, text: &str, var: &str) -> Result<(), Error> {
         let template = self.template_for(key).unwrap_or(Value::Null);
         let value = from_text(&template, text, key).map_err(|m| Error::WrongType {

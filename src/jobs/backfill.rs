@@ -130,10 +130,8 @@ impl UpdateJob for Backfill {
         let mut ctx = ctx.clone();
         ctx.api = ctx.api.as_ref().map(|api| Arc::new(api.with_priority(Priority::Backfill)));
         let ctx = &ctx;
+        // `plan` logged its notes as it made them (`allowed_range`); the report repeats them once.
         let plan = self.plan(ctx).await?;
-        for note in &plan.notes {
-            tracing::warn!("{note}");
-        }
         report.notes.extend(plan.notes.iter().cloned());
         report.units_skipped += plan.done;
         tracing::info!(

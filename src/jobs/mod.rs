@@ -296,10 +296,24 @@ pub fn registry() -> Vec<JobSpec> {
 /// Parse a job's arguments in their command-line form (`["--weekly"]`), as the CLI would.
 fn parse_args<A: clap::Args + clap::FromArgMatches>(job: &'static str, args: &[String]) -> Result<A> {
     let command = A::augment_args(clap::Command::new(job).no_binary_name(true));
-    let matches = command.try_get_matches_from(args).map_err(|e| {
-        crate::Error::Usage(format!("arguments {args:?} for job {job}: {}", e.render().to_string().trim()))
-    })?;
+    let matches = command
+        .try_get_matches_from(args)
+        .map_err(|e| crate::Error::Usage(format!("arguments {args:?} for job {job}: {}", one_line(&e))))?;
     A::from_arg_matches(&matches).map_err(|e| crate::Error::Usage(format!("arguments {args:?} for job {job}: {e}")))
+}
+
+/// A clap error as one line: its message and any tip, without the usage block (config errors
+/// are one line, naming the key and file).
+fn one_line(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let mut parts = Vec::new();
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if line.starts_with("Usage:") || line.starts_with("For more information") {
+            break;
+        }
+        parts.push(line.strip_prefix("error: ").unwrap_or(line));
+    }
+    parts.join("; ")
 }
 
 /// The registered job called `name`.

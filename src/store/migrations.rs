@@ -135,10 +135,38 @@ pub fn check(backend: &str, m: &Migration, recorded: &str) -> Result<()> {
     )))
 }
 
-/// The known migrations [`status`] lists as pending, in order.
+/// The known migrations [`status`] lists as pending, in order. A database that has a migration
+/// this binary does not know was migrated by a newer release: using it could write rows that
+/// schema does not expect, so that is an error naming the migration and the fix.
 pub fn pending<'a>(backend: &str, known: &'a [Migration], applied: &[Applied]) -> Result<Vec<&'a Migration>> {
     let states = status(backend, known, applied)?;
+    let newest = known.iter().map(|m| m.version).max().unwrap_or(0);
+    if let Some(unknown) =
+        applied.iter().filter(|a| !known.iter().any(|m| m.version == a.version)).max_by_key(|a| a.version)
+    {
+        return Err(Error::Migration(format!(
+            "the database has migration {:04}_{} applied, which this darkhorses {} does not know (it knows up to \
+             {newest:04}): a newer release migrated it; upgrade darkhorses to that release or newer, or point \
+             database.url at another database",
+            unknown.version,
+            unknown.name,
+            env!("CARGO_PKG_VERSION"),
+        )));
+    }
     Ok(known.iter().filter(|m| states.iter().any(|s| s.version == m.version && s.applied_at.is_none())).collect())
+}
+
+/// Every file of `known` as pending: the status of a database that does not exist yet.
+pub fn unapplied(known: &[Migration]) -> Vec<MigrationState> {
+    known
+        .iter()
+        .map(|m| MigrationState {
+            version: m.version,
+            name: m.name.to_string(),
+            checksum: m.checksum(),
+            applied_at: None,
+        })
+        .collect()
 }
 
 /// The first 8 hex digits, for messages.
@@ -232,10 +260,12 @@ mod tests {
     }
 
     #[test]
-    fn versions_unknown_to_this_binary_are_listed() {
+    fn versions_unknown_to_this_binary_are_listed_and_refused() {
         let applied = [Applied { version: 7, name: "future".into(), checksum: "ab".into(), applied_at: at() }];
         let states = status("sqlite", SQLITE, &applied).unwrap();
         assert_eq!(states.last().map(|s| s.version), Some(7));
+        let err = pending("sqlite", SQLITE, &applied).unwrap_err().to_string();
+        assert!(err.contains("0007_future") && err.contains("upgrade darkhorses"), "{err}");
     }
 
     #[test]

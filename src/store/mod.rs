@@ -2,8 +2,8 @@
 //! (the embedded default) and a PostgreSQL one, both held to ../shared/SCHEMA.md.
 //!
 //! Every command that needs the schema gets it through [`open`], which applies pending migrations
-//! first unless `database.auto_migrate` is false; `db status` opens with [`open_with`] and no
-//! migration, so it can show what is pending.
+//! first unless `database.auto_migrate` is false; `db status` opens with [`open_existing`] and
+//! dry runs with [`open_for_dry_run`], which never create a database nor change its schema.
 
 use std::collections::BTreeMap;
 
@@ -405,20 +405,61 @@ pub mod sqlite;
 /// `postgresql://` is PostgreSQL. Applies pending migrations first when `database.auto_migrate`
 /// is true (the default), so every command that needs the schema has it.
 pub async fn open(cfg: &crate::config::DatabaseConfig) -> Result<std::sync::Arc<dyn Store>> {
-    let url = cfg.url.expose().trim();
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        postgres::open(cfg).await
-    } else {
-        sqlite::open(cfg).await
-    }
+    if is_postgres(cfg) { postgres::open(cfg).await } else { sqlite::open(cfg).await }
 }
 
-/// [`open`], deciding migration here instead of from `database.auto_migrate`: `db status` opens
-/// with `migrate = false` to show what is pending, `db migrate` to report what it applies.
+/// [`open`], deciding migration here instead of from `database.auto_migrate`: `db migrate` opens
+/// with `migrate = false` to report what it applies.
 pub async fn open_with(cfg: &crate::config::DatabaseConfig, migrate: bool) -> Result<std::sync::Arc<dyn Store>> {
     let mut cfg = cfg.clone();
     cfg.auto_migrate = migrate;
     open(&cfg).await
+}
+
+fn is_postgres(cfg: &crate::config::DatabaseConfig) -> bool {
+    let url = cfg.url.expose().trim();
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// The store as it is, for commands that only look (`db status`): never creates a file, never
+/// migrates. `None` when `database.url` names a SQLite file that does not exist yet.
+pub async fn open_existing(cfg: &crate::config::DatabaseConfig) -> Result<Option<std::sync::Arc<dyn Store>>> {
+    if !is_postgres(cfg) && !sqlite::path_of(cfg.url.expose())?.exists() {
+        return Ok(None);
+    }
+    open_with(cfg, false).await.map(Some)
+}
+
+/// The store a dry run reads and rolls back, leaving the database exactly as it was: no file
+/// created, no migration applied. A SQLite file that does not exist yet is stood in for by an
+/// empty, migrated in-memory database (what a real first run would write into); a database with
+/// migrations pending is an error saying to migrate first, since a dry run never changes the schema.
+pub async fn open_for_dry_run(cfg: &crate::config::DatabaseConfig) -> Result<std::sync::Arc<dyn Store>> {
+    let Some(store) = open_existing(cfg).await? else {
+        let path = sqlite::path_of(cfg.url.expose())?;
+        tracing::info!(
+            db.path = %path.display(),
+            "dry run: {} does not exist yet, so it is counted against an empty database in memory (nothing is created)",
+            path.display()
+        );
+        return Ok(std::sync::Arc::new(sqlite::SqliteStore::open_in_memory(cfg).await?));
+    };
+    let pending: Vec<String> = store
+        .migration_status()
+        .await?
+        .iter()
+        .filter(|m| m.applied_at.is_none())
+        .map(|m| format!("{:04}_{}", m.version, m.name))
+        .collect();
+    if !pending.is_empty() {
+        return Err(Error::Migration(format!(
+            "{} has migrations pending ({}) and a dry run never changes the schema: run `darkhorses db migrate` \
+             first, then the dry run",
+            store.describe(),
+            pending.join(", ")
+        )));
+    }
+    Ok(store)
 }
 
 #[cfg(test)]

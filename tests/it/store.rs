@@ -63,7 +63,9 @@ static COUNTER: AtomicU32 = AtomicU32::new(0);
 impl TestDb {
     async fn sqlite() -> TestDb {
         let dir = tempfile::tempdir().unwrap();
+        // A nested directory the test makes: the store refuses to invent missing directories.
         let path = dir.path().join("nested").join("store.db");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         let cfg =
             DatabaseConfig { url: Secret::new(format!("sqlite:{}", path.display())), ..DatabaseConfig::default() };
         let store = store::open(&cfg).await.unwrap();

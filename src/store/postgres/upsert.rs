@@ -22,6 +22,8 @@ pub(super) enum Merge {
     Replace,
     /// A bookmaker column: a seeded row keeps its value unless the incoming row is a seed too.
     KeepSeed,
+    /// A required text: the incoming value unless it is `''` (a name the source did not know).
+    Filled,
     /// A shared column written by a racecard: `Keep` until a result settled the stored row, then
     /// the stored value unless it is NULL (see [`Settled`]).
     Settled(Settled),
@@ -65,6 +67,7 @@ fn merged(c: &Col, stored: &str, incoming: &dyn Fn(&str) -> String) -> String {
     match c.merge {
         Merge::Keep => format!("COALESCE({new}, {stored}.{n})"),
         Merge::Replace => new,
+        Merge::Filled => format!("COALESCE(NULLIF({new}, ''), {stored}.{n})"),
         Merge::KeepSeed => format!(
             "CASE WHEN {stored}.source = 'seed' AND {} <> 'seed' THEN {stored}.{n} ELSE {new} END",
             incoming("source")

@@ -37,7 +37,7 @@ fn horses<'r>(rows: &[&'r Horse]) -> Result<Option<Upsert<'r>>> {
 }
 
 fn people<'r>(table: &'static str, rows: &[&'r Person]) -> Result<Option<Upsert<'r>>> {
-    Upsert::new(table, ID, vec![col("name", Merge::Replace)], rows)
+    Upsert::new(table, ID, vec![col("name", Merge::Filled)], rows)
 }
 
 fn trainers<'r>(rows: &[&'r Trainer]) -> Result<Option<Upsert<'r>>> {

@@ -82,8 +82,8 @@ pub struct SqliteStore {
     migrations: &'static [Migration],
 }
 
-/// Open (creating it and its directory when missing) the SQLite database `database.url` names,
-/// and migrate it when `database.auto_migrate` is true.
+/// Open (creating the file, not its directory, when missing) the SQLite database `database.url`
+/// names, and migrate it when `database.auto_migrate` is true.
 pub async fn open(cfg: &DatabaseConfig) -> Result<Arc<dyn Store>> {
     Ok(Arc::new(SqliteStore::open(cfg).await?))
 }
@@ -129,6 +129,25 @@ impl SqliteStore {
         if cfg.auto_migrate {
             store.migrate().await?;
         }
+        Ok(store)
+    }
+
+    /// An empty database in memory, migrated, standing in for the file `database.url` names
+    /// (which does not exist yet) in a dry run: the lock and messages still name that file.
+    pub async fn open_in_memory(cfg: &DatabaseConfig) -> Result<Self> {
+        let path = path_of(cfg.url.expose())?;
+        let conn = Connection::open_in_memory()
+            .and_then(|c| c.execute_batch("PRAGMA foreign_keys = ON;").map(|()| c))
+            .map_err(|e| Error::Connect(format!("opening an in-memory SQLite database: {e}")))?;
+        let absolute = std::env::current_dir().map(|cwd| cwd.join(&path)).unwrap_or_else(|_| path.clone());
+        let store = SqliteStore {
+            scope: format!("sqlite:{}", absolute.display()),
+            path,
+            busy_timeout: Duration::from_secs(cfg.busy_timeout),
+            conn: Arc::new(Mutex::new(conn)),
+            migrations: migrations::SQLITE,
+        };
+        store.migrate().await?;
         Ok(store)
     }
 
@@ -210,10 +229,18 @@ fn connect(path: &Path, timeout: Duration, busy_timeout: Duration) -> Result<Con
     let fail = |e: &dyn std::fmt::Display| {
         Error::Connect(format!("cannot open SQLite database {}: {e}; check the path in database.url", path.display()))
     };
+    // A missing directory is most likely a typo in the path: creating it would quietly start a
+    // fresh, empty database somewhere nobody looks.
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
-        && !parent.exists()
+        && !parent.is_dir()
     {
-        std::fs::create_dir_all(parent).map_err(|e| fail(&format!("creating directory {}: {e}", parent.display())))?;
+        return Err(Error::Connect(format!(
+            "cannot open SQLite database {}: directory {} does not exist; check the path in database.url, or \
+             create the directory first (mkdir -p {})",
+            path.display(),
+            parent.display(),
+            parent.display()
+        )));
     }
     let mut conn = Connection::open(path).map_err(|e| fail(&e))?;
     conn.busy_handler(Some(busy_handler(path.to_path_buf(), busy_timeout))).map_err(|e| fail(&e))?;
@@ -300,9 +327,7 @@ fn read_applied(conn: &Connection) -> Result<Vec<Applied>> {
 fn migrate_blocking(conn: &mut Connection, list: &[Migration]) -> Result<Vec<MigrationState>> {
     // A read first: a database with nothing pending is left alone without taking the write lock,
     // so a run can start while another process writes (it waits only when it writes itself).
-    let applied = read_applied(conn)?;
-    migrations::status("sqlite", list, &applied)?;
-    if list.iter().all(|m| applied.iter().any(|a| a.version == m.version)) {
+    if migrations::pending("sqlite", list, &read_applied(conn)?)?.is_empty() {
         return Ok(Vec::new());
     }
     conn.execute_batch(BOOTSTRAP).ctx("creating schema_migrations")?;

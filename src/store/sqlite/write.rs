@@ -76,6 +76,8 @@ pub(super) enum Rule {
     Newest,
     /// `COALESCE(new, old)`: a blank never erases a value (shared columns, enrichment).
     Coalesce,
+    /// A required text: the new value unless it is `''` (a name the source did not know).
+    Filled,
     /// A shared column written by a racecard: `COALESCE(new, old)` until a result settled the
     /// row, then `COALESCE(old, new)` (see [`Settled`]).
     Settled(Settled),
@@ -115,6 +117,7 @@ pub(super) fn upsert_sql(table: &str, cols: &[(&str, Rule)], guard: Option<&str>
             Rule::Key => continue,
             Rule::Newest | Rule::Touch => format!("excluded.{name}"),
             Rule::Coalesce => format!("COALESCE(excluded.{name}, {table}.{name})"),
+            Rule::Filled => format!("COALESCE(NULLIF(excluded.{name}, ''), {table}.{name})"),
             Rule::Settled(settled) => settled.racecard_merge(table, name, &format!("excluded.{name}")),
         };
         if *rule != Rule::Touch {
@@ -416,7 +419,7 @@ pub(super) fn entity_rows(conn: &Connection, e: &EntityRows<'_>, now: &Value, st
     upsert_all(conn, "courses", e.courses.iter().map(|c| course_cols(c, now)).collect(), None, stats)?;
     upsert_all(conn, "horses", e.horses.iter().map(|h| horse_cols(h, now)).collect(), None, stats)?;
     let person =
-        |p: &&crate::model::Person| -> Vec<Col> { vec![("id", Key, v_str(&p.id)), ("name", Newest, v_str(&p.name))] };
+        |p: &&crate::model::Person| -> Vec<Col> { vec![("id", Key, v_str(&p.id)), ("name", Filled, v_str(&p.name))] };
     upsert_all(conn, "jockeys", e.jockeys.iter().map(person).collect(), None, stats)?;
     let trainers = e
         .trainers

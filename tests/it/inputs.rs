@@ -4,39 +4,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
-use std::path::Path;
-
-use assert_cmd::Command;
 use tempfile::TempDir;
 
-/// The binary with an environment holding only PATH and HOME, run in `dir`.
-fn darkhorses(dir: &Path) -> Command {
-    let mut cmd = assert_cmd::cargo::cargo_bin_cmd!("darkhorses");
-    cmd.env_clear().current_dir(dir);
-    for var in ["PATH", "HOME"] {
-        if let Some(value) = std::env::var_os(var) {
-            cmd.env(var, value);
-        }
-    }
-    cmd
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(cmd: &mut Command) -> Run {
-    let output = cmd.output().unwrap();
-    let run = Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    };
-    assert!(!run.stdout.contains("panicked") && !run.stderr.contains("panicked"), "{}", run.stderr);
-    run
-}
+use super::acceptance::{darkhorses, run};
 
 /// `config check` on a file holding `yaml`: exit 2, one error line holding every `wanted`.
 fn check_rejects(yaml: &str, wanted: &[&str]) {

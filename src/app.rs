@@ -380,6 +380,7 @@ pub async fn context(
         cancel,
         store,
         api,
+        covers_since: None,
         committed: Default::default(),
     })
 }

@@ -290,6 +290,22 @@ async fn orchestrate(args: OrchestrateArgs, global: &GlobalArgs, loaded: Loaded)
         tracing::warn!("{warning}");
     }
     let opts = crate::orchestrate::Options { force_all: args.force_all, update: args.update.clone(), test: args.test };
+    if args.daemon {
+        return match orchestrate_daemon(&opts, global, loaded.config).await {
+            Ok(ticks) => {
+                if global.json {
+                    output::json(&serde_json::json!({ "daemon": "stopped", "ticks": ticks }))?;
+                } else {
+                    output::print(&format!("orchestrate daemon stopped after {ticks} ticks\n"))?;
+                }
+                Ok(Outcome::Success)
+            }
+            Err(e) => {
+                tracing::error!(target: crate::telemetry::FILE_ONLY, error = %e, "orchestrate daemon failed");
+                Err(e)
+            }
+        };
+    }
     let tick = match orchestrate_once(&opts, global, loaded.config).await {
         Ok(tick) => tick,
         Err(e) => {
@@ -303,6 +319,31 @@ async fn orchestrate(args: OrchestrateArgs, global: &GlobalArgs, loaded: Loaded)
         output::print(&tick.table())?;
     }
     Ok(if tick.failed() { Outcome::CompletedWithFailures } else { Outcome::Success })
+}
+
+/// `orchestrate --daemon`: the context, the health endpoint, the loop until a signal. Returns
+/// how many ticks ran.
+async fn orchestrate_daemon(
+    opts: &crate::orchestrate::Options,
+    global: &GlobalArgs,
+    mut config: Config,
+) -> Result<u64> {
+    use crate::orchestrate::daemon;
+    let clock = clock_of(global);
+    let _sandbox = if global.sandbox { Some(start_sandbox(&mut config, clock.clone())?) } else { None };
+    let port = config.health_check.port;
+    let ctx = context(Arc::new(config), Some(clock), opts.test, Needs { store: true, api: true }).await?;
+    let metrics = Arc::new(daemon::Metrics::default());
+    let serving = CancellationToken::new();
+    if port != 0 {
+        let addr = daemon::serve_health(port, Arc::clone(&metrics), serving.clone())?;
+        tracing::info!(%addr, "health endpoint: http://{addr}/livez and http://{addr}/metrics");
+    }
+    tracing::info!(intervals = ctx.config.intervals.len(), "orchestrate daemon started");
+    let outcome = daemon::run(&ctx, opts, &metrics).await;
+    serving.cancel();
+    outcome?;
+    Ok(metrics.ticks())
 }
 
 /// The in-process sandbox when asked for, one context for every interval, one tick.
@@ -320,7 +361,7 @@ async fn orchestrate_once(
     if !due.is_empty() {
         ctx.api = Some(api_client(&ctx.config, &ctx.cancel)?);
     }
-    crate::orchestrate::run_due(&ctx, &mut tick, due).await;
+    crate::orchestrate::run_due(&ctx, &mut tick, due, &|_| {}).await;
     tracing::info!(runs = tick.runs.len(), failed = tick.failed(), "orchestrate tick finished");
     Ok(tick)
 }

@@ -96,6 +96,7 @@ pub enum Command {
         darkhorses orchestrate                         # from cron every few minutes: what is due since the last run\n  \
         darkhorses orchestrate --force-all --test      # smoke check: every interval as a dry run\n  \
         darkhorses orchestrate --update daily_data     # one interval now\n  \
+        darkhorses orchestrate --daemon                # keep running; /livez and /metrics on 127.0.0.1:9187\n  \
         darkhorses orchestrate --list                  # schedules, last runs, next slots\n  \
         darkhorses orchestrate --simulate --from 2026-03-28T00:00:00Z --to 2026-03-30T00:00:00Z\n\n\
         Exit codes: 0 every run succeeded or nothing was due, 1 a run failed or timed out, 2 fatal error.")]
@@ -223,6 +224,11 @@ pub struct OrchestrateArgs {
     /// Example: --simulate --from 2026-03-28T00:00:00Z --to 2026-03-30T00:00:00Z
     #[arg(long, requires_all = ["from", "to"])]
     pub simulate: bool,
+    /// Keep running: sleep until the next slot of any interval, run what is due as one-shot mode
+    /// does, serve /livez and /metrics on 127.0.0.1:health_check.port, stop on SIGTERM or Ctrl-C.
+    /// Example: --daemon
+    #[arg(long, conflicts_with_all = ["force_all", "update", "list", "simulate"])]
+    pub daemon: bool,
     /// Start of the --simulate window (RFC 3339, exclusive). Example: --from 2026-03-28T00:00:00Z
     #[arg(long, value_name = "INSTANT", requires = "simulate")]
     pub from: Option<chrono::DateTime<chrono::Utc>>,

@@ -20,6 +20,8 @@ use crate::jobs::runner::{Execution, Scheduled, execute_as};
 use crate::schedule::Schedule;
 use crate::store::{RunStatus, Store, Trigger};
 
+pub mod daemon;
+
 /// What one `orchestrate` invocation (or one daemon wake-up) does.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -267,7 +269,7 @@ pub struct Due {
 /// One tick: [`plan_tick`], then [`run_due`]. `ctx` holds the store, the API client and the clock.
 pub async fn tick(ctx: &JobContext, opts: &Options) -> Result<Tick> {
     let (mut tick, due) = plan_tick(ctx, opts).await?;
-    run_due(ctx, &mut tick, due).await;
+    run_due(ctx, &mut tick, due, &|_| {}).await;
     Ok(tick)
 }
 
@@ -317,8 +319,9 @@ pub async fn plan_tick(ctx: &JobContext, opts: &Options) -> Result<(Tick, Vec<Du
 }
 
 /// The second half of a tick: each due run in order, each under its timeout; a failed run never
-/// stops the next. A stop signal (the context's cancel) starts no further run.
-pub async fn run_due(ctx: &JobContext, tick: &mut Tick, due: Vec<Due>) {
+/// stops the next. A stop signal (the context's cancel) starts no further run. `observe` sees
+/// each run as it ends (the daemon's metrics).
+pub async fn run_due(ctx: &JobContext, tick: &mut Tick, due: Vec<Due>, observe: &(dyn Fn(&SlotRun) + Sync)) {
     for d in due {
         if ctx.cancel.is_cancelled() {
             tracing::warn!(interval = %d.interval, "stopping: {} not started", d.interval);
@@ -327,6 +330,7 @@ pub async fn run_due(ctx: &JobContext, tick: &mut Tick, due: Vec<Due>) {
         let Some(interval) = ctx.config.intervals.get(&d.interval) else { continue };
         let run = run_interval(ctx, &d, interval, tick.dry_run).await;
         log_run(&run);
+        observe(&run);
         tick.runs.push(run);
     }
 }

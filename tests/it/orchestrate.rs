@@ -302,6 +302,7 @@ on_both!(
     a_london_fixed_time_runs_once_on_both_dst_days,
     a_run_past_its_timeout_is_timed_out_and_the_next_still_runs,
     force_all_test_changes_no_data_row,
+    a_daemon_serves_metrics_of_its_runs_and_stops_on_sigterm,
 );
 
 fn week(backend: Backend, ticks: Vec<DateTime<Utc>>) {
@@ -604,4 +605,83 @@ fn three_processes_at_every_tick_of_a_racing_day_run_each_slot_once() {
 /// A distinct name per call within this test process.
 fn rand_id() -> usize {
     NEXT_SCHEMA.fetch_add(1, Ordering::SeqCst)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The daemon: metrics of its runs, and SIGTERM with a run in flight.
+
+fn a_daemon_serves_metrics_of_its_runs_and_stops_on_sigterm(backend: Backend) {
+    const DAEMON: [Iv; 2] = [
+        Iv("fast", "* * * * *", "UTC", &["reference", "--bookmakers-only"], MisfirePolicy::RunOnce, 60, 1),
+        // Seven days of racecards at one request a second: in flight when the signal comes.
+        Iv(
+            "slow",
+            "* * * * *",
+            "UTC",
+            &["daily", "--racecards-only", "--days-ahead", "7"],
+            MisfirePolicy::RunOnce,
+            120,
+            2,
+        ),
+    ];
+    let Some(w) = World::new(backend, "2026-03-10T14:00:00Z") else { return };
+    // The daemon runs on the wall clock; the sandbox follows it.
+    w.clock.set(Utc::now());
+    let config = w.config(&DAEMON);
+    let file = w.config_file(&DAEMON);
+    let mut yaml = std::fs::read_to_string(&file).unwrap();
+    yaml.push_str("orchestrator:\n  shutdown_grace: 30\n");
+    std::fs::write(&file, yaml).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut cmd = crate::acceptance::darkhorses_child(w.dir.path());
+    cmd.env("DATABASE_URL", &w.url)
+        .env("DARKHORSES_API_BASE_URL", w.sandbox.base_url())
+        .env("DARKHORSES_API_RATE_LIMIT", "1")
+        .env("RACING_API_USERNAME", "demo")
+        .env("RACING_API_PASSWORD", "demo")
+        .env("DARKHORSES_HEALTH_CHECK_PORT", port.to_string())
+        .args(["--config", &file.display().to_string(), "--json", "orchestrate", "--daemon"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    if let Some(schema) = &w.schema {
+        cmd.env("DARKHORSES_DATABASE_SCHEMA", schema);
+    }
+    let child = crate::acceptance::ChildGuard(cmd.spawn().unwrap());
+    let get = |path: &str| -> Option<String> {
+        w.rt.block_on(async {
+            let r = reqwest::get(format!("http://127.0.0.1:{port}{path}")).await.ok()?;
+            r.status().is_success().then_some(())?;
+            r.text().await.ok()
+        })
+    };
+    let metrics = crate::acceptance::wait_for(std::time::Duration::from_secs(60), "the fast run in /metrics", || {
+        get("/metrics").filter(|m| m.contains("darkhorses_runs_total{interval=\"fast\",status=\"succeeded\"} 1"))
+    });
+    assert!(metrics.contains("# TYPE darkhorses_runs_total counter"), "{metrics}");
+    assert!(metrics.contains("darkhorses_last_success_timestamp_seconds{interval=\"fast\"}"), "{metrics}");
+    assert!(metrics.contains("darkhorses_rows_written_total{interval=\"fast\"}"), "{metrics}");
+    assert!(get("/livez").unwrap().starts_with("ok"), "/livez");
+    // The slow run is in flight: its row is `running`.
+    crate::acceptance::wait_for(std::time::Duration::from_secs(60), "the slow run to start", || {
+        w.ledger(&config).iter().any(|r| r.job == "slow" && r.status == "running").then_some(())
+    });
+    let pid = child.0.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let mut child = child;
+    let status = crate::acceptance::wait_for(std::time::Duration::from_secs(60), "the daemon to exit", || {
+        child.0.try_wait().unwrap()
+    });
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    use std::io::Read;
+    child.0.stdout.take().unwrap().read_to_string(&mut stdout).unwrap();
+    child.0.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert_eq!(status.code(), Some(0), "SIGTERM exits 0:\n{stdout}\n{stderr}");
+    let doc: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    assert_eq!(doc["daemon"], "stopped", "{doc}");
+    // The run in flight finished its unit and recorded itself: no `running` row is left.
+    let ledger = w.ledger(&config);
+    let slow = ledger.iter().find(|r| r.job == "slow").unwrap();
+    assert_ne!(slow.status, "running", "{slow:?}\n{stderr}");
+    assert!(slow.finished_at.is_some(), "{slow:?}");
 }

@@ -303,6 +303,7 @@ on_both!(
     a_run_past_its_timeout_is_timed_out_and_the_next_still_runs,
     force_all_test_changes_no_data_row,
     a_daemon_serves_metrics_of_its_runs_and_stops_on_sigterm,
+    run_once_after_missed_mornings_fetches_every_missed_day,
 );
 
 fn week(backend: Backend, ticks: Vec<DateTime<Utc>>) {
@@ -684,4 +685,50 @@ fn a_daemon_serves_metrics_of_its_runs_and_stops_on_sigterm(backend: Backend) {
     let slow = ledger.iter().find(|r| r.job == "slow").unwrap();
     assert_ne!(slow.status, "running", "{slow:?}\n{stderr}");
     assert!(slow.finished_at.is_some(), "{slow:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// run_once covers the gap in data, not only in the ledger.
+
+fn run_once_after_missed_mornings_fetches_every_missed_day(backend: Backend) {
+    const MORNING: [Iv; 1] =
+        [Iv("daily_data", "0 6 * * *", "UTC", &["daily", "--results-only"], MisfirePolicy::RunOnce, 600, 1)];
+    let Some(w) = World::new(backend, "2026-03-10T06:05:00Z") else { return };
+    let config = w.config(&MORNING);
+    w.ticks(&config, &[at("2026-03-10T06:05:00Z")]);
+    // Three mornings later, two of them missed: one run stands in for 11, 12 and 13 March.
+    w.ticks(&config, &[at("2026-03-13T06:05:00Z")]);
+    let ledger = w.ledger(&config);
+    let runs: Vec<(String, String)> = ledger
+        .iter()
+        .map(|r| (stamp(r.slot.unwrap()), r.status.clone()))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert_eq!(
+        runs,
+        [
+            ("2026-03-10T06:00:00Z".to_string(), "succeeded".to_string()),
+            ("2026-03-11T06:00:00Z".to_string(), "skipped".to_string()),
+            ("2026-03-12T06:00:00Z".to_string(), "skipped".to_string()),
+            ("2026-03-13T06:00:00Z".to_string(), "succeeded".to_string()),
+        ]
+    );
+    let results: BTreeSet<String> = w.rt.block_on(async {
+        w.store(&config)
+            .await
+            .coverage(
+                darkhorses::model::Kind::Results,
+                at("2026-03-01T00:00:00Z").date_naive(),
+                at("2026-03-13T00:00:00Z").date_naive(),
+            )
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| c.race_date.to_string())
+            .collect()
+    });
+    // The first morning fetched the 9th; the run for the 13th fetched what each missed morning
+    // would have: the 10th, 11th and 12th.
+    assert_eq!(results, ["2026-03-09", "2026-03-10", "2026-03-11", "2026-03-12"].map(String::from).into());
 }

@@ -36,8 +36,9 @@ pub struct Options {
 /// What the tick does with one slot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
-    /// Claim the slot and run; `covers_since` is the earliest slot this run stands in for.
-    Run { slot: DateTime<Utc>, covers_since: Option<DateTime<Utc>> },
+    /// Claim the slot and run. `covers` are the earlier slots this run stands in for
+    /// (`run_once`), recorded as skipped with the claim, in its transaction.
+    Run { slot: DateTime<Utc>, covers: Vec<DateTime<Utc>> },
     /// Record the slot as skipped, with the reason.
     Skip { slot: DateTime<Utc>, reason: String },
 }
@@ -74,18 +75,8 @@ pub fn plan(
     let Some(&latest) = fires.last() else { return Vec::new() };
     let earlier = &fires[..fires.len() - 1];
     match policy {
-        MisfirePolicy::RunAll => fires.iter().map(|&slot| Step::Run { slot, covers_since: None }).collect(),
-        MisfirePolicy::RunOnce => {
-            let mut steps: Vec<Step> = earlier
-                .iter()
-                .map(|&slot| Step::Skip {
-                    slot,
-                    reason: format!("missed; covered by the run_once run of slot {}", stamp(latest)),
-                })
-                .collect();
-            steps.push(Step::Run { slot: latest, covers_since: earlier.first().copied() });
-            steps
-        }
+        MisfirePolicy::RunAll => fires.iter().map(|&slot| Step::Run { slot, covers: Vec::new() }).collect(),
+        MisfirePolicy::RunOnce => vec![Step::Run { slot: latest, covers: earlier.to_vec() }],
         MisfirePolicy::Skip => {
             let grace_secs = grace.as_secs();
             let late = (now - latest).to_std().unwrap_or_default();
@@ -97,7 +88,7 @@ pub fn plan(
                 })
                 .collect();
             if late <= grace {
-                steps.push(Step::Run { slot: latest, covers_since: None });
+                steps.push(Step::Run { slot: latest, covers: Vec::new() });
             } else {
                 steps.push(Step::Skip {
                     slot: latest,
@@ -262,7 +253,8 @@ pub struct Due {
     /// `None` for a forced run (`--force-all`, `--update`).
     pub slot: Option<DateTime<Utc>>,
     pub interval: String,
-    pub covers_since: Option<DateTime<Utc>>,
+    /// Earlier slots this run stands in for (`run_once`).
+    pub covers: Vec<DateTime<Utc>>,
     pub trigger: Trigger,
 }
 
@@ -290,7 +282,7 @@ pub async fn plan_tick(ctx: &JobContext, opts: &Options) -> Result<(Tick, Vec<Du
                 priority: interval.priority,
                 slot: None,
                 interval: (*name).clone(),
-                covers_since: None,
+                covers: Vec::new(),
                 trigger: Trigger::Force,
             });
         }
@@ -300,11 +292,11 @@ pub async fn plan_tick(ctx: &JobContext, opts: &Options) -> Result<(Tick, Vec<Du
             let last = store.last_slot(name).await?;
             for step in plan(&schedule, interval.misfire, last, now, grace) {
                 match step {
-                    Step::Run { slot, covers_since } => due.push(Due {
+                    Step::Run { slot, covers } => due.push(Due {
                         priority: interval.priority,
                         slot: Some(slot),
                         interval: (*name).clone(),
-                        covers_since,
+                        covers,
                         trigger: Trigger::Schedule,
                     }),
                     Step::Skip { slot, reason } => {
@@ -328,9 +320,12 @@ pub async fn run_due(ctx: &JobContext, tick: &mut Tick, due: Vec<Due>, observe: 
             break;
         }
         let Some(interval) = ctx.config.intervals.get(&d.interval) else { continue };
-        let run = run_interval(ctx, &d, interval, tick.dry_run).await;
-        log_run(&run);
-        observe(&run);
+        let (covered, run) = run_interval(ctx, &d, interval, tick.dry_run).await;
+        for line in covered.iter().chain(std::iter::once(&run)) {
+            log_run(line);
+            observe(line);
+        }
+        tick.runs.extend(covered);
         tick.runs.push(run);
     }
 }
@@ -354,10 +349,32 @@ async fn record_skip(
     Ok(())
 }
 
-/// Build the interval's job from its `args` and run it for `slot` (claimed first, unless a dry
-/// run), under its timeout.
-async fn run_interval(ctx: &JobContext, due: &Due, interval: &IntervalConfig, dry_run: bool) -> SlotRun {
-    let (name, slot, covers_since, trigger) = (due.interval.as_str(), due.slot, due.covers_since, due.trigger);
+/// The reason a slot covered by a `run_once` run is skipped.
+fn covered_reason(slot: DateTime<Utc>) -> String {
+    format!("missed; covered by the run_once run of slot {}", stamp(slot))
+}
+
+/// Build the interval's job from its `args` and run it for `slot` (claimed first, with the slots
+/// it covers, unless a dry run), under its timeout. Returns the covered slots' lines (when the
+/// claim was won) and the run's.
+async fn run_interval(
+    ctx: &JobContext,
+    due: &Due,
+    interval: &IntervalConfig,
+    dry_run: bool,
+) -> (Vec<SlotRun>, SlotRun) {
+    let (name, slot, trigger) = (due.interval.as_str(), due.slot, due.trigger);
+    let covers_since = due.covers.first().copied();
+    let reason = slot.map(covered_reason).unwrap_or_default();
+    let covered: Vec<SlotRun> = due
+        .covers
+        .iter()
+        .map(|&at| {
+            let mut line = SlotRun::new(name, &interval.job, Some(at), Trigger::Schedule, "skipped");
+            line.reason = Some(reason.clone());
+            line
+        })
+        .collect();
     let mut line = SlotRun::new(name, &interval.job, slot, trigger, "failed");
     line.covers_since = covers_since;
     let job = match crate::jobs::find(&interval.job) {
@@ -368,7 +385,7 @@ async fn run_interval(ctx: &JobContext, due: &Due, interval: &IntervalConfig, dr
         Ok(job) => job,
         Err(e) => {
             line.reason = Some(format!("intervals.{name}: {e}"));
-            return line;
+            return (Vec::new(), line);
         }
     };
     let ctx = JobContext { covers_since, dry_run, ..ctx.clone() };
@@ -377,10 +394,14 @@ async fn run_interval(ctx: &JobContext, due: &Due, interval: &IntervalConfig, dr
         trigger,
         // A dry run claims nothing: the slot stays due for the real run.
         slot: slot.filter(|_| !dry_run),
+        covers: if dry_run { Vec::new() } else { due.covers.clone() },
+        covers_reason: reason,
         timeout: Some(Duration::from_secs(interval.timeout.max(1))),
     };
+    let mut won = false;
     match execute_as(job.as_ref(), &ctx, &scheduled).await {
         Ok(Execution::Ran { report, status }) => {
+            won = true;
             line.status = status.as_str().to_string();
             line.calls = report.api.calls;
             line.rate_limited = report.api.rate_limited;
@@ -397,7 +418,8 @@ async fn run_interval(ctx: &JobContext, due: &Due, interval: &IntervalConfig, dr
         }
         Err(e) => line.reason = Some(e.to_string()),
     }
-    line
+    // The covered slots were recorded with the claim; a lost claim recorded nothing here.
+    (if won { covered } else { Vec::new() }, line)
 }
 
 fn log_run(run: &SlotRun) {
@@ -592,18 +614,12 @@ mod tests {
         let steps =
             plan(&s, MisfirePolicy::RunOnce, Some(utc("2026-03-07T06:00:00Z")), utc("2026-03-10T07:00:00Z"), GRACE);
         assert_eq!(
-            slots(&steps),
-            [
-                ("2026-03-08T06:00:00Z".to_string(), false),
-                ("2026-03-09T06:00:00Z".to_string(), false),
-                ("2026-03-10T06:00:00Z".to_string(), true)
-            ]
+            steps,
+            [Step::Run {
+                slot: utc("2026-03-10T06:00:00Z"),
+                covers: vec![utc("2026-03-08T06:00:00Z"), utc("2026-03-09T06:00:00Z")]
+            }]
         );
-        assert_eq!(
-            steps.last(),
-            Some(&Step::Run { slot: utc("2026-03-10T06:00:00Z"), covers_since: Some(utc("2026-03-08T06:00:00Z")) })
-        );
-        assert!(matches!(&steps[0], Step::Skip { reason, .. } if reason.contains("covered by the run_once run")));
     }
 
     #[test]

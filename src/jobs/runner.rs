@@ -45,6 +45,10 @@ pub struct Scheduled {
     pub trigger: Trigger,
     /// The slot claimed before the job starts; `None` runs without a claim (manual, forced, dry).
     pub slot: Option<DateTime<Utc>>,
+    /// Earlier slots this run stands in for (`run_once` over a gap): recorded `skipped` with
+    /// `covers_reason` in the claim's transaction.
+    pub covers: Vec<DateTime<Utc>>,
+    pub covers_reason: String,
     /// Past it, the job is cancelled (its unit in flight dropped, so rolled back) and the run is
     /// recorded `timed_out`.
     pub timeout: Option<Duration>,
@@ -58,7 +62,14 @@ pub async fn execute(
     trigger: Trigger,
     slot: Option<DateTime<Utc>>,
 ) -> Result<Execution> {
-    let run = Scheduled { name: job.name().to_string(), trigger, slot, timeout: None };
+    let run = Scheduled {
+        name: job.name().to_string(),
+        trigger,
+        slot,
+        covers: Vec::new(),
+        covers_reason: String::new(),
+        timeout: None,
+    };
     execute_as(job, ctx, &run).await
 }
 
@@ -119,7 +130,7 @@ pub async fn execute_as(job: &dyn UpdateJob, ctx: &JobContext, run: &Scheduled) 
             };
             match slot {
                 // The unique (job, slot) key decides who runs a slot, across processes and hosts.
-                Some(at) => match store.claim_slot(&new).await? {
+                Some(at) => match store.claim_slot(&new, &run.covers, &run.covers_reason).await? {
                     Some(id) => Some(id),
                     None => {
                         return Ok(Execution::Skipped {

@@ -363,8 +363,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Claim a scheduled slot: insert the `running` row of (`run.job`, `run.slot`) unless the pair
     /// has a row already. `Ok(None)`: another claimant has the slot (it runs there, not here). The
-    /// unique (`job`, `slot`) key decides, in one statement, so two hosts never both win.
-    async fn claim_slot(&self, run: &NewJobRun) -> Result<Option<i64>>;
+    /// unique (`job`, `slot`) key decides, so two hosts never both win. In the same transaction
+    /// the `covered` slots (earlier ones a `run_once` run stands in for) become `skipped` rows
+    /// with `reason`: the winner accounts for them with its claim, a loser writes nothing.
+    async fn claim_slot(&self, run: &NewJobRun, covered: &[DateTime<Utc>], reason: &str) -> Result<Option<i64>>;
 
     /// Record a slot passed over: a finished `skipped` row of (`job`, `slot`) with `reason` in
     /// `error`. `Ok(false)` when the slot has a row already (claimed or skipped elsewhere).

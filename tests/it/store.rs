@@ -813,19 +813,46 @@ mod cases {
             dry_run: false,
         };
         assert_eq!(db.store.last_slot("live_data").await.unwrap(), None, "{l}: a new interval has no slot");
-        let first = db.store.claim_slot(&claim("live_data", at(9, 0), 1)).await.unwrap();
+        let first = db.store.claim_slot(&claim("live_data", at(9, 0), 1), &[], "").await.unwrap();
         assert!(first.is_some(), "{l}: the first claimant wins");
-        assert_eq!(db.store.claim_slot(&claim("live_data", at(9, 0), 2)).await.unwrap(), None, "{l}: the second skips");
-        assert!(db.store.claim_slot(&claim("daily_data", at(9, 0), 3)).await.unwrap().is_some(), "{l}: per interval");
+        assert_eq!(
+            db.store.claim_slot(&claim("live_data", at(9, 0), 2), &[], "").await.unwrap(),
+            None,
+            "{l}: the second skips"
+        );
+        assert!(
+            db.store.claim_slot(&claim("daily_data", at(9, 0), 3), &[], "").await.unwrap().is_some(),
+            "{l}: per interval"
+        );
         assert!(!db.store.skip_slot("live_data", at(9, 0), at(9, 1), "late").await.unwrap(), "{l}: claimed already");
         assert!(db.store.skip_slot("live_data", at(9, 15), at(9, 31), "missed by 16m").await.unwrap(), "{l}");
         assert!(
-            db.store.claim_slot(&claim("live_data", at(9, 15), 4)).await.unwrap().is_none(),
+            db.store.claim_slot(&claim("live_data", at(9, 15), 4), &[], "").await.unwrap().is_none(),
             "{l}: skipped is taken"
         );
         assert_eq!(db.store.last_slot("live_data").await.unwrap(), Some(at(9, 15)), "{l}");
         let runs = db.store.latest_job_runs(Some("live_data"), 10).await.unwrap();
         assert_eq!(runs.len(), 2, "{l}: one row per slot");
+        // A run_once claim records the slots it covers with it; a losing claim records none.
+        let covered = [at(10, 0), at(10, 15)];
+        let lost = db.store.claim_slot(&claim("live_data", at(9, 15), 5), &covered, "covered").await.unwrap();
+        assert_eq!(lost, None, "{l}");
+        assert_eq!(
+            db.store.latest_job_runs(Some("live_data"), 10).await.unwrap().len(),
+            2,
+            "{l}: a loser writes nothing"
+        );
+        let won = db.store.claim_slot(&claim("live_data", at(10, 30), 6), &covered, "covered").await.unwrap();
+        assert!(won.is_some(), "{l}");
+        let after = db.store.latest_job_runs(Some("live_data"), 10).await.unwrap();
+        assert_eq!(after.len(), 5, "{l}: the claim and the two slots it covers");
+        assert!(
+            after
+                .iter()
+                .filter(|r| covered.contains(&r.slot.unwrap()))
+                .all(|r| r.status == "skipped" && r.error.as_deref() == Some("covered")),
+            "{l}: {after:?}"
+        );
         let skipped = runs.iter().find(|r| r.slot == Some(at(9, 15))).unwrap();
         assert_eq!((skipped.status.as_str(), skipped.error.as_deref()), ("skipped", Some("missed by 16m")), "{l}");
         assert_eq!(skipped.finished_at, Some(at(9, 31)), "{l}");

@@ -441,8 +441,8 @@ impl Store for PgStore {
         read::start_job_run(self, run).await
     }
 
-    async fn claim_slot(&self, run: &NewJobRun) -> Result<Option<i64>> {
-        read::claim_slot(self, run).await
+    async fn claim_slot(&self, run: &NewJobRun, covered: &[DateTime<Utc>], reason: &str) -> Result<Option<i64>> {
+        read::claim_slot(self, run, covered, reason).await
     }
 
     async fn skip_slot(&self, job: &str, slot: DateTime<Utc>, at: DateTime<Utc>, reason: &str) -> Result<bool> {

@@ -688,10 +688,12 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn claim_slot(&self, run: &NewJobRun) -> Result<Option<i64>> {
-        let run = run.clone();
+    async fn claim_slot(&self, run: &NewJobRun, covered: &[DateTime<Utc>], reason: &str) -> Result<Option<i64>> {
+        let (run, covered, reason) = (run.clone(), covered.to_vec(), reason.to_string());
         self.call(move |conn| {
-            let changed = conn
+            let what = format!("claiming a slot of {} in job_runs", run.job);
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx(&what)?;
+            let changed = tx
                 .execute(
                     "INSERT INTO job_runs (job, slot, trigger, status, started_at, host, pid, dry_run)
                      VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?6, ?7)
@@ -706,8 +708,22 @@ impl Store for SqliteStore {
                         run.dry_run
                     ],
                 )
-                .ctx(&format!("claiming a slot of {} in job_runs", run.job))?;
-            Ok((changed > 0).then(|| conn.last_insert_rowid()))
+                .ctx(&what)?;
+            if changed == 0 {
+                return Ok(None);
+            }
+            let id = tx.last_insert_rowid();
+            for slot in covered {
+                tx.execute(
+                    "INSERT INTO job_runs (job, slot, trigger, status, started_at, finished_at, host, pid, error)
+                     VALUES (?1, ?2, 'schedule', 'skipped', ?3, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (job, slot) DO NOTHING",
+                    params![run.job, instant(slot), instant(run.started_at), run.host, i64::from(run.pid), reason],
+                )
+                .ctx(&what)?;
+            }
+            tx.commit().ctx(&what)?;
+            Ok(Some(id))
         })
         .await
     }

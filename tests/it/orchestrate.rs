@@ -304,6 +304,7 @@ on_both!(
     force_all_test_changes_no_data_row,
     a_daemon_serves_metrics_of_its_runs_and_stops_on_sigterm,
     run_once_after_missed_mornings_fetches_every_missed_day,
+    update_runs_one_interval_and_list_shows_it,
 );
 
 fn week(backend: Backend, ticks: Vec<DateTime<Utc>>) {
@@ -731,4 +732,45 @@ fn run_once_after_missed_mornings_fetches_every_missed_day(backend: Backend) {
     // The first morning fetched the 9th; the run for the 13th fetched what each missed morning
     // would have: the 10th, 11th and 12th.
     assert_eq!(results, ["2026-03-09", "2026-03-10", "2026-03-11", "2026-03-12"].map(String::from).into());
+}
+
+// ---------------------------------------------------------------------------------------------
+// --update, --list and a bad --update.
+
+fn update_runs_one_interval_and_list_shows_it(backend: Backend) {
+    const TWO: [Iv; 2] = [
+        Iv("first", "0 6 * * *", "UTC", &["reference", "--bookmakers-only"], MisfirePolicy::RunOnce, 60, 1),
+        Iv("second", "30 1 * * *", "Europe/London", &["reference", "--bookmakers-only"], MisfirePolicy::Skip, 60, 2),
+    ];
+    let Some(w) = World::new(backend, "2026-03-10T12:00:00Z") else { return };
+    let config = w.config(&TWO);
+    let file = w.config_file(&TWO);
+    let now = at("2026-03-10T12:00:00Z");
+    let r = run(w.binary(&file, now).args(["orchestrate", "--update", "second"]));
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let doc: Value = serde_json::from_str(&r.stdout).unwrap();
+    let runs = doc["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 1, "{doc}");
+    assert_eq!((runs[0]["interval"].as_str(), runs[0]["trigger"].as_str()), (Some("second"), Some("force")));
+    let ledger = w.ledger(&config);
+    assert_eq!(ledger.len(), 1);
+    assert_eq!((ledger[0].job.as_str(), ledger[0].slot, ledger[0].trigger.as_str()), ("second", None, "force"));
+
+    let r = run(w.binary(&file, now).args(["orchestrate", "--list"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let doc: Value = serde_json::from_str(&r.stdout).unwrap();
+    let listed = doc["intervals"].as_array().unwrap();
+    assert_eq!(listed.len(), 2, "{doc}");
+    assert_eq!(listed[0]["interval"], "first");
+    assert_eq!(listed[0]["last_status"], Value::Null, "{doc}");
+    assert_eq!(listed[0]["next_slot"], "2026-03-11T06:00:00Z", "{doc}");
+    assert_eq!(listed[1]["last_status"], "succeeded", "{doc}");
+    assert_eq!(listed[1]["timezone"], "Europe/London", "{doc}");
+    assert_eq!(listed[1]["next_slot"], "2026-03-11T01:30:00Z", "{doc}");
+
+    let bad = run(w.binary(&file, now).args(["orchestrate", "--update", "secnd"]));
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    let doc: Value = serde_json::from_str(&bad.stdout).unwrap();
+    let error = doc["error"].as_str().unwrap();
+    assert!(error.contains("--update secnd") && error.contains("first, second"), "{error}");
 }

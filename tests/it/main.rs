@@ -21,6 +21,7 @@ mod jobs;
 mod lock;
 mod output;
 mod postgres;
+mod repository;
 mod sandbox;
 mod schedule;
 mod store;

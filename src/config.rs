@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use layer::Layers;
-pub use layer::env_name;
+pub use layer::{PLAIN_ENV, env_name};
 pub use render::{check_json, check_line, redact_url, show_human, show_json};
 
 use serde::{Deserialize, Serialize};

@@ -12,10 +12,6 @@ use crate::cli::{Cli, Command, ConfigCommand, DbCommand, GlobalArgs, LogFormatAr
 use crate::clock::{Clock, FixedClock, SystemClock};
 use crate::config::{Config, FlagOverride, LoadOptions, Loaded, LogFormat};
 use crate::error::{Error, Outcome, Result, exit, exit_code};
-use crate::jobs::backfill::Backfill;
-use crate::jobs::daily::Daily;
-use crate::jobs::live::Live;
-use crate::jobs::reference::Reference;
 use crate::jobs::runner::{Execution, execute};
 use crate::jobs::{JobContext, Needs, UpdateJob};
 use crate::output;
@@ -85,9 +81,25 @@ fn terminal_level(global: &GlobalArgs) -> Option<(&'static str, &'static str)> {
     }
 }
 
-fn flag_overrides(cli: &Cli) -> Vec<FlagOverride> {
+/// What a command line asks for: a job, built from its flags before the configuration loads
+/// (its options, such as `--dry-run`, are flags the configuration shows), or another command.
+enum Request {
+    Job(Box<dyn UpdateJob>),
+    Other(Command),
+}
+
+impl From<Command> for Request {
+    fn from(command: Command) -> Self {
+        match command {
+            Command::Job(job) => Request::Job(job.into_job()),
+            other => Request::Other(other),
+        }
+    }
+}
+
+fn flag_overrides(global: &GlobalArgs, request: &Request) -> Vec<FlagOverride> {
     let mut flags = Vec::new();
-    if let Some(format) = cli.global.log_format {
+    if let Some(format) = global.log_format {
         let value = match format {
             LogFormatArg::Human => "human",
             LogFormatArg::Json => "json",
@@ -97,20 +109,17 @@ fn flag_overrides(cli: &Cli) -> Vec<FlagOverride> {
     // A job's `-v`/`-q` set the terminal's level only (`run_job` hands them to telemetry): its
     // log file keeps `logging.level`. Other commands log to stderr alone, so there the flag is
     // the level, and `config show` says so.
-    if let Some((level, flag)) = terminal_level(&cli.global).filter(|_| !is_job(&cli.command)) {
+    let job = match request {
+        Request::Job(job) => Some(job),
+        Request::Other(_) => None,
+    };
+    if let Some((level, flag)) = terminal_level(global).filter(|_| job.is_none()) {
         flags.push(FlagOverride { key: "logging.level".into(), value: level.into(), flag: flag.into() });
     }
-    let dry_run = match &cli.command {
-        Command::Reference(args) => args.dry_run.dry_run,
-        Command::Daily(args) => args.dry_run.dry_run,
-        Command::Live(args) => args.dry_run.dry_run,
-        Command::Backfill(args) => args.dry_run.dry_run,
-        _ => false,
-    };
-    if dry_run {
+    if job.is_some_and(|job| job.dry_run()) {
         flags.push(FlagOverride { key: "features.dry_run".into(), value: true.into(), flag: "--dry-run".into() });
     }
-    if let Command::Sandbox(args) = &cli.command {
+    if let Request::Other(Command::Sandbox(args)) = request {
         let mut set = |key: &str, value: Option<serde_json::Value>, flag: &str| {
             if let Some(value) = value {
                 flags.push(FlagOverride { key: key.into(), value, flag: flag.into() });
@@ -127,10 +136,12 @@ fn flag_overrides(cli: &Cli) -> Vec<FlagOverride> {
 }
 
 fn run(cli: Cli) -> Result<Outcome> {
-    let opts = LoadOptions { path: cli.global.config.clone(), flags: flag_overrides(&cli) };
+    let Cli { global, command } = cli;
+    let request = Request::from(command);
+    let opts = LoadOptions { path: global.config.clone(), flags: flag_overrides(&global, &request) };
     let loaded = crate::config::load(&opts)?;
     output::set_stderr_format(loaded.config.logging.format);
-    if !is_job(&cli.command) {
+    if let Request::Other(_) = request {
         // A job logs them itself, so its log file has them too.
         for warning in &loaded.warnings {
             output::warning(warning);
@@ -141,12 +152,16 @@ fn run(cli: Cli) -> Result<Outcome> {
         .enable_all()
         .build()
         .map_err(|e| Error::io("starting the async runtime", e))?;
-    runtime.block_on(dispatch(cli, loaded))
+    runtime.block_on(dispatch(global, request, loaded))
 }
 
-async fn dispatch(cli: Cli, loaded: crate::config::Loaded) -> Result<Outcome> {
-    let json = cli.global.json;
-    match cli.command {
+async fn dispatch(global: GlobalArgs, request: Request, loaded: crate::config::Loaded) -> Result<Outcome> {
+    let json = global.json;
+    let command = match request {
+        Request::Job(job) => return run_job(job, &global, loaded).await,
+        Request::Other(command) => command,
+    };
+    match command {
         Command::Config(command) => {
             // `load` already validated everything that can be checked offline; an invalid
             // configuration never gets here (exit 2 with the error).
@@ -219,7 +234,7 @@ async fn dispatch(cli: Cli, loaded: crate::config::Loaded) -> Result<Outcome> {
             Ok(Outcome::Success)
         }
         Command::Schedule(args) => {
-            let now = cli.global.now.unwrap_or_else(chrono::Utc::now);
+            let now = global.now.unwrap_or_else(chrono::Utc::now);
             let preview = crate::schedule::Preview::new(&args, &loaded.config, now)?;
             if json {
                 output::json(&preview.json())?
@@ -229,19 +244,13 @@ async fn dispatch(cli: Cli, loaded: crate::config::Loaded) -> Result<Outcome> {
             Ok(Outcome::Success)
         }
         Command::Sandbox(args) => {
-            crate::sandbox::serve_foreground(&args, loaded.config.sandbox.clone(), clock_of(&cli.global), json).await?;
+            crate::sandbox::serve_foreground(&args, loaded.config.sandbox.clone(), clock_of(&global), json).await?;
             Ok(Outcome::Success)
         }
-        Command::Reference(args) => run_job(Box::new(Reference { args }), &cli.global, loaded).await,
-        Command::Daily(args) => run_job(Box::new(Daily { args }), &cli.global, loaded).await,
-        Command::Live(args) => run_job(Box::new(Live { args }), &cli.global, loaded).await,
-        Command::Backfill(args) => run_job(Box::new(Backfill { args }), &cli.global, loaded).await,
+        // `Request::from` already made every job command a `Request::Job`; were one to get here,
+        // running it is still what it asks for.
+        Command::Job(job) => run_job(job.into_job(), &global, loaded).await,
     }
-}
-
-/// Whether a command is a job run (it logs to the job's daily file).
-fn is_job(command: &Command) -> bool {
-    matches!(command, Command::Reference(_) | Command::Daily(_) | Command::Live(_) | Command::Backfill(_))
 }
 
 /// The clock of this process: `--now` pins it (simulations and tests), else the wall clock.

@@ -4,8 +4,9 @@
 //!
 //! Every event goes to stderr (human-readable, or one JSON object per line with
 //! `logging.format: json` / `--log-format json`) and to `<logging.dir>/<log_name>_YYYYMMDD.log`,
-//! where `log_name` is the job's log name (`daily_update`, `live_update`, `reference_update`,
-//! `backfill`, `scheduler`, `health`, `quality`; see [`log_name_for`]) and the date is the UTC date.
+//! where `log_name` is a registered job's `JobSpec::log_name` (`daily_update`, `live_update`,
+//! `reference_update`, `backfill`), the orchestrator's `scheduler`, or any other command's name
+//! (see [`log_name_for`]), and the date is the UTC date.
 //! A long-running process (the daemon) switches to the next day's file at UTC midnight. At start-up
 //! the files of that log name older than `logging.retention_days[<log_name>]` (else `["default"]`)
 //! are deleted: `7` keeps today's file and the six before it.

@@ -81,25 +81,9 @@ fn terminal_level(global: &GlobalArgs) -> Option<(&'static str, &'static str)> {
     }
 }
 
-/// What a command line asks for: a job, built from its flags before the configuration loads
-/// (its options, such as `--dry-run`, are flags the configuration shows), or another command.
-enum Request {
-    Job(Box<dyn UpdateJob>),
-    Other(Command),
-}
-
-impl From<Command> for Request {
-    fn from(command: Command) -> Self {
-        match command {
-            Command::Job(job) => Request::Job(job.into_job()),
-            other => Request::Other(other),
-        }
-    }
-}
-
-fn flag_overrides(global: &GlobalArgs, request: &Request) -> Vec<FlagOverride> {
+fn flag_overrides(cli: &Cli) -> Vec<FlagOverride> {
     let mut flags = Vec::new();
-    if let Some(format) = global.log_format {
+    if let Some(format) = cli.global.log_format {
         let value = match format {
             LogFormatArg::Human => "human",
             LogFormatArg::Json => "json",
@@ -109,17 +93,18 @@ fn flag_overrides(global: &GlobalArgs, request: &Request) -> Vec<FlagOverride> {
     // A job's `-v`/`-q` set the terminal's level only (`run_job` hands them to telemetry): its
     // log file keeps `logging.level`. Other commands log to stderr alone, so there the flag is
     // the level, and `config show` says so.
-    let job = match request {
-        Request::Job(job) => Some(job),
-        Request::Other(_) => None,
-    };
-    if let Some((level, flag)) = terminal_level(global).filter(|_| job.is_none()) {
+    if let Some((level, flag)) = terminal_level(&cli.global).filter(|_| !is_job(&cli.command)) {
         flags.push(FlagOverride { key: "logging.level".into(), value: level.into(), flag: flag.into() });
     }
-    if job.is_some_and(|job| job.dry_run()) {
+    // The job's own options say whether it is a dry run, as they do for a scheduled run.
+    let dry_run = match &cli.command {
+        Command::Job(job) => job.clone().into_job().dry_run(),
+        _ => false,
+    };
+    if dry_run {
         flags.push(FlagOverride { key: "features.dry_run".into(), value: true.into(), flag: "--dry-run".into() });
     }
-    if let Request::Other(Command::Sandbox(args)) = request {
+    if let Command::Sandbox(args) = &cli.command {
         let mut set = |key: &str, value: Option<serde_json::Value>, flag: &str| {
             if let Some(value) = value {
                 flags.push(FlagOverride { key: key.into(), value, flag: flag.into() });
@@ -136,12 +121,10 @@ fn flag_overrides(global: &GlobalArgs, request: &Request) -> Vec<FlagOverride> {
 }
 
 fn run(cli: Cli) -> Result<Outcome> {
-    let Cli { global, command } = cli;
-    let request = Request::from(command);
-    let opts = LoadOptions { path: global.config.clone(), flags: flag_overrides(&global, &request) };
+    let opts = LoadOptions { path: cli.global.config.clone(), flags: flag_overrides(&cli) };
     let loaded = crate::config::load(&opts)?;
     output::set_stderr_format(loaded.config.logging.format);
-    if let Request::Other(_) = request {
+    if !is_job(&cli.command) {
         // A job logs them itself, so its log file has them too.
         for warning in &loaded.warnings {
             output::warning(warning);
@@ -152,16 +135,12 @@ fn run(cli: Cli) -> Result<Outcome> {
         .enable_all()
         .build()
         .map_err(|e| Error::io("starting the async runtime", e))?;
-    runtime.block_on(dispatch(global, request, loaded))
+    runtime.block_on(dispatch(cli, loaded))
 }
 
-async fn dispatch(global: GlobalArgs, request: Request, loaded: crate::config::Loaded) -> Result<Outcome> {
-    let json = global.json;
-    let command = match request {
-        Request::Job(job) => return run_job(job, &global, loaded).await,
-        Request::Other(command) => command,
-    };
-    match command {
+async fn dispatch(cli: Cli, loaded: crate::config::Loaded) -> Result<Outcome> {
+    let json = cli.global.json;
+    match cli.command {
         Command::Config(command) => {
             // `load` already validated everything that can be checked offline; an invalid
             // configuration never gets here (exit 2 with the error).
@@ -234,7 +213,7 @@ async fn dispatch(global: GlobalArgs, request: Request, loaded: crate::config::L
             Ok(Outcome::Success)
         }
         Command::Schedule(args) => {
-            let now = global.now.unwrap_or_else(chrono::Utc::now);
+            let now = cli.global.now.unwrap_or_else(chrono::Utc::now);
             let preview = crate::schedule::Preview::new(&args, &loaded.config, now)?;
             if json {
                 output::json(&preview.json())?
@@ -244,13 +223,16 @@ async fn dispatch(global: GlobalArgs, request: Request, loaded: crate::config::L
             Ok(Outcome::Success)
         }
         Command::Sandbox(args) => {
-            crate::sandbox::serve_foreground(&args, loaded.config.sandbox.clone(), clock_of(&global), json).await?;
+            crate::sandbox::serve_foreground(&args, loaded.config.sandbox.clone(), clock_of(&cli.global), json).await?;
             Ok(Outcome::Success)
         }
-        // `Request::from` already made every job command a `Request::Job`; were one to get here,
-        // running it is still what it asks for.
-        Command::Job(job) => run_job(job.into_job(), &global, loaded).await,
+        Command::Job(job) => run_job(job.into_job(), &cli.global, loaded).await,
     }
+}
+
+/// Whether a command is a job run (it logs to the job's daily file).
+fn is_job(command: &Command) -> bool {
+    matches!(command, Command::Job(_))
 }
 
 /// The clock of this process: `--now` pins it (simulations and tests), else the wall clock.

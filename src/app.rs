@@ -12,10 +12,6 @@ use crate::cli::{Cli, Command, ConfigCommand, DbCommand, GlobalArgs, LogFormatAr
 use crate::clock::{Clock, FixedClock, SystemClock};
 use crate::config::{Config, FlagOverride, LoadOptions, Loaded, LogFormat};
 use crate::error::{Error, Outcome, Result, exit, exit_code};
-use crate::jobs::backfill::Backfill;
-use crate::jobs::daily::Daily;
-use crate::jobs::live::Live;
-use crate::jobs::reference::Reference;
 use crate::jobs::runner::{Execution, execute};
 use crate::jobs::{JobContext, Needs, UpdateJob};
 use crate::output;
@@ -100,11 +96,9 @@ fn flag_overrides(cli: &Cli) -> Vec<FlagOverride> {
     if let Some((level, flag)) = terminal_level(&cli.global).filter(|_| !is_job(&cli.command)) {
         flags.push(FlagOverride { key: "logging.level".into(), value: level.into(), flag: flag.into() });
     }
+    // The job's own options say whether it is a dry run, as they do for a scheduled run.
     let dry_run = match &cli.command {
-        Command::Reference(args) => args.dry_run.dry_run,
-        Command::Daily(args) => args.dry_run.dry_run,
-        Command::Live(args) => args.dry_run.dry_run,
-        Command::Backfill(args) => args.dry_run.dry_run,
+        Command::Job(job) => job.clone().into_job().dry_run(),
         _ => false,
     };
     if dry_run {
@@ -233,10 +227,7 @@ async fn dispatch(cli: Cli, loaded: crate::config::Loaded) -> Result<Outcome> {
             Ok(Outcome::Success)
         }
         Command::Orchestrate(args) => orchestrate(args, &cli.global, loaded).await,
-        Command::Reference(args) => run_job(Box::new(Reference { args }), &cli.global, loaded).await,
-        Command::Daily(args) => run_job(Box::new(Daily { args }), &cli.global, loaded).await,
-        Command::Live(args) => run_job(Box::new(Live { args }), &cli.global, loaded).await,
-        Command::Backfill(args) => run_job(Box::new(Backfill { args }), &cli.global, loaded).await,
+        Command::Job(job) => run_job(job.into_job(), &cli.global, loaded).await,
     }
 }
 
@@ -245,7 +236,7 @@ async fn dispatch(cli: Cli, loaded: crate::config::Loaded) -> Result<Outcome> {
 fn is_job(command: &Command) -> bool {
     match command {
         Command::Orchestrate(args) => !args.list && !args.simulate,
-        other => matches!(other, Command::Reference(_) | Command::Daily(_) | Command::Live(_) | Command::Backfill(_)),
+        other => matches!(other, Command::Job(_)),
     }
 }
 

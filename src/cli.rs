@@ -1,8 +1,16 @@
-//! The command line: clap types only. Dispatch lives in `app`; no business logic here.
+//! The command line: clap types, and the one parser of a job's flags, which fills the job's plain
+//! options from `darkhorses <job> ...` and from an interval's `args` alike. Dispatch lives in
+//! `app`; no business logic here.
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::jobs::backfill::{Backfill, BackfillOptions};
+use crate::jobs::daily::{self, Daily, DailyOptions};
+use crate::jobs::live::{Live, LiveOptions};
+use crate::jobs::reference::{Reference, ReferenceOptions};
+use crate::jobs::{FromArgs, UpdateJob};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -70,25 +78,9 @@ pub enum LogFormatArg {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Courses, regions and bookmakers (monthly). At most 2 API calls.
-    #[command(after_help = "Examples:\n  darkhorses reference\n  darkhorses reference --courses-only --dry-run")]
-    Reference(ReferenceArgs),
-
-    /// Racecards for the next days and results for the last days.
-    #[command(
-        after_help = "Examples:\n  darkhorses daily\n  darkhorses daily --weekly           # results for the last 7 days\n  darkhorses daily --racecards-only --days-ahead 5"
-    )]
-    Daily(DailyArgs),
-
-    /// Today's racecards and results during racing hours, with as few calls as the data allows.
-    #[command(after_help = "Examples:\n  darkhorses live\n  darkhorses live --results-only")]
-    Live(LiveArgs),
-
-    /// History over a date range, newest first, resumable after an interruption.
-    #[command(
-        after_help = "Examples:\n  darkhorses backfill --months 12\n  darkhorses backfill --from 2025-01-01 --to 2025-03-31 --results-only"
-    )]
-    Backfill(BackfillArgs),
+    /// The registered jobs (`jobs::registry()`), one subcommand each.
+    #[command(flatten)]
+    Job(JobCommand),
 
     /// Run the configured intervals: each slot exactly once, from cron (one-shot) or as a daemon.
     #[command(after_help = "Examples:\n  \
@@ -130,6 +122,44 @@ pub enum Command {
     Sandbox(SandboxArgs),
 }
 
+/// One subcommand per registered job: its flags are the job's options. A test checks this list
+/// against `jobs::registry()`, so a job is never reachable from one and not the other.
+#[derive(Debug, Clone, Subcommand)]
+pub enum JobCommand {
+    #[command(
+        about = Reference::ABOUT,
+        after_help = "Examples:\n  darkhorses reference\n  darkhorses reference --courses-only --dry-run"
+    )]
+    Reference(ReferenceArgs),
+
+    #[command(
+        about = Daily::ABOUT,
+        after_help = "Examples:\n  darkhorses daily\n  darkhorses daily --weekly           # results for the last 7 days\n  darkhorses daily --racecards-only --days-ahead 5"
+    )]
+    Daily(DailyArgs),
+
+    #[command(about = Live::ABOUT, after_help = "Examples:\n  darkhorses live\n  darkhorses live --results-only")]
+    Live(LiveArgs),
+
+    #[command(
+        about = Backfill::ABOUT,
+        after_help = "Examples:\n  darkhorses backfill --months 12\n  darkhorses backfill --from 2025-01-01 --to 2025-03-31 --results-only"
+    )]
+    Backfill(BackfillArgs),
+}
+
+impl JobCommand {
+    /// The job this command line asks for, built from its options.
+    pub fn into_job(self) -> Box<dyn UpdateJob> {
+        match self {
+            JobCommand::Reference(args) => Box::new(Reference { options: args.into() }),
+            JobCommand::Daily(args) => Box::new(Daily { options: args.into() }),
+            JobCommand::Live(args) => Box::new(Live { options: args.into() }),
+            JobCommand::Backfill(args) => Box::new(Backfill { options: args.into() }),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Args)]
 pub struct DryRunArg {
     /// Fetch and normalise as a real run would, write nothing, report what would be written.
@@ -160,11 +190,21 @@ pub struct DailyArgs {
     pub results_only: bool,
     /// Racecards from tomorrow to today+N, 0 to 7 (the API publishes racecards at most 7 days ahead).
     /// Example: --days-ahead 3
-    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u32).range(0..=7))]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = daily::DEFAULT_DAYS_AHEAD,
+        value_parser = clap::value_parser!(u32).range(0..=i64::from(daily::MAX_DAYS_AHEAD))
+    )]
     pub days_ahead: u32,
     /// Results from yesterday back N days, 0 to 366 (longer history: `darkhorses backfill`).
     /// Example: --days-back 3
-    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=366))]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = daily::DEFAULT_DAYS_BACK,
+        value_parser = clap::value_parser!(u32).range(0..=i64::from(daily::MAX_DAYS_BACK))
+    )]
     pub days_back: u32,
     /// Weekly reconciliation: results for the last 7 days (catches amended results). Example: --weekly
     #[arg(long)]
@@ -304,8 +344,99 @@ pub struct SandboxArgs {
     pub plan: Option<String>,
 }
 
+impl From<ReferenceArgs> for ReferenceOptions {
+    fn from(a: ReferenceArgs) -> Self {
+        Self { courses_only: a.courses_only, bookmakers_only: a.bookmakers_only, dry_run: a.dry_run.dry_run }
+    }
+}
+
+impl From<DailyArgs> for DailyOptions {
+    fn from(a: DailyArgs) -> Self {
+        Self {
+            racecards_only: a.racecards_only,
+            results_only: a.results_only,
+            days_ahead: a.days_ahead,
+            days_back: a.days_back,
+            weekly: a.weekly,
+            dry_run: a.dry_run.dry_run,
+        }
+    }
+}
+
+impl From<LiveArgs> for LiveOptions {
+    fn from(a: LiveArgs) -> Self {
+        Self { races_only: a.races_only, results_only: a.results_only, dry_run: a.dry_run.dry_run }
+    }
+}
+
+impl From<BackfillArgs> for BackfillOptions {
+    fn from(a: BackfillArgs) -> Self {
+        Self {
+            from: a.from,
+            to: a.to,
+            months: a.months,
+            racecards_only: a.racecards_only,
+            results_only: a.results_only,
+            dry_run: a.dry_run.dry_run,
+        }
+    }
+}
+
+impl FromArgs for ReferenceOptions {
+    fn from_args(args: &[String]) -> crate::Result<Self> {
+        job_options::<ReferenceArgs, _>(Reference::NAME, args)
+    }
+}
+
+impl FromArgs for DailyOptions {
+    fn from_args(args: &[String]) -> crate::Result<Self> {
+        job_options::<DailyArgs, _>(Daily::NAME, args)
+    }
+}
+
+impl FromArgs for LiveOptions {
+    fn from_args(args: &[String]) -> crate::Result<Self> {
+        job_options::<LiveArgs, _>(Live::NAME, args)
+    }
+}
+
+impl FromArgs for BackfillOptions {
+    fn from_args(args: &[String]) -> crate::Result<Self> {
+        job_options::<BackfillArgs, _>(Backfill::NAME, args)
+    }
+}
+
+/// A job's options from its arguments in command-line form (`["--weekly"]`), parsed by the same
+/// flag definitions as `darkhorses <job>`: defaults, ranges and conflicts alike. Only the job's
+/// own flags are known here (no global flag, no `--help`).
+fn job_options<A, O>(job: &'static str, args: &[String]) -> crate::Result<O>
+where
+    A: Args + clap::FromArgMatches + Into<O>,
+{
+    let command = A::augment_args(clap::Command::new(job).no_binary_name(true).disable_help_flag(true));
+    let usage = |message: String| crate::Error::Usage(format!("arguments {args:?} for job {job}: {message}"));
+    let matches = command.try_get_matches_from(args).map_err(|e| usage(one_line(&e)))?;
+    A::from_arg_matches(&matches).map(Into::into).map_err(|e| usage(one_line(&e)))
+}
+
+/// A clap error as one line: its message and any tip, without the usage block (config errors
+/// are one line, naming the key and file).
+fn one_line(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let mut parts = Vec::new();
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if line.starts_with("Usage:") || line.starts_with("For more information") {
+            break;
+        }
+        parts.push(line.strip_prefix("error: ").unwrap_or(line));
+    }
+    parts.join("; ")
+}
+
 #[cfg(test)]
 mod tests {
+    use std::fmt::Debug;
+
     use clap::CommandFactory;
 
     use super::*;
@@ -313,5 +444,147 @@ mod tests {
     #[test]
     fn cli_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn job_subcommands_are_the_registered_jobs() {
+        let command = JobCommand::augment_subcommands(clap::Command::new("darkhorses"));
+        let subcommands: Vec<(String, String)> = command
+            .get_subcommands()
+            .map(|c| (c.get_name().to_string(), c.get_about().map(ToString::to_string).unwrap_or_default()))
+            .collect();
+        let registered: Vec<(String, String)> =
+            crate::jobs::registry().iter().map(|s| (s.name.to_string(), s.about.to_string())).collect();
+        assert_eq!(subcommands, registered);
+    }
+
+    /// `darkhorses <job> <args>` parsed as the binary parses it: the job's subcommand, or clap's error.
+    fn command_line(job: &str, args: &[&str]) -> Result<JobCommand, String> {
+        let argv = ["darkhorses", job].into_iter().chain(args.iter().copied());
+        match Cli::try_parse_from(argv) {
+            Ok(Cli { command: Command::Job(command), .. }) => Ok(command),
+            Ok(other) => Err(format!("not a job: {other:?}")),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// The same words as an interval's `args` give the same options as on the command line, or
+    /// both are refused (the interval's error naming the job).
+    fn assert_same<O: FromArgs + PartialEq + Debug>(job: &str, args: &[&str], cli: Result<O, String>) -> Option<O> {
+        let words: Vec<String> = args.iter().map(ToString::to_string).collect();
+        match (cli, O::from_args(&words)) {
+            (Ok(cli), Ok(interval)) => {
+                assert_eq!(cli, interval, "{job} {args:?}");
+                Some(interval)
+            }
+            (Err(_), Err(e)) => {
+                let message = e.to_string();
+                assert!(message.contains(&format!("for job {job}:")), "{job} {args:?}: {message}");
+                assert_eq!(message.lines().count(), 1, "{message}");
+                None
+            }
+            (cli, interval) => panic!("{job} {args:?}: command line {cli:?}, interval {interval:?}"),
+        }
+    }
+
+    #[test]
+    fn command_line_and_interval_args_give_equal_options() {
+        // (job, args, accepted)
+        let cases: &[(&str, &[&str], bool)] = &[
+            ("reference", &[], true),
+            ("reference", &["--courses-only"], true),
+            ("reference", &["--bookmakers-only", "--dry-run"], true),
+            ("reference", &["--courses-only", "--bookmakers-only"], false),
+            ("reference", &["--days-ahead", "3"], false),
+            ("daily", &[], true),
+            ("daily", &["--days-ahead", "3"], true),
+            ("daily", &["--days-ahead=3", "--days-back", "366"], true),
+            ("daily", &["--days-ahead", "8"], false),
+            ("daily", &["--days-back", "367"], false),
+            ("daily", &["--days-ahead", "-1"], false),
+            ("daily", &["--days-ahead"], false),
+            ("daily", &["--weekly", "--dry-run"], true),
+            ("daily", &["--racecards-only", "--results-only"], false),
+            ("daily", &["--bogus"], false),
+            ("live", &[], true),
+            ("live", &["--races-only"], true),
+            ("live", &["--results-only", "--dry-run"], true),
+            ("live", &["--races-only", "--results-only"], false),
+            ("backfill", &[], true),
+            ("backfill", &["--months", "12"], true),
+            ("backfill", &["--from", "2025-01-01", "--to", "2025-03-31", "--results-only"], true),
+            ("backfill", &["--from", "2025-01-01", "--months", "3"], false),
+            ("backfill", &["--months", "0"], false),
+            ("backfill", &["--from", "2025-13-01"], false),
+        ];
+        for &(job, args, accepted) in cases {
+            let cli = command_line(job, args);
+            let parsed = match job {
+                "reference" => assert_same::<ReferenceOptions>(
+                    job,
+                    args,
+                    cli.and_then(
+                        |c| if let JobCommand::Reference(a) = c { Ok(a.into()) } else { Err(format!("{c:?}")) },
+                    ),
+                )
+                .is_some(),
+                "daily" => assert_same::<DailyOptions>(
+                    job,
+                    args,
+                    cli.and_then(|c| if let JobCommand::Daily(a) = c { Ok(a.into()) } else { Err(format!("{c:?}")) }),
+                )
+                .is_some(),
+                "live" => assert_same::<LiveOptions>(
+                    job,
+                    args,
+                    cli.and_then(|c| if let JobCommand::Live(a) = c { Ok(a.into()) } else { Err(format!("{c:?}")) }),
+                )
+                .is_some(),
+                "backfill" => assert_same::<BackfillOptions>(
+                    job,
+                    args,
+                    cli.and_then(
+                        |c| if let JobCommand::Backfill(a) = c { Ok(a.into()) } else { Err(format!("{c:?}")) },
+                    ),
+                )
+                .is_some(),
+                other => panic!("no case for job {other}"),
+            };
+            assert_eq!(parsed, accepted, "{job} {args:?}");
+        }
+        let covered: std::collections::BTreeSet<&str> = cases.iter().map(|(job, _, _)| *job).collect();
+        let registered: std::collections::BTreeSet<&str> = crate::jobs::names().into_iter().collect();
+        assert_eq!(covered, registered);
+    }
+
+    #[test]
+    fn interval_args_fill_the_options_a_job_runs_with() {
+        let words = |args: &[&str]| args.iter().map(ToString::to_string).collect::<Vec<_>>();
+        assert_eq!(DailyOptions::from_args(&[]).ok(), Some(DailyOptions::default()));
+        let daily = DailyOptions::from_args(&words(&["--days-ahead", "3", "--weekly"])).ok();
+        assert_eq!(
+            daily,
+            Some(DailyOptions {
+                days_ahead: 3,
+                days_back: daily::DEFAULT_DAYS_BACK,
+                weekly: true,
+                ..Default::default()
+            })
+        );
+        let backfill = BackfillOptions::from_args(&words(&["--months", "12", "--racecards-only"])).ok();
+        assert_eq!(backfill, Some(BackfillOptions { months: Some(12), racecards_only: true, ..Default::default() }));
+        let live = LiveOptions::from_args(&words(&["--dry-run"])).ok();
+        assert_eq!(live, Some(LiveOptions { dry_run: true, ..Default::default() }));
+    }
+
+    #[test]
+    fn interval_args_take_only_the_jobs_own_flags() {
+        for args in [&["--json"][..], &["--sandbox"], &["-v"], &["--config", "x.yaml"], &["--help"], &["daily"]] {
+            let words: Vec<String> = args.iter().map(ToString::to_string).collect();
+            match DailyOptions::from_args(&words) {
+                Ok(options) => panic!("{args:?} accepted as {options:?}"),
+                Err(e) => assert!(e.to_string().starts_with(&format!("arguments {words:?} for job daily: ")), "{e}"),
+            }
+        }
     }
 }

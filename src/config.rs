@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use layer::Layers;
-pub use layer::env_name;
+pub use layer::{PLAIN_ENV, env_name};
 pub use render::{check_json, check_line, redact_url, show_human, show_json};
 
 use serde::{Deserialize, Serialize};
@@ -572,9 +572,12 @@ pub enum Error {
     InvalidSchedule { interval: String, expr: String, place: String, message: String },
     #[error("invalid time zone `{tz}` for interval {interval} {place}: use an IANA name such as UTC or Europe/London")]
     InvalidTimeZone { interval: String, tz: String, place: String },
-    #[error("unknown job `{job}` for interval {interval} {place}; valid jobs: {}", JOBS.join(", "))]
+    #[error("unknown job `{job}` for interval {interval} {place}; valid jobs: {}", crate::jobs::names().join(", "))]
     UnknownJob { interval: String, job: String, place: String },
-    #[error("interval {interval} {place} names no job: add `job:` with one of {}", JOBS.join(", "))]
+    #[error(
+        "interval {interval} {place} names no job: add `job:` with one of {}",
+        crate::jobs::names().join(", ")
+    )]
     MissingJob { interval: String, place: String },
     #[error(
         "unknown script `{script}` for interval {interval} {place}; write `job:` instead (scripts known from the Python system: {known})"
@@ -591,10 +594,6 @@ pub enum Error {
     #[error("{0}")]
     Invalid(String),
 }
-
-/// Every job an interval may name. It should equal the names in `jobs::registry()`; a test there
-/// can check it once every job is registered.
-pub const JOBS: [&str; 6] = ["live", "daily", "reference", "backfill", "health", "quality"];
 
 /// Keys whose values are secrets (`Secret` fields): `config show` prints them as `***`, and a
 /// database URL with only its password hidden.
@@ -734,13 +733,14 @@ fn validate(config: &Config, layers: &Layers) -> Result<(), Error> {
                 place: layers.place_of(&format!("intervals.{name}")),
             });
         }
-        if !JOBS.contains(&interval.job.as_str()) {
+        // Only a registered job can run: `jobs::registry()` is the list.
+        let Some(spec) = crate::jobs::find(&interval.job) else {
             return Err(Error::UnknownJob {
                 interval: name.clone(),
                 job: interval.job.clone(),
                 place: layers.place_of(&key("job")),
             });
-        }
+        };
         if interval.timezone.parse::<chrono_tz::Tz>().is_err() {
             return Err(Error::InvalidTimeZone {
                 interval: name.clone(),
@@ -763,9 +763,7 @@ fn validate(config: &Config, layers: &Layers) -> Result<(), Error> {
             return Err(invalid(&key("timeout"), "give the seconds a run may take, more than 0".into()));
         }
         // The arguments mean what they mean on the command line: parsed by the job's own flags.
-        if let Some(spec) = crate::jobs::find(&interval.job)
-            && let Err(e) = (spec.build)(&interval.args)
-        {
+        if let Err(e) = (spec.build)(&interval.args) {
             return Err(invalid(&key("args"), format!("{e}; see `darkhorses {} --help`", interval.job)));
         }
     }
@@ -1024,6 +1022,36 @@ mod tests {
     }
 
     #[test]
+    fn every_shipped_interval_names_a_registered_job_whose_args_parse() {
+        let loaded = load_from(Some((Path::new(DEFAULT_FILE), SHIPPED)), &BTreeMap::new(), &[]).unwrap();
+        assert!(!loaded.config.intervals.is_empty());
+        for (name, interval) in &loaded.config.intervals {
+            let spec = crate::jobs::find(&interval.job)
+                .unwrap_or_else(|| panic!("interval {name}: job {} is not registered", interval.job));
+            let job = (spec.build)(&interval.args).unwrap_or_else(|e| panic!("interval {name}: {e}"));
+            assert_eq!(job.name(), interval.job, "interval {name}");
+        }
+        // The weekly reconciliation is the daily job with its flag.
+        let weekly = &loaded.config.intervals["weekly_reconciliation"];
+        assert_eq!((weekly.job.as_str(), weekly.args.as_slice()), ("daily", &["--weekly".to_string()][..]));
+    }
+
+    #[test]
+    fn interval_args_are_checked_by_the_jobs_flags_naming_the_interval() {
+        let message = err(from_yaml(
+            "intervals:\n  nightly:\n    frequency: '0 1 * * *'\n    job: daily\n    args: [--racecards-only, --results-only]\n",
+        ));
+        assert!(message.starts_with("intervals.nightly.args in x.yaml:5 is invalid: arguments"), "{message}");
+        assert!(message.contains("for job daily") && message.contains("--results-only"), "{message}");
+        assert!(message.ends_with("see `darkhorses daily --help`"), "{message}");
+        let loaded = from_yaml(
+            "intervals:\n  nightly:\n    frequency: '0 1 * * *'\n    job: backfill\n    args: [--months, \"3\", --results-only]\n",
+        )
+        .unwrap();
+        assert_eq!(loaded.config.intervals["nightly"].args, ["--months", "3", "--results-only"]);
+    }
+
+    #[test]
     fn shipped_file_comments_every_key() {
         for (i, line) in SHIPPED.lines().enumerate() {
             let trimmed = line.trim();
@@ -1114,7 +1142,7 @@ mod tests {
     #[test]
     fn intervals_in_a_file_replace_the_default_schedule() {
         let loaded = from_yaml(
-            "intervals:\n  live_data:\n    timeout: 60\n  nightly:\n    frequency: '0 1 * * *'\n    job: quality\n",
+            "intervals:\n  live_data:\n    timeout: 60\n  nightly:\n    frequency: '0 1 * * *'\n    job: backfill\n",
         )
         .unwrap();
         let names: Vec<&str> = loaded.config.intervals.keys().map(String::as_str).collect();
@@ -1140,8 +1168,13 @@ mod tests {
         let message = err(from_yaml("intervals:\n  x:\n    frequency: '0 1 * * *'\n    job: dialy\n"));
         assert_eq!(
             message,
-            "unknown job `dialy` for interval x in x.yaml:4; valid jobs: live, daily, reference, backfill, health, quality"
+            "unknown job `dialy` for interval x in x.yaml:4; valid jobs: reference, daily, live, backfill"
         );
+        // Named in the original's docs but not registered yet: refused until they are.
+        for job in ["health", "quality"] {
+            let message = err(from_yaml(&format!("intervals:\n  x:\n    frequency: '0 1 * * *'\n    job: {job}\n")));
+            assert!(message.starts_with(&format!("unknown job `{job}` for interval x in x.yaml:4")), "{message}");
+        }
         let message = err(from_yaml("intervals:\n  x:\n    frequency: '0 1 * * *'\n"));
         assert!(message.contains("interval x") && message.contains("names no job"), "{message}");
         let message = err(from_yaml(

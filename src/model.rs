@@ -1,6 +1,6 @@
 //! Typed, normalised rows: what `api::normalize` produces and `store` writes.
 //!
-//! Field names follow ../shared/SCHEMA.md column names exactly. `None` means "this source did not
+//! Field names follow docs/schema.md column names exactly. `None` means "this source did not
 //! provide a value"; the store never overwrites a column with a value its source does not own
 //! (see `Source`).
 

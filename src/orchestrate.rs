@@ -388,7 +388,9 @@ async fn run_interval(
             return (Vec::new(), line);
         }
     };
-    let ctx = JobContext { covers_since, dry_run, ..ctx.clone() };
+    // An interval whose args ask for a dry run (`args: [--dry-run]`) writes no data but still
+    // claims its slot; `--test` (the tick's `dry_run`) claims nothing.
+    let ctx = JobContext { covers_since, dry_run: dry_run || job.dry_run(), ..ctx.clone() };
     let scheduled = Scheduled {
         name: name.to_string(),
         trigger,

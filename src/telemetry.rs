@@ -4,8 +4,9 @@
 //!
 //! Every event goes to stderr (human-readable, or one JSON object per line with
 //! `logging.format: json` / `--log-format json`) and to `<logging.dir>/<log_name>_YYYYMMDD.log`,
-//! where `log_name` is the job's log name (`daily_update`, `live_update`, `reference_update`,
-//! `backfill`, `scheduler`, `health`, `quality`; see [`log_name_for`]) and the date is the UTC date.
+//! where `log_name` is a registered job's `JobSpec::log_name` (`daily_update`, `live_update`,
+//! `reference_update`, `backfill`), the orchestrator's `scheduler`, or any other command's name
+//! (see [`log_name_for`]), and the date is the UTC date.
 //! A long-running process (the daemon) switches to the next day's file at UTC midnight. At start-up
 //! the files of that log name older than `logging.retention_days[<log_name>]` (else `["default"]`)
 //! are deleted: `7` keeps today's file and the six before it.
@@ -68,15 +69,16 @@ impl TelemetryGuard {
     }
 }
 
-/// The log name of a job or command: `daily` logs to `daily_update_YYYYMMDD.log`, the orchestrator
-/// to `scheduler_...`; other names are used as they are.
+/// The log name of the orchestrator (`scheduler_YYYYMMDD.log`, as the original named it).
+pub const SCHEDULER_LOG: &str = "scheduler";
+
+/// The log name of a job or command: a registered job's `JobSpec::log_name` (`daily` logs to
+/// `daily_update_YYYYMMDD.log`), the orchestrator's [`SCHEDULER_LOG`]; other names (a job
+/// defined outside the crate, `health`) are used as they are.
 pub fn log_name_for(job: &str) -> &str {
     match job {
-        "daily" => "daily_update",
-        "live" => "live_update",
-        "reference" => "reference_update",
-        "orchestrate" | "scheduler" => "scheduler",
-        other => other,
+        "orchestrate" | SCHEDULER_LOG => SCHEDULER_LOG,
+        other => crate::jobs::find(other).map_or(other, |spec| spec.log_name),
     }
 }
 
@@ -358,7 +360,10 @@ mod tests {
         assert_eq!(log_name_for("orchestrate"), "scheduler");
         assert_eq!(log_name_for("backfill"), "backfill");
         assert_eq!(log_name_for("health"), "health");
-        assert_eq!(log_name_for("quality"), "quality");
+        assert_eq!(log_name_for("table_census"), "table_census");
+        for spec in crate::jobs::registry() {
+            assert_eq!(log_name_for(spec.name), spec.log_name);
+        }
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! API payloads to typed `model` rows under ../shared/SCHEMA.md's rules.
+//! API payloads to typed `model` rows under the rules of docs/schema.md.
 //!
 //! The body is read as a list whose records are each read on their own (`models::Lenient`), so a
 //! record that cannot be used is appended to `unit.skipped` with its reason and never fails the

@@ -9,16 +9,29 @@ use chrono::{Months, NaiveDate};
 use super::units::{UnitKey, allowed_range, dates_newest_first, run_units};
 use super::{JobContext, JobReport, Progress, UpdateJob};
 use crate::api::Priority;
-use crate::cli::BackfillArgs;
 use crate::error::{Error, Result};
 use crate::model::Kind;
 
 /// Expected `/results` pages per day when planning (about 36 GB+IRE races a day, 50 a page).
 const PLANNED_RESULT_PAGES_PER_DAY: u64 = 1;
 
+/// What a `backfill` run fetches: `darkhorses backfill`'s flags, or an interval's `args`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BackfillOptions {
+    /// First date; `months` is the other way to give a start, and one of them is needed.
+    pub from: Option<NaiveDate>,
+    /// Last date, default yesterday.
+    pub to: Option<NaiveDate>,
+    /// The last N months up to `to`, 1 or more.
+    pub months: Option<u32>,
+    pub racecards_only: bool,
+    pub results_only: bool,
+    pub dry_run: bool,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Backfill {
-    pub args: BackfillArgs,
+    pub options: BackfillOptions,
 }
 
 /// What a backfill will do, printed before it starts.
@@ -37,12 +50,13 @@ pub struct BackfillPlan {
 
 impl Backfill {
     pub const NAME: &'static str = "backfill";
+    pub const ABOUT: &'static str = "History over a date range, newest first, resumable after an interruption";
 
     /// The requested range, before plan limits.
     pub fn range(&self, today: NaiveDate) -> Result<(NaiveDate, NaiveDate)> {
         let yesterday = today.pred_opt().unwrap_or(today);
-        let to = self.args.to.unwrap_or(yesterday);
-        let from = match (self.args.from, self.args.months) {
+        let to = self.options.to.unwrap_or(yesterday);
+        let from = match (self.options.from, self.options.months) {
             (Some(from), _) => from,
             (None, Some(months)) => to
                 .checked_sub_months(Months::new(months))
@@ -67,8 +81,8 @@ impl Backfill {
         let (from, to) = self.range(today)?;
         let cfg = &ctx.config;
         let mut notes = Vec::new();
-        let want_cards = !self.args.results_only && !cfg.features.skip_racecards;
-        let want_results = !self.args.racecards_only && !cfg.features.skip_results;
+        let want_cards = !self.options.results_only && !cfg.features.skip_racecards;
+        let want_results = !self.options.racecards_only && !cfg.features.skip_results;
 
         let cards = if want_cards { allowed_range(ctx, Kind::Racecards, from, to, &mut notes) } else { None };
         let results = if want_results { allowed_range(ctx, Kind::Results, from, to, &mut notes) } else { None };
@@ -124,6 +138,10 @@ impl UpdateJob for Backfill {
         Self::NAME
     }
 
+    fn dry_run(&self) -> bool {
+        self.options.dry_run
+    }
+
     async fn run(&self, ctx: &JobContext) -> Result<JobReport> {
         let mut report = JobReport::new(Self::NAME, ctx.dry_run);
         // History waits behind every other job sharing the budget in this process.
@@ -177,7 +195,7 @@ mod tests {
 
     #[test]
     fn range_defaults_to_yesterday_and_months_are_inclusive() {
-        let job = Backfill { args: BackfillArgs { months: Some(1), ..Default::default() } };
+        let job = Backfill { options: BackfillOptions { months: Some(1), ..Default::default() } };
         let (from, to) = job.range(d("2026-03-15")).unwrap_or((d("2000-01-01"), d("2000-01-01")));
         assert_eq!((from, to), (d("2026-02-15"), d("2026-03-14")));
     }
@@ -186,7 +204,7 @@ mod tests {
     fn range_needs_a_start_and_an_order() {
         assert!(Backfill::default().range(d("2026-03-15")).is_err());
         let job = Backfill {
-            args: BackfillArgs { from: Some(d("2026-03-10")), to: Some(d("2026-03-01")), ..Default::default() },
+            options: BackfillOptions { from: Some(d("2026-03-10")), to: Some(d("2026-03-01")), ..Default::default() },
         };
         assert!(job.range(d("2026-03-15")).is_err());
     }

@@ -7,16 +7,25 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::units::{UnitKey, run_units};
 use super::{JobContext, JobReport, Progress, UpdateJob};
-use crate::cli::LiveArgs;
 use crate::error::Result;
 use crate::model::Kind;
 
 /// The schedule whose slots limit racecard refreshes to one per slot.
 pub const LIVE_INTERVAL: &str = "live_data";
 
+/// What a `live` run looks at: `darkhorses live`'s flags, or an interval's `args`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LiveOptions {
+    /// Only today's racecards.
+    pub races_only: bool,
+    /// Only today's results.
+    pub results_only: bool,
+    pub dry_run: bool,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Live {
-    pub args: LiveArgs,
+    pub options: LiveOptions,
 }
 
 /// Why a part of the live run made no call.
@@ -28,6 +37,8 @@ pub enum Decision {
 
 impl Live {
     pub const NAME: &'static str = "live";
+    pub const ABOUT: &'static str =
+        "Today's racecards and results during racing hours, with as few calls as the data allows";
 
     /// The start of the `intervals.live_data` slot containing `now`: its latest fire time at or
     /// before `now`. `None` when the schedule is missing, disabled or never fired in the last week.
@@ -45,6 +56,10 @@ impl UpdateJob for Live {
         Self::NAME
     }
 
+    fn dry_run(&self) -> bool {
+        self.options.dry_run
+    }
+
     async fn run(&self, ctx: &JobContext) -> Result<JobReport> {
         let mut report = JobReport::new(Self::NAME, ctx.dry_run);
         let store = ctx.store()?;
@@ -60,7 +75,7 @@ impl UpdateJob for Live {
 
         let mut keys = Vec::new();
         let features = &ctx.config.features;
-        if !self.args.results_only && !features.skip_racecards {
+        if !self.options.results_only && !features.skip_racecards {
             let last = store.coverage(Kind::Racecards, today, today).await?.into_iter().next();
             // Fetched inside the slot means at or after its start and not after now: a row stamped
             // later than the clock (a clock set back, a simulation) is not this slot's fetch. A
@@ -82,7 +97,7 @@ impl UpdateJob for Live {
                 Decision::Skip(why) => report.notes.push(why),
             }
         }
-        if !self.args.races_only && !features.skip_results {
+        if !self.options.races_only && !features.skip_results {
             let pending: Vec<_> = races.iter().filter(|r| !r.has_result && !r.is_abandoned).collect();
             let decision = if pending.is_empty() {
                 Decision::Skip(format!("every race of {today} has its result"))

@@ -240,8 +240,8 @@ pub trait UpdateJob: Send + Sync {
     /// The registry name: `daily`, `live`, ...
     fn name(&self) -> &str;
 
-    /// The stem of this job's daily log file, as the original named them: `daily` logs to
-    /// `logs/daily_update_YYYYMMDD.log`.
+    /// The stem of this job's daily log file: a registered job's [`JobSpec::log_name`] (`daily`
+    /// logs to `logs/daily_update_YYYYMMDD.log`, as the original named them), else its name.
     fn log_name(&self) -> String {
         crate::telemetry::log_name_for(self.name()).to_string()
     }
@@ -249,6 +249,13 @@ pub trait UpdateJob: Send + Sync {
     /// Whether the job needs the database and the API client in its context.
     fn needs(&self) -> Needs {
         Needs { store: true, api: true }
+    }
+
+    /// Whether its options ask for a dry run (`--dry-run` on the command line or in an interval's
+    /// `args`). The run itself reads `ctx.dry_run`: whoever builds the context passes this on
+    /// (`app::context(.., dry_run, ..)`), because a dry run opens the store differently.
+    fn dry_run(&self) -> bool {
+        false
     }
 
     async fn run(&self, ctx: &JobContext) -> Result<JobReport>;
@@ -261,65 +268,120 @@ pub struct Needs {
     pub api: bool,
 }
 
-/// One registered job: its name, a line about it, and how to build it from arguments in the
-/// command-line form (the orchestrator passes `intervals.<name>.args`).
+/// One registered job: its name, a line about it, the stem of its log file, and how to build it
+/// from arguments in their command-line form (the orchestrator passes `intervals.<name>.args`).
 #[derive(Debug, Clone, Copy)]
 pub struct JobSpec {
     pub name: &'static str,
+    /// One line, also the job's `--help` summary.
     pub about: &'static str,
+    /// The stem of the job's daily log file (`daily_update` for `logs/daily_update_YYYYMMDD.log`).
+    pub log_name: &'static str,
+    /// Parse `args` with the job's own command-line flags (so `["--days-ahead", "3"]` means what
+    /// `darkhorses daily --days-ahead 3` means, ranges and conflicts included) and build the job.
+    /// A usage error names the job and the arguments.
     pub build: fn(&[String]) -> Result<Box<dyn UpdateJob>>,
 }
 
-/// Every job the tool knows, in one list.
+/// A job's plain options, parsed from arguments in their command-line form. The parsers live
+/// with the command line (`src/cli.rs`), so the command line and an interval's `args` go through
+/// the same flag definitions and no clap type reaches a job.
+pub trait FromArgs: Sized {
+    fn from_args(args: &[String]) -> Result<Self>;
+}
+
+/// Every job the tool knows, in one list: command-line dispatch, `config check` of
+/// `intervals.<name>.job` and `args`, log file names and the orchestrator all read it.
 pub fn registry() -> Vec<JobSpec> {
     vec![
         JobSpec {
             name: reference::Reference::NAME,
-            about: "courses, regions and bookmakers",
-            build: |args| Ok(Box::new(reference::Reference { args: parse_args(reference::Reference::NAME, args)? })),
+            about: reference::Reference::ABOUT,
+            log_name: "reference_update",
+            build: |args| Ok(Box::new(reference::Reference { options: FromArgs::from_args(args)? })),
         },
         JobSpec {
             name: daily::Daily::NAME,
-            about: "racecards for the next days, results for the last days",
-            build: |args| Ok(Box::new(daily::Daily { args: parse_args(daily::Daily::NAME, args)? })),
+            about: daily::Daily::ABOUT,
+            log_name: "daily_update",
+            build: |args| Ok(Box::new(daily::Daily { options: FromArgs::from_args(args)? })),
         },
         JobSpec {
             name: live::Live::NAME,
-            about: "today's racecards and results during racing hours",
-            build: |args| Ok(Box::new(live::Live { args: parse_args(live::Live::NAME, args)? })),
+            about: live::Live::ABOUT,
+            log_name: "live_update",
+            build: |args| Ok(Box::new(live::Live { options: FromArgs::from_args(args)? })),
         },
         JobSpec {
             name: backfill::Backfill::NAME,
-            about: "history over a date range, resumable",
-            build: |args| Ok(Box::new(backfill::Backfill { args: parse_args(backfill::Backfill::NAME, args)? })),
+            about: backfill::Backfill::ABOUT,
+            log_name: "backfill",
+            build: |args| Ok(Box::new(backfill::Backfill { options: FromArgs::from_args(args)? })),
         },
     ]
-}
-
-/// Parse a job's arguments in their command-line form (`["--weekly"]`), as the CLI would.
-fn parse_args<A: clap::Args + clap::FromArgMatches>(job: &'static str, args: &[String]) -> Result<A> {
-    let command = A::augment_args(clap::Command::new(job).no_binary_name(true));
-    let matches = command
-        .try_get_matches_from(args)
-        .map_err(|e| crate::Error::Usage(format!("arguments {args:?} for job {job}: {}", one_line(&e))))?;
-    A::from_arg_matches(&matches).map_err(|e| crate::Error::Usage(format!("arguments {args:?} for job {job}: {e}")))
-}
-
-/// A clap error as one line: its message and any tip, without the usage block (config errors
-/// are one line, naming the key and file).
-fn one_line(e: &clap::Error) -> String {
-    let text = e.render().to_string();
-    let mut parts = Vec::new();
-    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        if line.starts_with("Usage:") || line.starts_with("For more information") {
-            break;
-        }
-        parts.push(line.strip_prefix("error: ").unwrap_or(line));
-    }
-    parts.join("; ")
 }
 
 /// The registered job called `name`.
 pub fn find(name: &str) -> Option<JobSpec> {
     registry().into_iter().find(|s| s.name == name)
+}
+
+/// The names of the registered jobs, in registry order.
+pub fn names() -> Vec<&'static str> {
+    registry().iter().map(|s| s.name).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    fn words(args: &[&str]) -> Vec<String> {
+        args.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn registered_names_and_log_names_are_unique() {
+        let specs = registry();
+        let names: BTreeSet<&str> = specs.iter().map(|s| s.name).collect();
+        let log_names: BTreeSet<&str> = specs.iter().map(|s| s.log_name).collect();
+        assert_eq!(names.len(), specs.len(), "a name registered twice: {names:?}");
+        assert_eq!(log_names.len(), specs.len(), "two jobs share a log file: {log_names:?}");
+        // The orchestrator's log is its own.
+        assert!(!log_names.contains(crate::telemetry::SCHEDULER_LOG));
+        assert_eq!(super::names(), specs.iter().map(|s| s.name).collect::<Vec<_>>());
+        assert!(specs.iter().all(|s| !s.about.is_empty()));
+    }
+
+    #[test]
+    fn every_registered_job_builds_under_its_own_name_and_log_name() {
+        for spec in registry() {
+            let job = match (spec.build)(&[]) {
+                Ok(job) => job,
+                Err(e) => panic!("{} with no arguments: {e}", spec.name),
+            };
+            assert_eq!(job.name(), spec.name);
+            assert_eq!(job.log_name(), spec.log_name);
+            assert!(!job.dry_run(), "{}", spec.name);
+            let dry = (spec.build)(&words(&["--dry-run"]));
+            assert!(dry.is_ok_and(|job| job.dry_run()), "{} --dry-run", spec.name);
+            assert_eq!(find(spec.name).map(|s| s.name), Some(spec.name));
+        }
+        assert!(find("health").is_none() && find("quality").is_none() && find("").is_none());
+    }
+
+    #[test]
+    fn bad_arguments_are_a_usage_error_naming_the_job_and_the_arguments() {
+        let Some(daily) = find(daily::Daily::NAME) else { panic!("daily is not registered") };
+        let message = match (daily.build)(&words(&["--days-ahead", "30"])) {
+            Ok(_) => panic!("--days-ahead 30 accepted"),
+            Err(e) => {
+                assert!(matches!(e, crate::Error::Usage(_)), "{e:?}");
+                e.to_string()
+            }
+        };
+        assert!(message.starts_with(r#"arguments ["--days-ahead", "30"] for job daily: "#), "{message}");
+        assert!(message.contains("30") && message.contains("0..=7"), "{message}");
+    }
 }

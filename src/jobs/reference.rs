@@ -5,18 +5,28 @@ use async_trait::async_trait;
 
 use super::{JobContext, JobReport, UpdateJob};
 use crate::api;
-use crate::cli::ReferenceArgs;
 use crate::error::Result;
 use crate::model::seed_bookmakers;
 use crate::store::ReferenceData;
 
+/// What a `reference` run fetches: `darkhorses reference`'s flags, or an interval's `args`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReferenceOptions {
+    /// Only courses and regions.
+    pub courses_only: bool,
+    /// Only bookmakers (no API call).
+    pub bookmakers_only: bool,
+    pub dry_run: bool,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Reference {
-    pub args: ReferenceArgs,
+    pub options: ReferenceOptions,
 }
 
 impl Reference {
     pub const NAME: &'static str = "reference";
+    pub const ABOUT: &'static str = "Courses, regions and bookmakers (monthly). At most 2 API calls";
 }
 
 #[async_trait]
@@ -25,12 +35,16 @@ impl UpdateJob for Reference {
         Self::NAME
     }
 
+    fn dry_run(&self) -> bool {
+        self.options.dry_run
+    }
+
     async fn run(&self, ctx: &JobContext) -> Result<JobReport> {
         let mut report = JobReport::new(Self::NAME, ctx.dry_run);
         let store = ctx.store()?;
         let regions = &ctx.config.api.regions;
         let mut data = ReferenceData::default();
-        if !self.args.bookmakers_only {
+        if !self.options.bookmakers_only {
             let api = ctx.api()?;
             let courses = api.courses(regions).await?;
             data.courses = api::normalize::courses(&courses.body, regions)?;
@@ -40,7 +54,7 @@ impl UpdateJob for Reference {
             data.responses.push(found);
             report.units_done += 2;
         }
-        if !self.args.courses_only {
+        if !self.options.courses_only {
             // There is no bookmakers endpoint: the seeded list, plus those racecard odds name
             // (written with each racecards unit).
             data.bookmakers = seed_bookmakers();

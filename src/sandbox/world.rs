@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::data::{Day, FIRST_DAY, generate_day};
 use super::names::*;
 
-/// Real GB and IRE course ids and names (copied from `../shared/racing-api/courses_seen.json`).
+/// Real GB and IRE course ids and names (`courses_seen.json` beside this file, from real API responses).
 const COURSES_JSON: &str = include_str!("courses_seen.json");
 
 /// Days kept in the generated-day cache before it is emptied.

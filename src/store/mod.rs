@@ -1,5 +1,5 @@
 //! The store: the only module that speaks SQL. One `Store` interface, a SQLite implementation
-//! (the embedded default) and a PostgreSQL one, both held to ../shared/SCHEMA.md.
+//! (the embedded default) and a PostgreSQL one, both held to docs/schema.md.
 //!
 //! Every command that needs the schema gets it through [`open`], which applies pending migrations
 //! first unless `database.auto_migrate` is false; `db status` opens with [`open_existing`] and

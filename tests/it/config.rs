@@ -200,7 +200,29 @@ fn invalid_time_zone_names_the_interval() {
 fn unknown_job_lists_the_valid_ones() {
     assert_rejected(
         "intervals:\n  nightly:\n    frequency: '0 1 * * *'\n    job: everything\n",
-        &["unknown job `everything` for interval nightly in FILE:4", "valid jobs: live, daily"],
+        &["unknown job `everything` for interval nightly in FILE:4", "valid jobs: reference, daily, live, backfill"],
+    );
+}
+
+#[test]
+fn jobs_nothing_registers_are_refused_naming_the_interval() {
+    // `health` and `quality` are commands of the original that are not registered jobs yet.
+    for job in ["health", "quality"] {
+        assert_rejected(
+            &format!("intervals:\n  checks:\n    frequency: '0 * * * *'\n    job: {job}\n"),
+            &[
+                &format!("unknown job `{job}` for interval checks in FILE:4"),
+                "valid jobs: reference, daily, live, backfill",
+            ],
+        );
+    }
+}
+
+#[test]
+fn interval_args_conflicting_on_the_command_line_conflict_in_the_config() {
+    assert_rejected(
+        "intervals:\n  today:\n    frequency: '*/5 * * * *'\n    job: live\n    args: [--races-only, --results-only]\n",
+        &["intervals.today.args in FILE:5", "for job live", "cannot be used with", "see `darkhorses live --help`"],
     );
 }
 

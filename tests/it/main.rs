@@ -22,6 +22,7 @@ mod lock;
 mod orchestrate;
 mod output;
 mod postgres;
+mod repository;
 mod sandbox;
 mod schedule;
 mod store;

@@ -1,4 +1,4 @@
-//! The normalisation rules of ../shared/SCHEMA.md, one pure function each: API strings to typed
+//! The normalisation rules of docs/schema.md, one pure function each: API strings to typed
 //! values (blanks and dashes, numbers, money with currency, distances, finish times, positions,
 //! odds, instants). `normalize` applies them to whole payloads.
 

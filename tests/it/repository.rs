@@ -1,0 +1,171 @@
+//! The repository stands alone: no file in it points at a path outside it, so a clone has
+//! everything its docs, tests and comments name.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
+
+use std::path::{Path, PathBuf};
+
+/// Applied migrations are never edited (their checksums are recorded in every database), so
+/// the first files keep the comment they were applied with; every later file is held to the rule.
+const IMMUTABLE: [&str; 2] = ["sql/sqlite/0001_init.sql", "sql/postgres/0001_schema.sql"];
+
+/// Text that names a place outside a clone of the repository.
+const OUTSIDE: [&str; 3] = ["../shared", "/work/shared", "/work/main"];
+
+fn files(dir: &Path, root: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if name == "target" || name.starts_with('.') && name != ".ci" {
+            continue;
+        }
+        if path.is_dir() {
+            files(&path, root, out);
+        } else {
+            out.push(path.strip_prefix(root).unwrap().to_path_buf());
+        }
+    }
+}
+
+#[test]
+fn no_file_refers_to_a_path_outside_the_repository() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut all = Vec::new();
+    files(root, root, &mut all);
+    let mut offenders = Vec::new();
+    for file in &all {
+        if IMMUTABLE.iter().any(|f| Path::new(f) == file) {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(root.join(file)) else { continue };
+        for (n, line) in text.lines().enumerate() {
+            if OUTSIDE.iter().any(|o| line.contains(o)) && !line.contains("const OUTSIDE") {
+                offenders.push(format!("{}:{}: {}", file.display(), n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(all.len() > 50, "read only {} files", all.len());
+    assert!(offenders.is_empty(), "files pointing outside the repository:\n{}", offenders.join("\n"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// docs/configuration.md: generated from the shipped config file, checked against the config tree.
+
+/// One key of the shipped file: its dotted path, default as written, and comment.
+struct Key {
+    path: String,
+    default: String,
+    meaning: String,
+}
+
+/// One top-level section: its name, the comment block above it, its keys.
+struct Section {
+    name: String,
+    about: Vec<String>,
+    keys: Vec<Key>,
+}
+
+/// The header comment and sections of config/darkhorses.yaml (two-space indentation, one key a
+/// line, `# comment` after the value: the shape a unit test holds the file to).
+fn read_shipped(text: &str) -> (Vec<String>, Vec<Section>) {
+    let mut header = Vec::new();
+    let mut sections: Vec<Section> = Vec::new();
+    let mut pending: Vec<String> = Vec::new();
+    let mut stack: Vec<String> = Vec::new();
+    let mut in_header = true;
+    for line in text.lines() {
+        if line.trim().is_empty() {
+            if in_header {
+                header.append(&mut pending);
+                in_header = false;
+            }
+            pending.clear();
+            continue;
+        }
+        if let Some(comment) = line.strip_prefix('#') {
+            pending.push(comment.trim().to_string());
+            continue;
+        }
+        let depth = (line.len() - line.trim_start().len()) / 2;
+        let body = line.trim();
+        let (key, rest) = body.split_once(':').unwrap();
+        let (value, meaning) = match rest.split_once(" # ") {
+            Some((v, m)) => (v.trim(), m.trim()),
+            None => (rest.trim(), ""),
+        };
+        stack.truncate(depth);
+        if depth == 0 {
+            sections.push(Section { name: key.to_string(), about: std::mem::take(&mut pending), keys: Vec::new() });
+        }
+        if value.is_empty() {
+            stack.push(key.to_string());
+            continue;
+        }
+        let path = stack.iter().chain(std::iter::once(&key.to_string())).cloned().collect::<Vec<_>>().join(".");
+        sections.last_mut().unwrap().keys.push(Key { path, default: value.to_string(), meaning: meaning.to_string() });
+    }
+    (header, sections)
+}
+
+fn configuration_page() -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(root.join("config/darkhorses.yaml")).unwrap();
+    let (header, sections) = read_shipped(&text);
+    let mut page = String::from(
+        "# Configuration reference\n\n\
+         Every key of `config/darkhorses.yaml`, its built-in default, the environment variable that sets it and \
+         what it means. This page is generated from that file (`DARKHORSES_TEST_BLESS=1 cargo test --test it \
+         repository::` rewrites it) and a test fails when it differs, or when a key of the configuration tree is \
+         missing here. Lists are written comma-separated in the environment (`DARKHORSES_API_REGIONS=gb,ire`).\n\n",
+    );
+    for line in header {
+        page.push_str(&line);
+        page.push('\n');
+    }
+    for section in sections {
+        page.push_str(&format!("\n## `{}`\n\n", section.name));
+        if !section.about.is_empty() {
+            page.push_str(&section.about.join("\n"));
+            page.push_str("\n\n");
+        }
+        page.push_str("| key | default | environment | meaning |\n|---|---|---|---|\n");
+        for key in section.keys {
+            let mut env = format!("`{}`", darkhorses::config::env_name(&key.path));
+            for (plain, path) in darkhorses::config::PLAIN_ENV {
+                if path == key.path {
+                    env = format!("`{plain}` or {env}");
+                }
+            }
+            let default = key.default.replace('|', "\\|");
+            let meaning = key.meaning.replace('|', "\\|");
+            page.push_str(&format!("| `{}` | `{default}` | {env} | {meaning} |\n", key.path));
+        }
+    }
+    page
+}
+
+#[test]
+fn the_configuration_reference_lists_every_key_of_the_config_tree() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/configuration.md");
+    let generated = configuration_page();
+    if std::env::var_os("DARKHORSES_TEST_BLESS").is_some() {
+        std::fs::write(&path, &generated).unwrap();
+    }
+    let written = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        written == generated,
+        "docs/configuration.md is not what config/darkhorses.yaml generates: run \
+         DARKHORSES_TEST_BLESS=1 cargo test --test it repository:: and commit the page"
+    );
+    // The tree itself, not only the file: every leaf the loader knows is on the page.
+    let loaded = darkhorses::config::load_from(None, &Default::default(), &[]).unwrap();
+    let missing: Vec<&String> = loaded
+        .origins
+        .keys()
+        .filter(|k| !k.starts_with("intervals.") && !written.contains(&format!("| `{k}` |")))
+        .collect();
+    assert!(missing.is_empty(), "keys of the configuration tree missing from docs/configuration.md: {missing:?}");
+    for key in ["enabled", "frequency", "timezone", "timeout", "job", "args", "priority", "misfire"] {
+        assert!(written.contains(&format!("| `intervals.live_data.{key}` |")), "intervals.*.{key}");
+    }
+}

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::{Cli, Command, ConfigCommand, DbCommand, GlobalArgs, LogFormatArg};
+use crate::cli::{Cli, Command, ConfigCommand, DbCommand, GlobalArgs, LogFormatArg, OrchestrateArgs};
 use crate::clock::{Clock, FixedClock, SystemClock};
 use crate::config::{Config, FlagOverride, LoadOptions, Loaded, LogFormat};
 use crate::error::{Error, Outcome, Result, exit, exit_code};
@@ -226,13 +226,135 @@ async fn dispatch(cli: Cli, loaded: crate::config::Loaded) -> Result<Outcome> {
             crate::sandbox::serve_foreground(&args, loaded.config.sandbox.clone(), clock_of(&cli.global), json).await?;
             Ok(Outcome::Success)
         }
+        Command::Orchestrate(args) => orchestrate(args, &cli.global, loaded).await,
         Command::Job(job) => run_job(job.into_job(), &cli.global, loaded).await,
     }
 }
 
-/// Whether a command is a job run (it logs to the job's daily file).
+/// Whether a command is a job run (it logs to the job's daily file; `orchestrate` to the
+/// scheduler's, unless it only looks).
 fn is_job(command: &Command) -> bool {
-    matches!(command, Command::Job(_))
+    match command {
+        Command::Orchestrate(args) => !args.list && !args.simulate,
+        other => matches!(other, Command::Job(_)),
+    }
+}
+
+/// `darkhorses orchestrate`: `--list` and `--simulate` only look; otherwise one tick (see
+/// [`crate::orchestrate::tick`]) logged to the scheduler log, then its summary table.
+async fn orchestrate(args: OrchestrateArgs, global: &GlobalArgs, loaded: Loaded) -> Result<Outcome> {
+    let now = global.now.unwrap_or_else(chrono::Utc::now);
+    if args.simulate {
+        let (Some(from), Some(to)) = (args.from, args.to) else {
+            return Err(Error::Usage("--simulate needs --from and --to".into()));
+        };
+        let slots = crate::orchestrate::simulate(&loaded.config, from, to)?;
+        if global.json {
+            output::json(&serde_json::json!({ "from": from, "to": to, "slots": slots }))?;
+        } else {
+            output::print(&crate::orchestrate::simulate_text(&slots))?;
+        }
+        return Ok(Outcome::Success);
+    }
+    if args.list {
+        let store = crate::store::open_existing(&loaded.config.database).await?;
+        let listed = crate::orchestrate::list(&loaded.config, store.as_deref(), now).await?;
+        if global.json {
+            output::json(&serde_json::json!({ "now": now, "intervals": listed }))?;
+        } else {
+            output::print(&crate::orchestrate::list_text(&listed))?;
+        }
+        return Ok(Outcome::Success);
+    }
+    let terminal = terminal_level(global).map(|(level, _)| level);
+    let log_name = crate::telemetry::log_name_for("orchestrate").to_string();
+    let _telemetry = match crate::telemetry::init(&loaded.config.logging, &log_name, terminal) {
+        Ok(guard) => guard,
+        Err(e) => {
+            for warning in &loaded.warnings {
+                output::warning(warning);
+            }
+            return Err(e);
+        }
+    };
+    for warning in &loaded.warnings {
+        tracing::warn!("{warning}");
+    }
+    let opts = crate::orchestrate::Options { force_all: args.force_all, update: args.update.clone(), test: args.test };
+    if args.daemon {
+        return match orchestrate_daemon(&opts, global, loaded.config).await {
+            Ok(ticks) => {
+                if global.json {
+                    output::json(&serde_json::json!({ "daemon": "stopped", "ticks": ticks }))?;
+                } else {
+                    output::print(&format!("orchestrate daemon stopped after {ticks} ticks\n"))?;
+                }
+                Ok(Outcome::Success)
+            }
+            Err(e) => {
+                tracing::error!(target: crate::telemetry::FILE_ONLY, error = %e, "orchestrate daemon failed");
+                Err(e)
+            }
+        };
+    }
+    let tick = match orchestrate_once(&opts, global, loaded.config).await {
+        Ok(tick) => tick,
+        Err(e) => {
+            tracing::error!(target: crate::telemetry::FILE_ONLY, error = %e, "orchestrate failed");
+            return Err(e);
+        }
+    };
+    if global.json {
+        output::json(&tick)?;
+    } else {
+        output::print(&tick.table())?;
+    }
+    Ok(if tick.failed() { Outcome::CompletedWithFailures } else { Outcome::Success })
+}
+
+/// `orchestrate --daemon`: the context, the health endpoint, the loop until a signal. Returns
+/// how many ticks ran.
+async fn orchestrate_daemon(
+    opts: &crate::orchestrate::Options,
+    global: &GlobalArgs,
+    mut config: Config,
+) -> Result<u64> {
+    use crate::orchestrate::daemon;
+    let clock = clock_of(global);
+    let _sandbox = if global.sandbox { Some(start_sandbox(&mut config, clock.clone())?) } else { None };
+    let port = config.health_check.port;
+    let ctx = context(Arc::new(config), Some(clock), opts.test, Needs { store: true, api: true }).await?;
+    let metrics = Arc::new(daemon::Metrics::default());
+    let serving = CancellationToken::new();
+    if port != 0 {
+        let addr = daemon::serve_health(port, Arc::clone(&metrics), serving.clone())?;
+        tracing::info!(%addr, "health endpoint: http://{addr}/livez and http://{addr}/metrics");
+    }
+    tracing::info!(intervals = ctx.config.intervals.len(), "orchestrate daemon started");
+    let outcome = daemon::run(&ctx, opts, &metrics).await;
+    serving.cancel();
+    outcome?;
+    Ok(metrics.ticks())
+}
+
+/// The in-process sandbox when asked for, one context for every interval, one tick.
+async fn orchestrate_once(
+    opts: &crate::orchestrate::Options,
+    global: &GlobalArgs,
+    mut config: Config,
+) -> Result<crate::orchestrate::Tick> {
+    let clock = clock_of(global);
+    let _sandbox = if global.sandbox { Some(start_sandbox(&mut config, clock.clone())?) } else { None };
+    let mut ctx = context(Arc::new(config), Some(clock), opts.test, Needs { store: true, api: false }).await?;
+    let (mut tick, due) = crate::orchestrate::plan_tick(&ctx, opts).await?;
+    // The API client (and its credentials) only when something is due: a tick with nothing to
+    // run, the common case under cron, needs neither.
+    if !due.is_empty() {
+        ctx.api = Some(api_client(&ctx.config, &ctx.cancel)?);
+    }
+    crate::orchestrate::run_due(&ctx, &mut tick, due, &|_| {}).await;
+    tracing::info!(runs = tick.runs.len(), failed = tick.failed(), "orchestrate tick finished");
+    Ok(tick)
 }
 
 /// The clock of this process: `--now` pins it (simulations and tests), else the wall clock.
@@ -359,11 +481,7 @@ pub async fn context(
         (true, false) => Some(crate::store::open(&config.database).await?),
         (true, true) => Some(crate::store::open_for_dry_run(&config.database).await?),
     };
-    let api = if needs.api {
-        Some(Arc::new(crate::api::Client::new(&config.api, &config.retry)?.with_cancel(cancel.clone())))
-    } else {
-        None
-    };
+    let api = if needs.api { Some(api_client(&config, &cancel)?) } else { None };
     Ok(JobContext {
         dry_run,
         clock: clock.unwrap_or_else(|| Arc::new(SystemClock)),
@@ -371,8 +489,14 @@ pub async fn context(
         cancel,
         store,
         api,
+        covers_since: None,
         committed: Default::default(),
     })
+}
+
+/// The API client of a run, stopped by `cancel`.
+fn api_client(config: &Config, cancel: &CancellationToken) -> Result<Arc<crate::api::Client>> {
+    Ok(Arc::new(crate::api::Client::new(&config.api, &config.retry)?.with_cancel(cancel.clone())))
 }
 
 /// Ctrl-C or SIGTERM: finish the unit in flight, start no other.

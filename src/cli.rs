@@ -82,6 +82,18 @@ pub enum Command {
     #[command(flatten)]
     Job(JobCommand),
 
+    /// Run the configured intervals: each slot exactly once, from cron (one-shot) or as a daemon.
+    #[command(after_help = "Examples:\n  \
+        darkhorses --sandbox orchestrate --force-all   # try it: every interval now, simulated API, ./darkhorses.db\n  \
+        darkhorses orchestrate                         # from cron every few minutes: what is due since the last run\n  \
+        darkhorses orchestrate --force-all --test      # smoke check: every interval as a dry run\n  \
+        darkhorses orchestrate --update daily_data     # one interval now\n  \
+        darkhorses orchestrate --daemon                # keep running; /livez and /metrics on 127.0.0.1:9187\n  \
+        darkhorses orchestrate --list                  # schedules, last runs, next slots\n  \
+        darkhorses orchestrate --simulate --from 2026-03-28T00:00:00Z --to 2026-03-30T00:00:00Z\n\n\
+        Exit codes: 0 every run succeeded or nothing was due, 1 a run failed or timed out, 2 fatal error.")]
+    Orchestrate(OrchestrateArgs),
+
     /// Preview the fire times of a cron expression or of a configured job.
     #[command(
         after_help = "Examples:\n  darkhorses schedule '*/15 9-20 * * *' --count 3\n  darkhorses schedule '30 1 * * *' --tz Europe/London --after 2026-03-28T00:00:00Z\n  darkhorses schedule --job daily_data"
@@ -232,6 +244,37 @@ pub struct BackfillArgs {
     pub results_only: bool,
     #[command(flatten)]
     pub dry_run: DryRunArg,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct OrchestrateArgs {
+    /// Run every enabled interval now (trigger force, no slot claimed). Example: --force-all
+    #[arg(long, conflicts_with_all = ["update", "list", "simulate"])]
+    pub force_all: bool,
+    /// Run this one interval now (trigger force, no slot claimed). Example: --update daily_data
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["list", "simulate"])]
+    pub update: Option<String>,
+    /// Everything as a dry run: fetch, write no data, claim no slot. Example: --force-all --test
+    #[arg(long, conflicts_with_all = ["list", "simulate"])]
+    pub test: bool,
+    /// Each interval: schedule, zone, last run and status, next slot. Example: --list
+    #[arg(long, conflicts_with = "simulate")]
+    pub list: bool,
+    /// Which slots would run when, for which job, between --from and --to; nothing is run.
+    /// Example: --simulate --from 2026-03-28T00:00:00Z --to 2026-03-30T00:00:00Z
+    #[arg(long, requires_all = ["from", "to"])]
+    pub simulate: bool,
+    /// Keep running: sleep until the next slot of any interval, run what is due as one-shot mode
+    /// does, serve /livez and /metrics on 127.0.0.1:health_check.port, stop on SIGTERM or Ctrl-C.
+    /// Example: --daemon
+    #[arg(long, conflicts_with_all = ["force_all", "update", "list", "simulate"])]
+    pub daemon: bool,
+    /// Start of the --simulate window (RFC 3339, exclusive). Example: --from 2026-03-28T00:00:00Z
+    #[arg(long, value_name = "INSTANT", requires = "simulate")]
+    pub from: Option<chrono::DateTime<chrono::Utc>>,
+    /// End of the --simulate window (RFC 3339, inclusive). Example: --to 2026-03-30T00:00:00Z
+    #[arg(long, value_name = "INSTANT", requires = "simulate")]
+    pub to: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -95,6 +95,7 @@ pub struct Config {
     pub alerts: AlertsConfig,
     pub logging: LoggingConfig,
     pub health_check: HealthCheckConfig,
+    pub orchestrator: OrchestratorConfig,
     pub features: FeaturesConfig,
     pub locks: LocksConfig,
     pub sandbox: SandboxConfig,
@@ -125,6 +126,7 @@ impl Default for Config {
             alerts: AlertsConfig::default(),
             logging: LoggingConfig::default(),
             health_check: HealthCheckConfig::default(),
+            orchestrator: OrchestratorConfig::default(),
             features: FeaturesConfig::default(),
             locks: LocksConfig::default(),
             sandbox: SandboxConfig::default(),
@@ -136,12 +138,14 @@ impl Default for Config {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MisfirePolicy {
-    /// Run the most recent missed slot once.
+    /// One run for every slot due: the latest slot runs and covers the earlier ones (a daily job
+    /// fetches every missed day); the earlier ones are recorded as skipped, covered by it.
     #[default]
     RunOnce,
-    /// Run every missed slot.
+    /// Run every missed slot, oldest first.
     RunAll,
-    /// Record missed slots as skipped and wait for the next one.
+    /// Run only the latest slot, and only within `orchestrator.misfire_grace` of its time; every
+    /// other slot is recorded as skipped with its reason.
     Skip,
 }
 
@@ -385,11 +389,30 @@ pub struct HealthCheckConfig {
     pub stuck_after: u64,
     /// Check the API with one cheap call.
     pub check_api: bool,
+    /// Port on 127.0.0.1 where `orchestrate --daemon` serves `/livez` and `/metrics`; 0 serves none.
+    pub port: u16,
 }
 
 impl Default for HealthCheckConfig {
     fn default() -> Self {
-        Self { enabled: true, stuck_after: 7200, check_api: true }
+        Self { enabled: true, stuck_after: 7200, check_api: true, port: 9187 }
+    }
+}
+
+/// How `darkhorses orchestrate` treats missed slots and a stop signal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OrchestratorConfig {
+    /// Seconds after its time a slot of a `misfire: skip` interval still runs; older ones are
+    /// recorded as skipped.
+    pub misfire_grace: u64,
+    /// Seconds the daemon gives the job in flight to finish its units after SIGTERM or SIGINT.
+    pub shutdown_grace: u64,
+}
+
+impl Default for OrchestratorConfig {
+    fn default() -> Self {
+        Self { misfire_grace: 600, shutdown_grace: 60 }
     }
 }
 

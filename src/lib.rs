@@ -13,6 +13,7 @@ pub mod error;
 pub mod jobs;
 pub mod lock;
 pub mod model;
+pub mod orchestrate;
 pub mod output;
 pub mod sandbox;
 pub mod schedule;

@@ -76,6 +76,12 @@ impl Daily {
             }
         }
         let back = if self.options.weekly { WEEKLY_DAYS_BACK } else { self.options.days_back };
+        // A run standing in for missed mornings fetches the results each of them would have.
+        let missed = ctx
+            .covers_since
+            .map(|since| (today - crate::clock::racing_day_of(since)).num_days().clamp(0, 366) as u32)
+            .unwrap_or(0);
+        let back = if back == 0 { 0 } else { back.saturating_add(missed).min(MAX_DAYS_BACK) };
         if !self.options.racecards_only && !features.skip_results && back > 0 {
             let to = today.pred_opt();
             let from = today.checked_sub_days(Days::new(u64::from(back)));

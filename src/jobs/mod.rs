@@ -40,6 +40,9 @@ pub struct JobContext {
     pub cancel: CancellationToken,
     pub store: Option<Arc<dyn Store>>,
     pub api: Option<Arc<crate::api::Client>>,
+    /// The earliest slot this run stands in for, when the orchestrator's `run_once` covers missed
+    /// slots with one run: a job whose window follows the clock (`daily`) widens it back to there.
+    pub covers_since: Option<DateTime<Utc>>,
     /// What this run has committed so far: the runner records it in `job_runs` even when the job
     /// ends in an error and its report is lost. Fresh for every run (`runner::execute`).
     pub committed: Committed,

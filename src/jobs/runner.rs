@@ -7,7 +7,7 @@
 //! run that ended without finishing (SIGKILL, a crash, a power cut), and closes those rows as
 //! `failed` before starting its own, so history and health tell the truth.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
@@ -36,16 +36,50 @@ pub fn status_of(report: &JobReport) -> RunStatus {
     }
 }
 
+/// How the orchestrator runs a job: under the interval's name (its locks and `job_runs.job`),
+/// for a slot, within a time limit.
+#[derive(Debug, Clone)]
+pub struct Scheduled {
+    /// `job_runs.job` and the lock name: the interval's name (`live_data`).
+    pub name: String,
+    pub trigger: Trigger,
+    /// The slot claimed before the job starts; `None` runs without a claim (manual, forced, dry).
+    pub slot: Option<DateTime<Utc>>,
+    /// Earlier slots this run stands in for (`run_once` over a gap): recorded `skipped` with
+    /// `covers_reason` in the claim's transaction.
+    pub covers: Vec<DateTime<Utc>>,
+    pub covers_reason: String,
+    /// Past it, the job is cancelled (its unit in flight dropped, so rolled back) and the run is
+    /// recorded `timed_out`.
+    pub timeout: Option<Duration>,
+}
+
 /// Run `job` once under its locks, recording it in `job_runs` (when the context has a store).
+/// With a `slot`, the run first claims it; a slot another process claimed is skipped.
 pub async fn execute(
     job: &dyn UpdateJob,
     ctx: &JobContext,
     trigger: Trigger,
     slot: Option<DateTime<Utc>>,
 ) -> Result<Execution> {
-    let name = job.name().to_string();
-    // A fresh count of what this run commits, whatever the caller's context held before.
-    let ctx = &JobContext { committed: Committed::default(), ..ctx.clone() };
+    let run = Scheduled {
+        name: job.name().to_string(),
+        trigger,
+        slot,
+        covers: Vec::new(),
+        covers_reason: String::new(),
+        timeout: None,
+    };
+    execute_as(job, ctx, &run).await
+}
+
+/// [`execute`] under the orchestrator's terms: the interval's name, its slot and timeout.
+pub async fn execute_as(job: &dyn UpdateJob, ctx: &JobContext, run: &Scheduled) -> Result<Execution> {
+    let (trigger, slot) = (run.trigger, run.slot);
+    let name = run.name.clone();
+    // A fresh count of what this run commits, whatever the caller's context held before; a
+    // cancel of its own, so a timeout stops this run and nothing else of the caller's.
+    let ctx = &JobContext { committed: Committed::default(), cancel: ctx.cancel.child_token(), ..ctx.clone() };
     let scope = ctx.store.as_ref().map(|s| s.lock_scope());
     let _file_lock = match JobLock::acquire_for(&ctx.config.locks.dir, &name, scope.as_deref())? {
         LockAttempt::Acquired(lock) => lock,
@@ -84,19 +118,33 @@ pub async fn execute(
     let started_at = ctx.clock.now();
     let clock_start = Instant::now();
     let run_id = match &ctx.store {
-        Some(store) => Some(
-            store
-                .start_job_run(&NewJobRun {
-                    job: name.clone(),
-                    slot,
-                    trigger,
-                    started_at,
-                    host: crate::lock::hostname(),
-                    pid: std::process::id(),
-                    dry_run: ctx.dry_run,
-                })
-                .await?,
-        ),
+        Some(store) => {
+            let new = NewJobRun {
+                job: name.clone(),
+                slot,
+                trigger,
+                started_at,
+                host: crate::lock::hostname(),
+                pid: std::process::id(),
+                dry_run: ctx.dry_run,
+            };
+            match slot {
+                // The unique (job, slot) key decides who runs a slot, across processes and hosts.
+                Some(at) => match store.claim_slot(&new, &run.covers, &run.covers_reason).await? {
+                    Some(id) => Some(id),
+                    None => {
+                        return Ok(Execution::Skipped {
+                            reason: format!(
+                                "slot {} of {name} is already claimed in {}; skipped",
+                                at.format("%Y-%m-%dT%H:%M:%SZ"),
+                                store.lock_scope()
+                            ),
+                        });
+                    }
+                },
+                None => Some(store.start_job_run(&new).await?),
+            }
+        }
         None => None,
     };
     let span = tracing::info_span!("job", job = %name, run_id = run_id.unwrap_or_default());
@@ -107,7 +155,18 @@ pub async fn execute(
     if let Some(store) = dry_store {
         store.begin_dry_run().await?;
     }
-    let outcome = tracing::Instrument::instrument(job.run(ctx), span).await;
+    let running = tracing::Instrument::instrument(job.run(ctx), span);
+    let outcome = match run.timeout {
+        Some(limit) => match tokio::time::timeout(limit, running).await {
+            Ok(outcome) => Some(outcome),
+            Err(_) => {
+                // The job's future is dropped here: its unit in flight never commits.
+                ctx.cancel.cancel();
+                None
+            }
+        },
+        None => Some(running.await),
+    };
     if let Some(store) = dry_store {
         store.end_dry_run().await?;
     }
@@ -127,6 +186,34 @@ pub async fn execute(
     let finished_at = ctx.clock.now();
     let duration = clock_start.elapsed();
 
+    let Some(outcome) = outcome else {
+        let limit = run.timeout.unwrap_or_default().as_secs();
+        let committed = ctx.committed.snapshot();
+        let mut report = JobReport::new(&name, ctx.dry_run);
+        report.started_at = Some(started_at);
+        report.duration = duration;
+        report.api = api;
+        report.units_done = committed.units;
+        report.rows = committed.rows.clone();
+        let message = format!(
+            "{name} ran past its timeout of {limit}s (intervals.{name}.timeout) and was cancelled; \
+             the unit in flight was rolled back"
+        );
+        report.errors.push(message.clone());
+        if let (Some(store), Some(id)) = (&ctx.store, run_id) {
+            let finish = FinishedJobRun {
+                status: RunStatus::TimedOut,
+                finished_at,
+                api_calls: api.calls as i64,
+                api_errors: api.errors as i64,
+                rows_written: committed.rows_written() as i64,
+                error: Some(message),
+                summary: serde_json::to_value(&report).unwrap_or(serde_json::Value::Null),
+            };
+            store.finish_job_run(id, &finish).await?;
+        }
+        return Ok(Execution::Ran { report, status: RunStatus::TimedOut });
+    };
     match outcome {
         Ok(mut report) => {
             report.started_at = Some(started_at);

@@ -361,6 +361,20 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     async fn start_job_run(&self, run: &NewJobRun) -> Result<i64>;
 
+    /// Claim a scheduled slot: insert the `running` row of (`run.job`, `run.slot`) unless the pair
+    /// has a row already. `Ok(None)`: another claimant has the slot (it runs there, not here). The
+    /// unique (`job`, `slot`) key decides, so two hosts never both win. In the same transaction
+    /// the `covered` slots (earlier ones a `run_once` run stands in for) become `skipped` rows
+    /// with `reason`: the winner accounts for them with its claim, a loser writes nothing.
+    async fn claim_slot(&self, run: &NewJobRun, covered: &[DateTime<Utc>], reason: &str) -> Result<Option<i64>>;
+
+    /// Record a slot passed over: a finished `skipped` row of (`job`, `slot`) with `reason` in
+    /// `error`. `Ok(false)` when the slot has a row already (claimed or skipped elsewhere).
+    async fn skip_slot(&self, job: &str, slot: DateTime<Utc>, at: DateTime<Utc>, reason: &str) -> Result<bool>;
+
+    /// The latest slot `job` has a row for (run or skipped), if any: where its next slots start.
+    async fn last_slot(&self, job: &str) -> Result<Option<DateTime<Utc>>>;
+
     /// The `running` rows of `job`, oldest first: a run holding the job's lock calls this before
     /// starting its own row, and every row it gets is a run that ended without finishing.
     async fn running_job_runs(&self, job: &str) -> Result<Vec<JobRun>>;

@@ -138,13 +138,14 @@ fn examples_section(help: &str) -> &str {
 #[test]
 fn every_help_explains_every_flag_with_an_example() {
     let dir = TempDir::new().unwrap();
-    let commands: [&[&str]; 13] = [
+    let commands: [&[&str]; 14] = [
         &[],
         &["reference"],
         &["daily"],
         &["live"],
         &["backfill"],
         &["schedule"],
+        &["orchestrate"],
         &["db"],
         &["db", "migrate"],
         &["db", "status"],

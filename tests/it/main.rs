@@ -19,6 +19,7 @@ mod fixtures;
 mod inputs;
 mod jobs;
 mod lock;
+mod orchestrate;
 mod output;
 mod postgres;
 mod repository;

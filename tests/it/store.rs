@@ -208,6 +208,7 @@ store_cases!(
     odds_are_upserted_and_seeded_bookmakers_kept,
     a_failed_unit_never_downgrades_a_complete_one,
     job_runs_are_unique_per_job_and_slot,
+    a_slot_is_claimed_once_and_passed_over_slots_are_recorded,
     records_that_cannot_be_stored_are_skipped_and_counted,
     raw_responses_are_kept_gzipped_with_their_sha256,
     reads_for_jobs_and_checks,
@@ -798,6 +799,65 @@ mod cases {
         assert_eq!(latest.len(), 2, "{l}: the latest run of each job");
         assert_eq!(latest[0].id, m2, "{l}");
         assert_eq!(latest[0].status, "running", "{l}");
+    }
+
+    pub async fn a_slot_is_claimed_once_and_passed_over_slots_are_recorded(db: &TestDb) {
+        let l = db.label();
+        let claim = |job: &str, slot: DateTime<Utc>, pid: u32| NewJobRun {
+            job: job.into(),
+            slot: Some(slot),
+            trigger: Trigger::Schedule,
+            started_at: slot,
+            host: "host-a".into(),
+            pid,
+            dry_run: false,
+        };
+        assert_eq!(db.store.last_slot("live_data").await.unwrap(), None, "{l}: a new interval has no slot");
+        let first = db.store.claim_slot(&claim("live_data", at(9, 0), 1), &[], "").await.unwrap();
+        assert!(first.is_some(), "{l}: the first claimant wins");
+        assert_eq!(
+            db.store.claim_slot(&claim("live_data", at(9, 0), 2), &[], "").await.unwrap(),
+            None,
+            "{l}: the second skips"
+        );
+        assert!(
+            db.store.claim_slot(&claim("daily_data", at(9, 0), 3), &[], "").await.unwrap().is_some(),
+            "{l}: per interval"
+        );
+        assert!(!db.store.skip_slot("live_data", at(9, 0), at(9, 1), "late").await.unwrap(), "{l}: claimed already");
+        assert!(db.store.skip_slot("live_data", at(9, 15), at(9, 31), "missed by 16m").await.unwrap(), "{l}");
+        assert!(
+            db.store.claim_slot(&claim("live_data", at(9, 15), 4), &[], "").await.unwrap().is_none(),
+            "{l}: skipped is taken"
+        );
+        assert_eq!(db.store.last_slot("live_data").await.unwrap(), Some(at(9, 15)), "{l}");
+        let runs = db.store.latest_job_runs(Some("live_data"), 10).await.unwrap();
+        assert_eq!(runs.len(), 2, "{l}: one row per slot");
+        // A run_once claim records the slots it covers with it; a losing claim records none.
+        let covered = [at(10, 0), at(10, 15)];
+        let lost = db.store.claim_slot(&claim("live_data", at(9, 15), 5), &covered, "covered").await.unwrap();
+        assert_eq!(lost, None, "{l}");
+        assert_eq!(
+            db.store.latest_job_runs(Some("live_data"), 10).await.unwrap().len(),
+            2,
+            "{l}: a loser writes nothing"
+        );
+        let won = db.store.claim_slot(&claim("live_data", at(10, 30), 6), &covered, "covered").await.unwrap();
+        assert!(won.is_some(), "{l}");
+        let after = db.store.latest_job_runs(Some("live_data"), 10).await.unwrap();
+        assert_eq!(after.len(), 5, "{l}: the claim and the two slots it covers");
+        assert!(
+            after
+                .iter()
+                .filter(|r| covered.contains(&r.slot.unwrap()))
+                .all(|r| r.status == "skipped" && r.error.as_deref() == Some("covered")),
+            "{l}: {after:?}"
+        );
+        let skipped = runs.iter().find(|r| r.slot == Some(at(9, 15))).unwrap();
+        assert_eq!((skipped.status.as_str(), skipped.error.as_deref()), ("skipped", Some("missed by 16m")), "{l}");
+        assert_eq!(skipped.finished_at, Some(at(9, 31)), "{l}");
+        let claimed = runs.iter().find(|r| r.slot == Some(at(9, 0))).unwrap();
+        assert_eq!((claimed.status.as_str(), claimed.pid), ("running", Some(1)), "{l}");
     }
 
     pub async fn records_that_cannot_be_stored_are_skipped_and_counted(db: &TestDb) {

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
 use sha2::{Digest, Sha256};
 use tokio::task::JoinHandle;
@@ -439,6 +439,18 @@ impl Store for PgStore {
 
     async fn start_job_run(&self, run: &NewJobRun) -> Result<i64> {
         read::start_job_run(self, run).await
+    }
+
+    async fn claim_slot(&self, run: &NewJobRun, covered: &[DateTime<Utc>], reason: &str) -> Result<Option<i64>> {
+        read::claim_slot(self, run, covered, reason).await
+    }
+
+    async fn skip_slot(&self, job: &str, slot: DateTime<Utc>, at: DateTime<Utc>, reason: &str) -> Result<bool> {
+        read::skip_slot(self, job, slot, at, reason).await
+    }
+
+    async fn last_slot(&self, job: &str) -> Result<Option<DateTime<Utc>>> {
+        read::last_slot(self, job).await
     }
 
     async fn finish_job_run(&self, id: i64, run: &FinishedJobRun) -> Result<()> {

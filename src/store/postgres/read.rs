@@ -138,6 +138,82 @@ pub(super) async fn start_job_run(store: &PgStore, run: &NewJobRun) -> Result<i6
     Ok(row.get(0))
 }
 
+/// Insert the `running` row of a slot unless (job, slot) has one (`None` when it had), and with
+/// it the `skipped` rows of the slots it covers, in one transaction.
+pub(super) async fn claim_slot(
+    store: &PgStore,
+    run: &NewJobRun,
+    covered: &[chrono::DateTime<chrono::Utc>],
+    reason: &str,
+) -> Result<Option<i64>> {
+    let pid = i32::try_from(run.pid).unwrap_or(i32::MAX);
+    let what = format!("claim a slot of {} in job_runs", run.job);
+    let mut client = store.client().await?;
+    let tx = store.begin(&mut client).await?;
+    let row = tx
+        .query_opt(
+            "INSERT INTO job_runs (job, slot, trigger, status, started_at, host, pid, dry_run)
+             VALUES ($1, $2, $3, 'running', $4, $5, $6, $7)
+             ON CONFLICT (job, slot) DO NOTHING RETURNING id",
+            &[&run.job, &run.slot, &run.trigger.as_str(), &run.started_at, &run.host, &pid, &run.dry_run],
+        )
+        .await
+        .map_err(query_error(&what))?;
+    let Some(row) = row else {
+        tx.rollback().await.map_err(query_error(&what))?;
+        return Ok(None);
+    };
+    for slot in covered {
+        tx.execute(
+            "INSERT INTO job_runs (job, slot, trigger, status, started_at, finished_at, host, pid, error)
+             VALUES ($1, $2, 'schedule', 'skipped', $3, $3, $4, $5, $6)
+             ON CONFLICT (job, slot) DO NOTHING",
+            &[&run.job, slot, &run.started_at, &run.host, &pid, &reason],
+        )
+        .await
+        .map_err(query_error(&what))?;
+    }
+    tx.commit().await.map_err(query_error("commit the claimed slot"))?;
+    Ok(Some(row.get(0)))
+}
+
+/// A finished `skipped` row for a slot passed over, unless (job, slot) has a row.
+pub(super) async fn skip_slot(
+    store: &PgStore,
+    job: &str,
+    slot: chrono::DateTime<chrono::Utc>,
+    at: chrono::DateTime<chrono::Utc>,
+    reason: &str,
+) -> Result<bool> {
+    let pid = i32::try_from(std::process::id()).unwrap_or(i32::MAX);
+    let host = crate::lock::hostname();
+    let mut client = store.client().await?;
+    let tx = store.begin(&mut client).await?;
+    let n = tx
+        .execute(
+            "INSERT INTO job_runs (job, slot, trigger, status, started_at, finished_at, host, pid, error)
+             VALUES ($1, $2, 'schedule', 'skipped', $3, $3, $4, $5, $6)
+             ON CONFLICT (job, slot) DO NOTHING",
+            &[&job, &slot, &at, &host, &pid, &reason],
+        )
+        .await
+        .map_err(query_error(&format!("record a skipped slot of {job} in job_runs")))?;
+    tx.commit().await.map_err(query_error("commit the skipped slot"))?;
+    Ok(n > 0)
+}
+
+/// The latest slot of `job` with a row.
+pub(super) async fn last_slot(store: &PgStore, job: &str) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
+    let rows = store
+        .read(
+            &format!("read the last slot of {job} in job_runs"),
+            "SELECT max(slot) FROM job_runs WHERE job = $1",
+            &[&job],
+        )
+        .await?;
+    Ok(rows.first().and_then(|r| r.get(0)))
+}
+
 pub(super) async fn finish_job_run(store: &PgStore, id: i64, run: &FinishedJobRun) -> Result<()> {
     let mut client = store.client().await?;
     let tx = store.begin(&mut client).await?;

@@ -688,6 +688,81 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn claim_slot(&self, run: &NewJobRun, covered: &[DateTime<Utc>], reason: &str) -> Result<Option<i64>> {
+        let (run, covered, reason) = (run.clone(), covered.to_vec(), reason.to_string());
+        self.call(move |conn| {
+            let what = format!("claiming a slot of {} in job_runs", run.job);
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx(&what)?;
+            let changed = tx
+                .execute(
+                    "INSERT INTO job_runs (job, slot, trigger, status, started_at, host, pid, dry_run)
+                     VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?6, ?7)
+                     ON CONFLICT (job, slot) DO NOTHING",
+                    params![
+                        run.job,
+                        run.slot.map(instant),
+                        run.trigger.as_str(),
+                        instant(run.started_at),
+                        run.host,
+                        i64::from(run.pid),
+                        run.dry_run
+                    ],
+                )
+                .ctx(&what)?;
+            if changed == 0 {
+                return Ok(None);
+            }
+            let id = tx.last_insert_rowid();
+            for slot in covered {
+                tx.execute(
+                    "INSERT INTO job_runs (job, slot, trigger, status, started_at, finished_at, host, pid, error)
+                     VALUES (?1, ?2, 'schedule', 'skipped', ?3, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (job, slot) DO NOTHING",
+                    params![run.job, instant(slot), instant(run.started_at), run.host, i64::from(run.pid), reason],
+                )
+                .ctx(&what)?;
+            }
+            tx.commit().ctx(&what)?;
+            Ok(Some(id))
+        })
+        .await
+    }
+
+    async fn skip_slot(&self, job: &str, slot: DateTime<Utc>, at: DateTime<Utc>, reason: &str) -> Result<bool> {
+        let (job, reason) = (job.to_string(), reason.to_string());
+        self.call(move |conn| {
+            let changed = conn
+                .execute(
+                    "INSERT INTO job_runs (job, slot, trigger, status, started_at, finished_at, host, pid, error)
+                     VALUES (?1, ?2, 'schedule', 'skipped', ?3, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (job, slot) DO NOTHING",
+                    params![
+                        job,
+                        instant(slot),
+                        instant(at),
+                        crate::lock::hostname(),
+                        i64::from(std::process::id()),
+                        reason
+                    ],
+                )
+                .ctx(&format!("recording a skipped slot of {job} in job_runs"))?;
+            Ok(changed > 0)
+        })
+        .await
+    }
+
+    async fn last_slot(&self, job: &str) -> Result<Option<DateTime<Utc>>> {
+        let job = job.to_string();
+        self.call(move |conn| {
+            // Stored as fixed-width UTC text, so the text order is the time order.
+            let slot: Option<String> = conn
+                .query_row("SELECT MAX(slot) FROM job_runs WHERE job = ?1", [&job], |r| r.get(0))
+                .ctx(&format!("reading the last slot of {job} in job_runs"))?;
+            parse_opt_instant(slot, "job_runs.slot")
+        })
+        .await
+    }
+
     async fn finish_job_run(&self, id: i64, run: &FinishedJobRun) -> Result<()> {
         let run = run.clone();
         self.call(move |conn| {

@@ -217,6 +217,17 @@ fn holder_phrase(application_name: &str, server_pid: i32, since: Option<chrono::
 
 /// Splits `sslmode` out of a URL's query string: tokio-postgres knows only disable, prefer and
 /// require, and we also accept verify-ca and verify-full.
+/// A host on this machine: a loopback address, `localhost`, or a Unix socket.
+fn is_local(host: &Host) -> bool {
+    match host {
+        Host::Tcp(h) => {
+            h == "localhost" || h.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        }
+        #[cfg(unix)]
+        Host::Unix(_) => true,
+    }
+}
+
 fn take_sslmode(url: &str) -> (String, Option<String>) {
     let Some((base, query)) = url.split_once('?') else {
         return (url.to_string(), None);
@@ -243,7 +254,13 @@ impl PgStore {
                 "database.url is not a valid PostgreSQL URL ({e}); expected postgres://USER:PASSWORD@HOST:PORT/DATABASE"
             ))
         })?;
-        let mode = tls::SslMode::parse(sslmode.as_deref())?;
+        let mut mode = tls::SslMode::parse(sslmode.as_deref())?;
+        // With no sslmode in the URL, a server on this machine is reached without TLS: loopback
+        // traffic never leaves the host, and the handshake was most of the cost of a short run
+        // such as an `orchestrate` tick with nothing due. An explicit `sslmode=` always wins.
+        if sslmode.is_none() && pg.get_hosts().iter().all(is_local) && !pg.get_hosts().is_empty() {
+            mode = tls::SslMode::Disable;
+        }
         pg.ssl_mode(mode.driver_mode());
         let timeout = Duration::from_secs(cfg.connection_timeout.max(1));
         pg.connect_timeout(timeout);
@@ -550,6 +567,19 @@ impl Store for PgStore {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn local_hosts_are_loopback_names_addresses_and_sockets() {
+        for local in ["localhost", "127.0.0.1", "127.8.9.1", "::1", "[::1]"] {
+            assert!(is_local(&Host::Tcp(local.into())), "{local}");
+        }
+        for remote in ["db.example.com", "10.0.0.5", "aws-0-eu-west-2.pooler.supabase.com"] {
+            assert!(!is_local(&Host::Tcp(remote.into())), "{remote}");
+        }
+        #[cfg(unix)]
+        assert!(is_local(&Host::Unix("/var/run/postgresql".into())));
+    }
+
     use super::*;
 
     #[test]

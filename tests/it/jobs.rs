@@ -906,3 +906,6 @@ fn backfill_flags_and_resume(backend: Backend) {
 // Issue 15: the rows of a day do not depend on the order racecards and results arrive, and
 // backfill never skips a unit its coverage does not cover.
 mod order_and_coverage;
+
+// Issue 9 item 1: live knows the racing day.
+mod racing_day;

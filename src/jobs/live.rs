@@ -81,7 +81,10 @@ pub fn racecards_decision(
     races: &[RaceState],
 ) -> Decision {
     let Some(last) = last.filter(|_| usable) else {
-        return Decision::Fetch(format!("racecards for {today}: never fetched, so fetched first"));
+        return Decision::Fetch(match last {
+            None => format!("racecards for {today}: never fetched, so fetched first"),
+            Some(_) => format!("racecards for {today}: the last fetch failed or missed a region, so fetched again"),
+        });
     };
     if last.status == CoverageStatus::Empty || races.is_empty() {
         return Decision::Skip(format!(
@@ -250,7 +253,7 @@ impl UpdateJob for Live {
             }
         } else if races.is_empty() && cards.is_none() && !fetched_cards {
             Decision::Skip(format!(
-                "no call for results: today's racecards ({today}) were never fetched, so no off times say when results are due; run `darkhorses live` without --results-only"
+                "no call for results: today's racecards ({today}) were never fetched, so no off times say when results are due; run `darkhorses live` without --results-only (and with features.skip_racecards off)"
             ))
         } else if races.is_empty() {
             Decision::Skip(format!("no call: blank day, no races for {today}"))

@@ -27,6 +27,10 @@ on_both!(
 fn live_on_a_fresh_database_stores_todays_races_and_the_results_already_out(backend: Backend) {
     let today = d("2026-06-10");
     let Some(rig) = Rig::new(backend, "2026-06-10T13:00:00Z") else { return };
+    // --results-only still means results only: without racecards it has no off times to go by.
+    let (run, calls) = rig.ok(&["live", "--results-only"]);
+    assert_eq!(calls.total(), 0, "{run}");
+    assert!(run.report["notes"].to_string().contains("never fetched"), "{run}");
     let (run, calls) = rig.ok(&["live"]);
     assert_eq!(calls.of(CARDS), 1, "{run}");
     assert_eq!(calls.of(RESULTS_TODAY), 1, "{run}");

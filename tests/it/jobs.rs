@@ -800,7 +800,7 @@ fn live_flags_and_call_economy(backend: Backend) {
     let (run, calls) = rig.ok(&["live"]);
     assert_eq!(calls, Calls([(CARDS.to_string(), 1)].into()), "{run}");
     rig.check_racecards(&[today]);
-    // The same live_data slot: nothing new can be had.
+    // Just fetched, hours before the first off: nothing new can be had.
     let (run, calls) = rig.ok(&["live"]);
     assert_eq!(calls.total(), 0, "{run}");
 
@@ -814,7 +814,8 @@ fn live_flags_and_call_economy(backend: Backend) {
     assert_eq!(calls, Calls([(CARDS.to_string(), 1)].into()), "{run}");
     rig.check_racecards(&[today]);
 
-    // After the last race: one run takes every result, a second in the same slot makes no call.
+    // After the last race: one run takes every result (the racecards can no longer change, so
+    // none are fetched), a second run makes no call.
     rig.set_now("2026-03-10T22:00:00Z");
     let (run, calls) = rig.ok(&["live"]);
     assert!(calls.of(RESULTS_TODAY) >= 1, "{run}");
@@ -906,3 +907,6 @@ fn backfill_flags_and_resume(backend: Backend) {
 // Issue 15: the rows of a day do not depend on the order racecards and results arrive, and
 // backfill never skips a unit its coverage does not cover.
 mod order_and_coverage;
+
+// Issue 9 item 1: live knows the racing day.
+mod racing_day;

@@ -155,9 +155,11 @@ fn results_then_racecards_end_with_the_rows_of_racecards_then_results(backend: B
 fn racecards_again_after_results_change_no_row(backend: Backend) {
     let today = d("2026-06-10");
     let load = |rig: &mut Rig| {
-        // The day before loads today's racecards; after racing, today's results.
+        // The day before loads today's racecards; in the evening, today's results so far. Races
+        // are still to run, so live fetches the racecards again (after every race is off it
+        // would not: they can no longer change).
         rig.ok(&["daily", "--racecards-only"]);
-        rig.set_now("2026-06-10T22:00:00Z");
+        rig.set_now("2026-06-10T19:30:00Z");
         rig.ok(&["live", "--results-only"]);
     };
     let Some(mut plain) = Rig::new(backend, "2026-06-09T14:00:00Z") else { return };
@@ -174,9 +176,8 @@ fn live_through_a_racing_day_ends_with_the_rows_of_a_plain_load(backend: Backend
     let today = d("2026-06-10");
     let Some(mut live) = Rig::new(backend, "2026-06-09T14:00:00Z") else { return };
     live.ok(&["daily", "--racecards-only"]);
-    // Refreshes from morning to evening: racecards in every slot, results as they are declared,
-    // so racecards keep arriving after results. The last run refreshes the racecards only,
-    // after every result is in.
+    // Refreshes from morning to evening: racecards at their cadence while races are still to
+    // run, results as they are declared, so racecards keep arriving after results.
     let mut fetched = (0, 0);
     for now in ["09:05", "12:05", "14:35", "16:05", "17:35", "19:05", "20:35"] {
         live.set_now(&format!("2026-06-10T{now}:00Z"));
@@ -190,8 +191,9 @@ fn live_through_a_racing_day_ends_with_the_rows_of_a_plain_load(backend: Backend
         "SELECT count(*) FROM races WHERE CAST(race_date AS TEXT) = '{today}' AND NOT has_result AND NOT is_abandoned"
     ));
     assert_eq!(pending, 0, "every race has its result by 22:00");
+    // Every race is off: racecards can bring nothing new, so no call.
     let (run, calls) = live.ok(&["live", "--races-only"]);
-    assert_eq!(calls.of(CARDS), 1, "{run}");
+    assert_eq!(calls.of(CARDS), 0, "{run}");
     assert!(fetched.0 >= 5 && fetched.1 >= 3, "the day alternated racecards and results: {fetched:?}");
 
     let Some(mut plain) = Rig::new(backend, "2026-06-09T14:00:00Z") else { return };

@@ -266,20 +266,7 @@ async fn orchestrate(args: OrchestrateArgs, global: &GlobalArgs, loaded: Loaded)
         }
         return Ok(Outcome::Success);
     }
-    let terminal = terminal_level(global).map(|(level, _)| level);
-    let log_name = crate::telemetry::log_name_for("orchestrate").to_string();
-    let _telemetry = match crate::telemetry::init(&loaded.config.logging, &log_name, terminal) {
-        Ok(guard) => guard,
-        Err(e) => {
-            for warning in &loaded.warnings {
-                output::warning(warning);
-            }
-            return Err(e);
-        }
-    };
-    for warning in &loaded.warnings {
-        tracing::warn!("{warning}");
-    }
+    let _telemetry = job_logging(&loaded, crate::telemetry::log_name_for("orchestrate"), global)?;
     let opts = crate::orchestrate::Options { force_all: args.force_all, update: args.update.clone(), test: args.test };
     if args.daemon {
         return match orchestrate_daemon(&opts, global, loaded.config).await {
@@ -365,15 +352,14 @@ fn clock_of(global: &GlobalArgs) -> Arc<dyn Clock> {
     }
 }
 
-/// Run one job by hand: its daily log file, the run (see [`run_logged_job`]), then what it
-/// prints. The log file records how every run ended, a fatal error included; a failure to print
-/// afterwards is not the run's (the file already says how the run ended).
-async fn run_job(job: Box<dyn UpdateJob>, global: &GlobalArgs, loaded: Loaded) -> Result<Outcome> {
+/// Logging for a run: stderr at the terminal's level and the daily file `log_name`, with the
+/// configuration's warnings logged into both. Without logging (the file could not be opened) the
+/// warnings go out the way the error will.
+fn job_logging(loaded: &Loaded, log_name: &str, global: &GlobalArgs) -> Result<crate::telemetry::TelemetryGuard> {
     let terminal = terminal_level(global).map(|(level, _)| level);
-    let _telemetry = match crate::telemetry::init(&loaded.config.logging, &job.log_name(), terminal) {
+    let guard = match crate::telemetry::init(&loaded.config.logging, log_name, terminal) {
         Ok(guard) => guard,
         Err(e) => {
-            // No logging to carry them: the warnings go out the way the error will.
             for warning in &loaded.warnings {
                 output::warning(warning);
             }
@@ -383,6 +369,14 @@ async fn run_job(job: Box<dyn UpdateJob>, global: &GlobalArgs, loaded: Loaded) -
     for warning in &loaded.warnings {
         tracing::warn!("{warning}");
     }
+    Ok(guard)
+}
+
+/// Run one job by hand: its daily log file, the run (see [`run_logged_job`]), then what it
+/// prints. The log file records how every run ended, a fatal error included; a failure to print
+/// afterwards is not the run's (the file already says how the run ended).
+async fn run_job(job: Box<dyn UpdateJob>, global: &GlobalArgs, loaded: Loaded) -> Result<Outcome> {
+    let _telemetry = job_logging(&loaded, &job.log_name(), global)?;
     let execution = match run_logged_job(job.as_ref(), global, loaded.config).await {
         Ok(execution) => execution,
         Err(e) => {

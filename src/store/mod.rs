@@ -410,6 +410,28 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn job_lock_holder(&self, job: &str) -> Result<Option<String>>;
 }
 
+/// Every contract table (docs/schema.md), on both backends: `table_counts` counts these.
+pub const CONTRACT_TABLES: [&str; 18] = [
+    "courses",
+    "regions",
+    "bookmakers",
+    "horses",
+    "jockeys",
+    "owners",
+    "trainers",
+    "sires",
+    "dams",
+    "damsires",
+    "races",
+    "runners",
+    "runner_odds",
+    "api_responses",
+    "fetch_coverage",
+    "job_runs",
+    "alert_state",
+    "schema_migrations",
+];
+
 pub mod migrations;
 pub mod plan;
 pub mod postgres;

@@ -449,31 +449,13 @@ fn a_run_past_its_timeout_is_timed_out_and_the_next_still_runs(backend: Backend)
 
 /// Every data row of every table but `job_runs`, as text, sorted.
 fn data_rows(w: &World) -> BTreeMap<String, Vec<String>> {
-    const TABLES: [&str; 17] = [
-        "courses",
-        "regions",
-        "bookmakers",
-        "horses",
-        "jockeys",
-        "owners",
-        "trainers",
-        "sires",
-        "dams",
-        "damsires",
-        "races",
-        "runners",
-        "runner_odds",
-        "api_responses",
-        "fetch_coverage",
-        "alert_state",
-        "schema_migrations",
-    ];
+    let tables = darkhorses::store::CONTRACT_TABLES.into_iter().filter(|t| *t != "job_runs");
     let mut out = BTreeMap::new();
     match &w.schema {
         None => {
             let path = w.url.strip_prefix("sqlite:").unwrap();
             let con = rusqlite::Connection::open(path).unwrap();
-            for table in TABLES {
+            for table in tables.clone() {
                 let mut stmt = con.prepare(&format!("SELECT * FROM {table}")).unwrap();
                 let n = stmt.column_count();
                 let mut rows: Vec<String> = stmt
@@ -494,7 +476,7 @@ fn data_rows(w: &World) -> BTreeMap<String, Vec<String>> {
             let (client, conn) = tokio_postgres::connect(&w.url, tokio_postgres::NoTls).await.unwrap();
             tokio::spawn(conn);
             client.batch_execute(&format!("SET search_path TO {schema}")).await.unwrap();
-            for table in TABLES {
+            for table in tables.clone() {
                 let messages = client.simple_query(&format!("SELECT * FROM {table}")).await.unwrap();
                 let mut rows: Vec<String> = messages
                     .into_iter()

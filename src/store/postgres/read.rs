@@ -11,28 +11,6 @@ use super::{PgStore, query_error};
 use crate::model::Kind;
 use crate::store::{Coverage, CoverageStatus, Error, FinishedJobRun, Freshness, JobRun, NewJobRun, RaceState, Result};
 
-/// Every contract table, for `table_counts`.
-pub const CONTRACT_TABLES: &[&str] = &[
-    "courses",
-    "regions",
-    "bookmakers",
-    "horses",
-    "jockeys",
-    "trainers",
-    "owners",
-    "sires",
-    "dams",
-    "damsires",
-    "races",
-    "runners",
-    "runner_odds",
-    "api_responses",
-    "fetch_coverage",
-    "job_runs",
-    "alert_state",
-    "schema_migrations",
-];
-
 impl PgStore {
     /// Run one read in its own short transaction (the prologue sets the schema and timeout).
     async fn read(&self, what: &str, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
@@ -328,7 +306,7 @@ pub(super) async fn latest_job_runs(store: &PgStore, job: Option<&str>, limit: u
 }
 
 pub(super) async fn table_counts(store: &PgStore) -> Result<BTreeMap<String, i64>> {
-    let sql = CONTRACT_TABLES
+    let sql = crate::store::CONTRACT_TABLES
         .iter()
         .map(|t| format!("SELECT '{t}', count(*) FROM {t}"))
         .collect::<Vec<_>>()

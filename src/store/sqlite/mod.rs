@@ -35,28 +35,6 @@ use write::*;
 /// The file used when `database.url` is empty.
 pub const DEFAULT_PATH: &str = "darkhorses.db";
 
-/// Every contract table, for `table_counts`.
-pub const CONTRACT_TABLES: [&str; 18] = [
-    "courses",
-    "regions",
-    "bookmakers",
-    "horses",
-    "jockeys",
-    "owners",
-    "trainers",
-    "sires",
-    "dams",
-    "damsires",
-    "races",
-    "runners",
-    "runner_odds",
-    "api_responses",
-    "fetch_coverage",
-    "job_runs",
-    "alert_state",
-    "schema_migrations",
-];
-
 /// The bookkeeping table, created before any migration runs.
 const BOOTSTRAP: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
     version    INTEGER PRIMARY KEY,
@@ -853,7 +831,7 @@ impl Store for SqliteStore {
     async fn table_counts(&self) -> Result<BTreeMap<String, i64>> {
         self.call(|conn| {
             let mut counts = BTreeMap::new();
-            for table in CONTRACT_TABLES {
+            for table in super::CONTRACT_TABLES {
                 let n: i64 = conn
                     .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
                     .ctx(&format!("counting the rows of {table} (run `darkhorses db migrate` if it is missing)"))?;

@@ -114,9 +114,18 @@ impl Default for Config {
             misfire: MisfirePolicy::default(),
         };
         let mut intervals = BTreeMap::new();
-        intervals.insert("live_data".to_string(), interval("*/15 9-20 * * *", "live", &[], 1, 600));
-        intervals.insert("daily_data".to_string(), interval("0 6 * * *", "daily", &[], 2, 3600));
-        intervals.insert("weekly_reconciliation".to_string(), interval("0 23 * * 0", "daily", &["--weekly"], 3, 7200));
+        // Chosen from a simulated racing day (examples/simulate_day.rs, BENCHMARKS.md): live checks
+        // every 5 minutes through British racing hours on the UK clock, so evening racing is in
+        // the window all year, and spends calls only when the data says so; daily fetches
+        // tomorrow's racecards (live keeps today's fresh) and yesterday's results.
+        let mut live = interval("*/5 10-22 * * *", "live", &[], 1, 600);
+        live.timezone = "Europe/London".to_string();
+        intervals.insert("live_data".to_string(), live);
+        intervals.insert("daily_data".to_string(), interval("0 6 * * *", "daily", &["--days-ahead", "1"], 2, 3600));
+        intervals.insert(
+            "weekly_reconciliation".to_string(),
+            interval("0 23 * * 0", "daily", &["--weekly", "--results-only"], 3, 7200),
+        );
         intervals.insert("monthly_reference".to_string(), interval("0 3 1 * *", "reference", &[], 4, 1800));
         Self {
             intervals,
@@ -1033,7 +1042,10 @@ mod tests {
         }
         // The weekly reconciliation is the daily job with its flag.
         let weekly = &loaded.config.intervals["weekly_reconciliation"];
-        assert_eq!((weekly.job.as_str(), weekly.args.as_slice()), ("daily", &["--weekly".to_string()][..]));
+        assert_eq!(
+            (weekly.job.as_str(), weekly.args.as_slice()),
+            ("daily", &["--weekly".to_string(), "--results-only".to_string()][..])
+        );
     }
 
     #[test]
@@ -1149,7 +1161,7 @@ mod tests {
         assert_eq!(names, ["live_data", "nightly"]);
         let live = &loaded.config.intervals["live_data"];
         assert_eq!(live.timeout, 60);
-        assert_eq!(live.frequency, "*/15 9-20 * * *", "an entry named like a default starts from it");
+        assert_eq!(live.frequency, "*/5 10-22 * * *", "an entry named like a default starts from it");
         assert_eq!(loaded.origins["intervals.live_data.timeout"], file_origin(3));
         assert_eq!(loaded.origins["intervals.live_data.frequency"], Origin::Default);
         assert_eq!(loaded.config.intervals["nightly"].priority, IntervalConfig::default().priority);

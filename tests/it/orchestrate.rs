@@ -756,3 +756,63 @@ fn update_runs_one_interval_and_list_shows_it(backend: Backend) {
     let error = doc["error"].as_str().unwrap();
     assert!(error.contains("--update secnd") && error.contains("first, second"), "{error}");
 }
+
+/// Issue 9 item 2: the default intervals through a racing day in the orchestrator's 5-minute
+/// ticks (what examples/simulate_day.rs measures for BENCHMARKS.md), counted, not timed: at most
+/// 60 calls, every result stored within one tick of its publication, evening racing included,
+/// and a blank day at most 2 calls. An uncounted tick the evening before starts the day where a
+/// running installation's previous day ended.
+fn racing_day_calls_and_delays(backend: Backend, day: &str) -> (u64, Vec<i64>, usize) {
+    let start = at(&format!("{day}T00:00:00Z"));
+    let w = World::new(backend, &stamp(start - Duration::minutes(5))).unwrap();
+    let mut config = w.config(&[]);
+    config.intervals = Config::default().intervals;
+    let sandbox_world = darkhorses::sandbox::world::World::new(42);
+    let date = start.date_naive();
+    let config = Arc::new(config);
+    w.rt.block_on(async {
+        let clock = Arc::new(w.clock.clone());
+        let ctx = darkhorses::app::context(Arc::clone(&config), Some(clock), false, Needs { store: true, api: true })
+            .await
+            .unwrap();
+        let store = w.store(&config).await;
+        darkhorses::orchestrate::tick(&ctx, &Options::default()).await.unwrap();
+        let (mut calls, mut stored) = (0, BTreeMap::new());
+        for step in 0..24 * 12 {
+            let now = start + Duration::minutes(5 * step);
+            w.clock.set(now);
+            let tick = darkhorses::orchestrate::tick(&ctx, &Options::default()).await.unwrap();
+            assert!(!tick.failed(), "tick at {now}: {tick:#?}");
+            calls += tick.runs.iter().map(|r| r.calls).sum::<u64>();
+            for race in store.races_on(date).await.unwrap() {
+                if race.has_result {
+                    stored.entry(race.id).or_insert(now);
+                }
+            }
+        }
+        let races = store.races_on(date).await.unwrap();
+        let mut delays = Vec::new();
+        for race in &races {
+            let (served, i) = sandbox_world.race(&race.id).unwrap();
+            let published = served.races[i].result_at();
+            let got =
+                stored.get(&race.id).unwrap_or_else(|| panic!("{day}: {} (out {published}) never stored", race.id));
+            delays.push((*got - published).num_minutes());
+        }
+        (calls, delays, races.len())
+    })
+}
+
+#[test]
+fn the_default_schedules_keep_a_racing_day_within_the_goals() {
+    // 2026-06-10: summer, last result 20:10 UTC; 2026-01-14: winter evening racing, last off 21:00.
+    for day in ["2026-06-10", "2026-01-14"] {
+        let (calls, delays, races) = racing_day_calls_and_delays(Backend::Sqlite, day);
+        assert!(races > 20, "{day}: {races} races");
+        assert!(calls <= 60, "{day}: {calls} API calls, more than 60");
+        assert!(delays.iter().all(|d| (0..=5).contains(d)), "{day}: publication to storage (min): {delays:?}");
+    }
+    let (calls, _, races) = racing_day_calls_and_delays(Backend::Sqlite, "2026-12-25");
+    assert_eq!(races, 0);
+    assert!(calls <= 2, "a blank day cost {calls} calls");
+}

@@ -1,4 +1,4 @@
--- The data contract of ../shared/SCHEMA.md on PostgreSQL. Unqualified names: the migrator sets
+-- The data contract of docs/schema.md on PostgreSQL. Unqualified names: the migrator sets
 -- search_path to `database.schema` for this transaction, so one database can hold several copies.
 -- Beyond the contract: api_responses.encoding ('gzip') and fetch_coverage.error.
 

@@ -1,4 +1,4 @@
--- The data contract of ../shared/SCHEMA.md on SQLite.
+-- The data contract of docs/schema.md on SQLite.
 -- Types: instant = TEXT 'YYYY-MM-DDTHH:MM:SSZ' (UTC), date = TEXT 'YYYY-MM-DD', numeric = REAL,
 -- bool = INTEGER 0/1, json = TEXT. Never edit this file once applied: add a new numbered file.
 

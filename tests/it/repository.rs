@@ -5,12 +5,11 @@
 
 use std::path::{Path, PathBuf};
 
-/// Applied migrations are never edited (their checksums are recorded in every database), so
-/// the first files keep the comment they were applied with; every later file is held to the rule.
-const IMMUTABLE: [&str; 2] = ["sql/sqlite/0001_init.sql", "sql/postgres/0001_schema.sql"];
-
-/// Text that names a place outside a clone of the repository.
-const OUTSIDE: [&str; 3] = ["../shared", "/work/shared", "/work/main"];
+/// Text that names a place outside a clone of the repository (spelled in parts, so this file does
+/// not name it either).
+fn outside() -> [String; 3] {
+    [["..", "/shared"].concat(), ["/work", "/shared"].concat(), ["/work", "/main"].concat()]
+}
 
 fn files(dir: &Path, root: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {
@@ -32,14 +31,12 @@ fn no_file_refers_to_a_path_outside_the_repository() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut all = Vec::new();
     files(root, root, &mut all);
+    let outside = outside();
     let mut offenders = Vec::new();
     for file in &all {
-        if IMMUTABLE.iter().any(|f| Path::new(f) == file) {
-            continue;
-        }
         let Ok(text) = std::fs::read_to_string(root.join(file)) else { continue };
         for (n, line) in text.lines().enumerate() {
-            if OUTSIDE.iter().any(|o| line.contains(o)) && !line.contains("const OUTSIDE") {
+            if outside.iter().any(|o| line.contains(o.as_str())) {
                 offenders.push(format!("{}:{}: {}", file.display(), n + 1, line.trim()));
             }
         }

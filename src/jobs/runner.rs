@@ -185,6 +185,16 @@ pub async fn execute_as(job: &dyn UpdateJob, ctx: &JobContext, run: &Scheduled) 
     };
     let finished_at = ctx.clock.now();
     let duration = clock_start.elapsed();
+    // The end of this run's `job_runs` row, however it ended.
+    let finished = |status, rows_written: u64, error, summary| FinishedJobRun {
+        status,
+        finished_at,
+        api_calls: api.calls as i64,
+        api_errors: api.errors as i64,
+        rows_written: rows_written as i64,
+        error,
+        summary,
+    };
 
     let Some(outcome) = outcome else {
         let limit = run.timeout.unwrap_or_default().as_secs();
@@ -201,15 +211,12 @@ pub async fn execute_as(job: &dyn UpdateJob, ctx: &JobContext, run: &Scheduled) 
         );
         report.errors.push(message.clone());
         if let (Some(store), Some(id)) = (&ctx.store, run_id) {
-            let finish = FinishedJobRun {
-                status: RunStatus::TimedOut,
-                finished_at,
-                api_calls: api.calls as i64,
-                api_errors: api.errors as i64,
-                rows_written: committed.rows_written() as i64,
-                error: Some(message),
-                summary: serde_json::to_value(&report).unwrap_or(serde_json::Value::Null),
-            };
+            let finish = finished(
+                RunStatus::TimedOut,
+                committed.rows_written(),
+                Some(message),
+                serde_json::to_value(&report).unwrap_or(serde_json::Value::Null),
+            );
             store.finish_job_run(id, &finish).await?;
         }
         return Ok(Execution::Ran { report, status: RunStatus::TimedOut });
@@ -223,20 +230,8 @@ pub async fn execute_as(job: &dyn UpdateJob, ctx: &JobContext, run: &Scheduled) 
             let status = status_of(&report);
             if let (Some(store), Some(id)) = (&ctx.store, run_id) {
                 let summary = serde_json::to_value(&report).unwrap_or(serde_json::Value::Null);
-                store
-                    .finish_job_run(
-                        id,
-                        &FinishedJobRun {
-                            status,
-                            finished_at,
-                            api_calls: api.calls as i64,
-                            api_errors: api.errors as i64,
-                            rows_written: report.rows_written() as i64,
-                            error: (!report.errors.is_empty()).then(|| report.errors.join("; ")),
-                            summary,
-                        },
-                    )
-                    .await?;
+                let error = (!report.errors.is_empty()).then(|| report.errors.join("; "));
+                store.finish_job_run(id, &finished(status, report.rows_written(), error, summary)).await?;
             }
             Ok(Execution::Ran { report, status })
         }
@@ -245,20 +240,13 @@ pub async fn execute_as(job: &dyn UpdateJob, ctx: &JobContext, run: &Scheduled) 
                 // The report is lost with the error, but what the run committed before it stays in
                 // the database and is counted here: the ledger never says 0 rows for rows written.
                 let committed = ctx.committed.snapshot();
-                let finish = FinishedJobRun {
-                    status: RunStatus::Failed,
-                    finished_at,
-                    api_calls: api.calls as i64,
-                    api_errors: api.errors as i64,
-                    rows_written: committed.rows_written() as i64,
-                    error: Some(e.to_string()),
-                    summary: serde_json::json!({
-                        "job": name,
-                        "error": e.to_string(),
-                        "units_done": committed.units,
-                        "rows": committed.rows,
-                    }),
-                };
+                let summary = serde_json::json!({
+                    "job": name,
+                    "error": e.to_string(),
+                    "units_done": committed.units,
+                    "rows": committed.rows,
+                });
+                let finish = finished(RunStatus::Failed, committed.rows_written(), Some(e.to_string()), summary);
                 if let Err(record_error) = store.finish_job_run(id, &finish).await {
                     tracing::warn!(error = %record_error, "could not record the failed run in job_runs");
                 }

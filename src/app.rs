@@ -437,7 +437,11 @@ fn print_execution(job: &str, execution: Execution, json: bool) -> Result<Outcom
             } else {
                 output::print(&format!("{}\n", report.summary()))?;
             }
-            Ok(if report.has_failures() { Outcome::CompletedWithFailures } else { Outcome::Success })
+            Ok(if report.has_failures() || report.has_findings() {
+                Outcome::CompletedWithFailures
+            } else {
+                Outcome::Success
+            })
         }
     }
 }

@@ -19,6 +19,7 @@ use crate::error::Result;
 use crate::store::{Store, TableCounts, WriteStats};
 
 pub mod backfill;
+pub mod checks;
 pub mod daily;
 pub mod enrich;
 pub mod live;
@@ -149,6 +150,9 @@ pub struct JobReport {
     pub errors: Vec<String>,
     /// Things worth knowing that are not failures (plan limits, clipped windows).
     pub notes: Vec<String>,
+    /// The findings of a checking job (`health`, `quality`), one per check; empty for the others.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<checks::Check>,
 }
 
 impl JobReport {
@@ -171,8 +175,24 @@ impl JobReport {
         self.units_failed > 0 || !self.errors.is_empty()
     }
 
-    /// A short human summary, a few lines.
+    /// A check found something (a warning or worse): the command exits 1, though the run itself
+    /// succeeded.
+    pub fn has_findings(&self) -> bool {
+        checks::worst(&self.checks) > checks::Level::Ok
+    }
+
+    /// A short human summary, a few lines; a checking job's is its checks, one line each.
     pub fn summary(&self) -> String {
+        if !self.checks.is_empty() {
+            let mut s = checks::render(&self.checks);
+            for note in &self.notes {
+                s.push_str(&format!("\n  note: {note}"));
+            }
+            for e in &self.errors {
+                s.push_str(&format!("\n  FAILED {e}"));
+            }
+            return s;
+        }
         let verb = if self.dry_run { "would write" } else { "wrote" };
         let mut s = format!(
             "{job}{dry}: {units} units done, {failed} failed, {skipped} skipped in {secs:.1}s\n  \

@@ -262,9 +262,7 @@ pub async fn run_units(
                 }
                 report.entities += unit.entities.len() as u64;
                 report.odds += unit.odds.len() as u64;
-                for s in unit.skipped.iter().chain(&stats.skipped) {
-                    *report.skipped_records.entry(s.reason.clone()).or_default() += 1;
-                }
+                report.add_unit_losses(&unit, &stats);
                 tracing::debug!(
                     unit = %key,
                     races = unit.races.len(),

@@ -26,3 +26,4 @@ mod repository;
 mod sandbox;
 mod schedule;
 mod store;
+mod tolerance;

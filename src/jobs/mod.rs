@@ -24,6 +24,7 @@ pub mod daily;
 pub mod enrich;
 pub mod live;
 mod progress;
+pub mod rebuild;
 pub mod reference;
 pub mod runner;
 pub mod units;
@@ -356,6 +357,12 @@ pub fn registry() -> Vec<JobSpec> {
             about: backfill::Backfill::ABOUT,
             log_name: "backfill",
             build: |args| Ok(Box::new(backfill::Backfill { options: FromArgs::from_args(args)? })),
+        },
+        JobSpec {
+            name: rebuild::Rebuild::NAME,
+            about: rebuild::Rebuild::ABOUT,
+            log_name: "rebuild",
+            build: |args| Ok(Box::new(rebuild::Rebuild { options: FromArgs::from_args(args)? })),
         },
     ]
 }

@@ -200,7 +200,7 @@ impl UpdateJob for Rebuild {
         let target = ctx.store()?.clone();
         let source = self.source(ctx, &target).await?;
         let copying = source.lock_scope() != target.lock_scope();
-        let (steps, _outside) = plan(source.response_keys().await?, self.options.from, self.options.to);
+        let (steps, outside) = plan(source.response_keys().await?, self.options.from, self.options.to);
         let coverage = coverage_of(source.as_ref(), self.options.from, self.options.to).await?;
         tracing::info!(
             source = %source.describe(),
@@ -277,10 +277,15 @@ impl UpdateJob for Rebuild {
             }
         }
         report.notes.push(format!(
-            "rebuild from {}: {replayed} responses replayed into {}{}, no API call",
+            "rebuild from {}: {replayed} responses replayed into {}{}{}, no API call",
             source.describe(),
             target.describe(),
-            if copying { format!(", {copied} more copied as they are") } else { String::new() }
+            if copying { format!(", {copied} more copied as they are") } else { String::new() },
+            if outside.is_empty() {
+                String::new()
+            } else {
+                format!(", {} outside --from/--to left out", outside.len())
+            }
         ));
         if !missing.is_empty() {
             let shown: Vec<&str> = missing.iter().take(10).map(String::as_str).collect();

@@ -2,9 +2,13 @@
 //!
 //! The body is read as a list whose records are each read on their own (`models::Lenient`), so a
 //! record that cannot be used is appended to `unit.skipped` with its reason and never fails the
-//! page; only a body that is not JSON or lacks its list is an error. Races outside the configured
-//! regions are ignored silently: the API sends them, but they are not wanted. Strings are moved out
-//! of the payload into the rows; only ids and names shared by a row and an entity are copied.
+//! page; only a body that is not JSON or lacks its list is an error. Within a record, a field
+//! that cannot be stored (a list where a scalar belongs, a value that does not parse) is NULL and
+//! counted in `unit.dropped` under its name (`runners.sp`); only a record without its key (race
+//! id, horse id, and the course id, region and day a race cannot be stored without) is skipped.
+//! Races outside the configured regions are ignored silently: the API sends them, but they are not
+//! wanted. Strings are moved out of the payload into the rows; only ids and names shared by a row
+//! and an entity are copied.
 //!
 //! The rules, one function each (all public and unit-tested below): [`blank`], [`int`], [`num`],
 //! [`money`], [`distance_yards`], [`yards_to_metres`], [`furlongs`], [`finish_seconds`],
@@ -248,7 +252,8 @@ impl<'u> Normalizer<'u> {
     // Field accessors: each reads one payload field under its name (`runners.sp`: the record and
     // the field as the API names it) and counts it in `unit.dropped` when it was sent but cannot
     // be stored (a list or an object where a scalar belongs, or a value its rule cannot read).
-    // The field is then NULL in its row, and the store's column rules keep what the row had.
+    // The field is then NULL in its row: a column both sources write keeps its stored value, a
+    // column of one source takes its newest response's (store::plan).
 
     fn dropped(&mut self, field: &str) {
         match self.unit.dropped.get_mut(field) {

@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::jobs::backfill::{Backfill, BackfillOptions};
 use crate::jobs::daily::{self, Daily, DailyOptions};
 use crate::jobs::live::{Live, LiveOptions};
+use crate::jobs::rebuild::{Rebuild, RebuildOptions};
 use crate::jobs::reference::{Reference, ReferenceOptions};
 use crate::jobs::{FromArgs, UpdateJob};
 
@@ -146,6 +147,12 @@ pub enum JobCommand {
         after_help = "Examples:\n  darkhorses backfill --months 12\n  darkhorses backfill --from 2025-01-01 --to 2025-03-31 --results-only"
     )]
     Backfill(BackfillArgs),
+
+    #[command(
+        about = Rebuild::ABOUT,
+        after_help = "Examples:\n  darkhorses rebuild                                   # in place, after a normaliser fix\n  darkhorses rebuild --from 2025-01-01 --to 2025-03-31\n  DATABASE_URL=postgres://user:pass@host:5432/db darkhorses rebuild --source sqlite:darkhorses.db   # SQLite to Postgres"
+    )]
+    Rebuild(RebuildArgs),
 }
 
 impl JobCommand {
@@ -156,6 +163,7 @@ impl JobCommand {
             JobCommand::Daily(args) => Box::new(Daily { options: args.into() }),
             JobCommand::Live(args) => Box::new(Live { options: args.into() }),
             JobCommand::Backfill(args) => Box::new(Backfill { options: args.into() }),
+            JobCommand::Rebuild(args) => Box::new(Rebuild { options: args.into() }),
         }
     }
 }
@@ -244,6 +252,35 @@ pub struct BackfillArgs {
     pub results_only: bool,
     #[command(flatten)]
     pub dry_run: DryRunArg,
+}
+
+#[derive(Clone, Default, Args)]
+pub struct RebuildArgs {
+    /// First racing day to rebuild (YYYY-MM-DD); courses, regions and horse profiles are not
+    /// dated and always rebuilt. Example: --from 2025-01-01
+    #[arg(long, value_name = "DATE")]
+    pub from: Option<chrono::NaiveDate>,
+    /// Last racing day to rebuild (YYYY-MM-DD). Example: --to 2025-03-31
+    #[arg(long, value_name = "DATE")]
+    pub to: Option<chrono::NaiveDate>,
+    /// The database whose raw responses are read (only read; default the database rebuilt),
+    /// `sqlite:PATH` or a Postgres URL. Example: --source sqlite:darkhorses.db
+    #[arg(long, value_name = "DATABASE_URL")]
+    pub source: Option<String>,
+    #[command(flatten)]
+    pub dry_run: DryRunArg,
+}
+
+// By hand: `--source` may hold a password.
+impl std::fmt::Debug for RebuildArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RebuildArgs")
+            .field("from", &self.from)
+            .field("to", &self.to)
+            .field("source", &self.source.as_ref().map(|_| "***"))
+            .field("dry_run", &self.dry_run)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Default, Args)]
@@ -382,6 +419,18 @@ impl From<BackfillArgs> for BackfillOptions {
     }
 }
 
+impl From<RebuildArgs> for RebuildOptions {
+    fn from(a: RebuildArgs) -> Self {
+        Self { from: a.from, to: a.to, source: a.source.map(crate::config::Secret::new), dry_run: a.dry_run.dry_run }
+    }
+}
+
+impl FromArgs for RebuildOptions {
+    fn from_args(args: &[String]) -> crate::Result<Self> {
+        job_options::<RebuildArgs, _>(Rebuild::NAME, args)
+    }
+}
+
 impl FromArgs for ReferenceOptions {
     fn from_args(args: &[String]) -> crate::Result<Self> {
         job_options::<ReferenceArgs, _>(Reference::NAME, args)
@@ -516,6 +565,11 @@ mod tests {
             ("backfill", &["--from", "2025-01-01", "--months", "3"], false),
             ("backfill", &["--months", "0"], false),
             ("backfill", &["--from", "2025-13-01"], false),
+            ("rebuild", &[], true),
+            ("rebuild", &["--from", "2025-01-01", "--to", "2025-03-31", "--source", "sqlite:a.db"], true),
+            ("rebuild", &["--dry-run"], true),
+            ("rebuild", &["--from", "yesterday"], false),
+            ("rebuild", &["--months", "1"], false),
         ];
         for &(job, args, accepted) in cases {
             let cli = command_line(job, args);
@@ -546,6 +600,12 @@ mod tests {
                     cli.and_then(
                         |c| if let JobCommand::Backfill(a) = c { Ok(a.into()) } else { Err(format!("{c:?}")) },
                     ),
+                )
+                .is_some(),
+                "rebuild" => assert_same::<RebuildOptions>(
+                    job,
+                    args,
+                    cli.and_then(|c| if let JobCommand::Rebuild(a) = c { Ok(a.into()) } else { Err(format!("{c:?}")) }),
                 )
                 .is_some(),
                 other => panic!("no case for job {other}"),

@@ -1180,7 +1180,7 @@ mod tests {
         let message = err(from_yaml("intervals:\n  x:\n    frequency: '0 1 * * *'\n    job: dialy\n"));
         assert_eq!(
             message,
-            "unknown job `dialy` for interval x in x.yaml:4; valid jobs: reference, daily, live, backfill"
+            "unknown job `dialy` for interval x in x.yaml:4; valid jobs: reference, daily, live, backfill, rebuild"
         );
         // Named in the original's docs but not registered yet: refused until they are.
         for job in ["health", "quality"] {

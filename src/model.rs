@@ -322,6 +322,9 @@ pub struct Unit {
     pub pages: u32,
     pub api_calls: u32,
     pub skipped: Vec<Skipped>,
+    /// Fields sent but not storable (a list where a scalar belongs, a value that does not parse),
+    /// counted by `record.field` as the API names it (`runners.sp`): stored as NULL, the record kept.
+    pub dropped: std::collections::BTreeMap<String, u64>,
     /// The lower-case region codes the unit's requests asked for (an empty list asks for every
     /// region); `None` when unknown. Recorded in `fetch_coverage.regions`, so a later run asking
     /// for a region this fetch did not knows to fetch the day again.
@@ -345,6 +348,7 @@ impl Unit {
             pages: 0,
             api_calls: 0,
             skipped: Vec::new(),
+            dropped: Default::default(),
             regions: None,
             day_over: false,
         }

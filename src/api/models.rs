@@ -1,11 +1,14 @@
-//! Payload types: what The Racing API sends, accepted leniently.
+//! Payload types: what The Racing API sends, accepted leniently, field by field.
 //!
 //! Every scalar is a [`Text`]: the API sends numbers as strings, ratings as an en dash, blanks as
 //! `""`, and could send a bare number anywhere; `Text` takes any JSON scalar and keeps it as text,
-//! so interpreting it is left to `normalize`. Every field is optional (a missing field is `None`),
-//! and every record keeps the fields it does not know in `extra`, so a new API field never fails a
-//! parse. A record that still cannot be read (an object where a string belongs) becomes a
-//! [`Lenient::Bad`] carrying its ids and the reason, so one bad record never fails its page.
+//! so interpreting it is left to `normalize`. A list or an object where a scalar belongs is
+//! [`Text::Unreadable`], and a nested list of records that is not a list is an empty, unreadable
+//! [`List`]: the record is still read, and the normaliser stores that field as NULL and counts it
+//! (`JobReport::dropped_fields`). Every field is optional (a missing field is `Missing`), and every
+//! record keeps the fields it does not know in `extra`, so a new API field never fails a parse.
+//! Only a record that is not an object becomes a [`Lenient::Bad`] with the reason, so one bad
+//! record never fails its page.
 
 use serde::de::{self, DeserializeOwned, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
@@ -13,30 +16,55 @@ use serde_json::{Map, Value};
 use std::fmt;
 
 /// A scalar as the API sent it, as text: `"10"`, `"–"`, `""`, or a JSON number or bool turned
-/// into its text. `None` when the field was missing or `null`.
+/// into its text. A list or an object where a scalar belongs is [`Text::Unreadable`]: the record
+/// is still read, and the normaliser stores the field as NULL and counts it as dropped.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Text(pub Option<String>);
+pub enum Text {
+    /// The field was missing or `null`.
+    #[default]
+    Missing,
+    Sent(String),
+    /// A list or an object (named: `a list`, `an object`) where a scalar belongs.
+    Unreadable(&'static str),
+}
 
 impl Text {
     pub fn as_deref(&self) -> Option<&str> {
-        self.0.as_deref()
+        match self {
+            Text::Sent(s) => Some(s),
+            _ => None,
+        }
     }
 
-    /// Moves the text out, leaving `None`.
+    /// Moves the text out, leaving `Missing` (an unreadable field stays unreadable).
     pub fn take(&mut self) -> Option<String> {
-        self.0.take()
+        match std::mem::take(self) {
+            Text::Sent(s) => Some(s),
+            other => {
+                *self = other;
+                None
+            }
+        }
+    }
+
+    /// What was sent instead of a scalar, if that is why the field has no text.
+    pub fn unreadable(&self) -> Option<&'static str> {
+        match self {
+            Text::Unreadable(kind) => Some(kind),
+            _ => None,
+        }
     }
 }
 
 impl From<&str> for Text {
     fn from(s: &str) -> Self {
-        Text(Some(s.to_string()))
+        Text::Sent(s.to_string())
     }
 }
 
 impl Serialize for Text {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.0.serialize(s)
+        self.as_deref().serialize(s)
     }
 }
 
@@ -46,62 +74,49 @@ impl<'de> Visitor<'de> for TextVisitor {
     type Value = Text;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a string, number, bool or null")
+        f.write_str("any JSON value")
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Text, E> {
-        Ok(Text(Some(v.to_string())))
+        Ok(Text::Sent(v.to_string()))
     }
     fn visit_string<E: de::Error>(self, v: String) -> Result<Text, E> {
-        Ok(Text(Some(v)))
+        Ok(Text::Sent(v))
     }
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Text, E> {
-        Ok(Text(Some(v.to_string())))
+        Ok(Text::Sent(v.to_string()))
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Text, E> {
-        Ok(Text(Some(v.to_string())))
+        Ok(Text::Sent(v.to_string()))
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Text, E> {
-        Ok(Text(Some(v.to_string())))
+        Ok(Text::Sent(v.to_string()))
     }
     fn visit_bool<E: de::Error>(self, v: bool) -> Result<Text, E> {
-        Ok(Text(Some(v.to_string())))
+        Ok(Text::Sent(v.to_string()))
     }
     fn visit_unit<E: de::Error>(self) -> Result<Text, E> {
-        Ok(Text(None))
+        Ok(Text::Missing)
     }
     fn visit_none<E: de::Error>(self) -> Result<Text, E> {
-        Ok(Text(None))
+        Ok(Text::Missing)
     }
     fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Text, D::Error> {
         d.deserialize_any(TextVisitor)
+    }
+    // A list or an object is read through (the deserialiser wants it consumed) and dropped.
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Text, A::Error> {
+        while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+        Ok(Text::Unreadable("a list"))
+    }
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Text, A::Error> {
+        while map.next_entry::<de::IgnoredAny, de::IgnoredAny>()?.is_some() {}
+        Ok(Text::Unreadable("an object"))
     }
 }
 
 impl<'de> Deserialize<'de> for Text {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         d.deserialize_any(TextVisitor)
-    }
-}
-
-/// A yes/no flag: a JSON bool, or the text `true`/`false`/`1`/`0`/`yes`/`no`; anything blank is
-/// `None`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct Flag(pub Option<bool>);
-
-impl<'de> Deserialize<'de> for Flag {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        match Value::deserialize(d)? {
-            Value::Null => Ok(Flag(None)),
-            Value::Bool(b) => Ok(Flag(Some(b))),
-            Value::Number(n) => Ok(Flag(Some(n.as_f64().is_some_and(|x| x != 0.0)))),
-            Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
-                "" | "-" | "\u{2013}" => Ok(Flag(None)),
-                "true" | "1" | "yes" | "y" => Ok(Flag(Some(true))),
-                "false" | "0" | "no" | "n" => Ok(Flag(Some(false))),
-                other => Err(de::Error::custom(format!("expected a yes/no flag, got {other:?}"))),
-            },
-            other => Err(de::Error::custom(format!("expected a yes/no flag, got {other}"))),
-        }
     }
 }
 
@@ -198,12 +213,88 @@ fn kind_of(v: &Value) -> &'static str {
 /// A list of records, each read on its own; `null` is an empty list.
 pub type Records<T> = Vec<Lenient<T>>;
 
-fn records<'de, D, T>(d: D) -> Result<Records<T>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: DeserializeOwned,
-{
-    Ok(Option::<Records<T>>::deserialize(d)?.unwrap_or_default())
+/// A list of records inside a record (a race's runners, a runner's odds), each read on its own.
+/// Missing or `null` is empty; a scalar or an object where the list belongs is empty and
+/// `unreadable`, so the record holding it is still read (and the normaliser counts the drop).
+#[derive(Debug, Clone, PartialEq)]
+pub struct List<T> {
+    pub items: Records<T>,
+    /// What was sent instead of a list (`a string`, `an object`), if anything.
+    pub unreadable: Option<&'static str>,
+}
+
+impl<T> Default for List<T> {
+    fn default() -> Self {
+        List { items: Vec::new(), unreadable: None }
+    }
+}
+
+impl<T> std::ops::Deref for List<T> {
+    type Target = Records<T>;
+    fn deref(&self) -> &Records<T> {
+        &self.items
+    }
+}
+
+impl<T: Serialize> Serialize for List<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.items.serialize(s)
+    }
+}
+
+struct ListVisitor<T>(std::marker::PhantomData<T>);
+
+fn not_a_list<T, E>(kind: &'static str) -> Result<List<T>, E> {
+    Ok(List { items: Vec::new(), unreadable: Some(kind) })
+}
+
+impl<'de, T: DeserializeOwned> Visitor<'de> for ListVisitor<T> {
+    type Value = List<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<List<T>, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(item) = seq.next_element::<Lenient<T>>()? {
+            items.push(item);
+        }
+        Ok(List { items, unreadable: None })
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<List<T>, E> {
+        Ok(List::default())
+    }
+    fn visit_none<E: de::Error>(self) -> Result<List<T>, E> {
+        Ok(List::default())
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<List<T>, D::Error> {
+        d.deserialize_any(self)
+    }
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<List<T>, A::Error> {
+        while map.next_entry::<de::IgnoredAny, de::IgnoredAny>()?.is_some() {}
+        not_a_list("an object")
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<List<T>, E> {
+        not_a_list("a string")
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<List<T>, E> {
+        not_a_list("a bool")
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<List<T>, E> {
+        not_a_list("a number")
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<List<T>, E> {
+        not_a_list("a number")
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<List<T>, E> {
+        not_a_list("a number")
+    }
+}
+
+impl<'de, T: DeserializeOwned> Deserialize<'de> for List<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ListVisitor(std::marker::PhantomData))
+    }
 }
 
 /// `/racecards/pro|standard|basic|free` and `/racecards/big-races`.
@@ -262,13 +353,13 @@ pub struct RacecardRace {
     pub going: Text,
     pub surface: Text,
     pub jumps: Text,
-    pub big_race: Flag,
-    pub is_abandoned: Flag,
+    /// Yes/no flags: a JSON bool, or `true`/`false`/`1`/`0`/`yes`/`no` (`normalize::flag`).
+    pub big_race: Text,
+    pub is_abandoned: Text,
     pub tip: Text,
     pub verdict: Text,
     pub betting_forecast: Text,
-    #[serde(deserialize_with = "records")]
-    pub runners: Records<RacecardRunner>,
+    pub runners: List<RacecardRunner>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -317,8 +408,7 @@ pub struct RacecardRunner {
     pub silk_url: Text,
     pub last_run: Text,
     pub form: Text,
-    #[serde(deserialize_with = "records")]
-    pub odds: Records<Odds>,
+    pub odds: List<Odds>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -393,8 +483,7 @@ pub struct ResultRace {
     pub tote_csf: Text,
     pub tote_tricast: Text,
     pub tote_trifecta: Text,
-    #[serde(deserialize_with = "records")]
-    pub runners: Records<ResultRunner>,
+    pub runners: List<ResultRunner>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -519,29 +608,33 @@ mod tests {
     }
 
     #[test]
-    fn a_bad_record_is_rejected_alone() {
+    fn a_bad_field_drops_alone_and_a_bad_record_is_rejected_alone() {
         let page: ResultsPage = serde_json::from_str(
-            r#"{"results":[{"race_id":"rac_1","runners":[]},{"race_id":"rac_2","region":"GB","course":{"x":1}},7]}"#,
+            r#"{"results":[{"race_id":"rac_1","runners":[]},{"race_id":"rac_2","region":"GB","course":{"x":[1]},"runners":"none"},7]}"#,
         )
         .unwrap();
         let list = page.results.unwrap();
         assert!(matches!(&list[0], Lenient::Ok(r) if r.race_id.as_deref() == Some("rac_1")));
         match &list[1] {
-            Lenient::Bad(r) => {
-                assert_eq!(r.hint.race_id.as_deref(), Some("rac_2"));
-                assert_eq!(r.hint.region.as_deref(), Some("GB"));
+            Lenient::Ok(r) => {
+                assert_eq!(r.race_id.as_deref(), Some("rac_2"));
+                assert_eq!(r.course, Text::Unreadable("an object"));
+                assert_eq!((r.runners.len(), r.runners.unreadable), (0, Some("a string")));
             }
-            Lenient::Ok(_) => panic!("an object course must be rejected"),
+            Lenient::Bad(r) => panic!("an object course drops the field, not the race: {r:?}"),
         }
         assert!(matches!(&list[2], Lenient::Bad(r) if r.error.contains("a number")));
+        let r: ResultRunner = serde_json::from_str(r#"{"horse_id":"hrs_1","sp":["9/2"],"or":{"v":1}}"#).unwrap();
+        assert_eq!((r.sp.unreadable(), r.official_rating.unreadable()), (Some("a list"), Some("an object")));
+        assert_eq!(r.horse_id.as_deref(), Some("hrs_1"));
     }
 
     #[test]
     fn flags_accept_bools_and_text() {
         let r: RacecardRace =
             serde_json::from_str(r#"{"big_race":true,"is_abandoned":"false","runners":null}"#).unwrap();
-        assert_eq!(r.big_race, Flag(Some(true)));
-        assert_eq!(r.is_abandoned, Flag(Some(false)));
+        assert_eq!(r.big_race, Text::from("true"));
+        assert_eq!(r.is_abandoned, Text::from("false"));
         assert!(r.runners.is_empty());
     }
 

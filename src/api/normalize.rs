@@ -2,9 +2,13 @@
 //!
 //! The body is read as a list whose records are each read on their own (`models::Lenient`), so a
 //! record that cannot be used is appended to `unit.skipped` with its reason and never fails the
-//! page; only a body that is not JSON or lacks its list is an error. Races outside the configured
-//! regions are ignored silently: the API sends them, but they are not wanted. Strings are moved out
-//! of the payload into the rows; only ids and names shared by a row and an entity are copied.
+//! page; only a body that is not JSON or lacks its list is an error. Within a record, a field
+//! that cannot be stored (a list where a scalar belongs, a value that does not parse) is NULL and
+//! counted in `unit.dropped` under its name (`runners.sp`); only a record without its key (race
+//! id, horse id, and the course id, region and day a race cannot be stored without) is skipped.
+//! Races outside the configured regions are ignored silently: the API sends them, but they are not
+//! wanted. Strings are moved out of the payload into the rows; only ids and names shared by a row
+//! and an entity are copied.
 //!
 //! The rules, one function each (all public and unit-tested below): [`blank`], [`int`], [`num`],
 //! [`money`], [`distance_yards`], [`yards_to_metres`], [`furlongs`], [`finish_seconds`],
@@ -12,7 +16,7 @@
 
 use super::Error;
 use super::models::{
-    CoursePayload, CoursesPage, HorsePro, Lenient, Odds, RacecardRace, RacecardRunner, RacecardsPage, Records,
+    CoursePayload, CoursesPage, HorsePro, Lenient, List, Odds, RacecardRace, RacecardRunner, RacecardsPage, Records,
     RegionPayload, Rejected, ResultRace, ResultRunner, ResultsPage, Text,
 };
 use crate::model::{
@@ -169,7 +173,7 @@ pub use rules::{
     name_region, num, odds_decimal, off_instant, race_day, region_currency, region_name, uk_local_instant,
     yards_to_metres,
 };
-use rules::{date, text, wanted};
+use rules::{date, flag, text, wanted};
 
 // ---------------------------------------------------------------------------------------------
 // Body-level errors.
@@ -245,6 +249,55 @@ impl<'u> Normalizer<'u> {
         self.unit.skipped.push(Skipped { record, reason: reason.into() });
     }
 
+    // Field accessors: each reads one payload field under its name (`runners.sp`: the record and
+    // the field as the API names it) and counts it in `unit.dropped` when it was sent but cannot
+    // be stored (a list or an object where a scalar belongs, or a value its rule cannot read).
+    // The field is then NULL in its row: a column both sources write keeps its stored value, a
+    // column of one source takes its newest response's (store::plan).
+
+    fn dropped(&mut self, field: &str) {
+        match self.unit.dropped.get_mut(field) {
+            Some(n) => *n += 1,
+            None => {
+                self.unit.dropped.insert(field.to_string(), 1);
+            }
+        }
+    }
+
+    /// A text field, kept as sent (`None` when blank).
+    fn text(&mut self, field: &str, t: &mut Text) -> Option<String> {
+        if t.unreadable().is_some() {
+            self.dropped(field);
+        }
+        text(t)
+    }
+
+    /// A text field, trimmed, borrowed (names copied into entities).
+    fn str<'t>(&mut self, field: &str, t: &'t Text) -> Option<&'t str> {
+        if t.unreadable().is_some() {
+            self.dropped(field);
+        }
+        blank(t.as_deref())
+    }
+
+    /// A field read by `rule` (`int`, `num`, ...): a blank is `None`; a value the rule cannot read
+    /// is `None` and dropped.
+    fn read<T>(&mut self, field: &str, t: &Text, rule: impl FnOnce(Option<&str>) -> Option<T>) -> Option<T> {
+        let value = rule(t.as_deref());
+        if value.is_none() && (t.unreadable().is_some() || blank(t.as_deref()).is_some()) {
+            self.dropped(field);
+        }
+        value
+    }
+
+    /// The records of a nested list; a list sent as something else is dropped (no records).
+    fn records<T>(&mut self, field: &str, list: List<T>) -> Records<T> {
+        if list.unreadable.is_some() {
+            self.dropped(field);
+        }
+        list.items
+    }
+
     /// The checks every race passes, whichever feed: region wanted, ids present, times readable.
     /// `None` means the race is not kept (ignored or skipped).
     fn race_head(
@@ -267,15 +320,18 @@ impl<'u> Normalizer<'u> {
             ),
         };
         let Some(region) = text(region).map(|r| r.trim().to_string()) else {
-            self.skip(label, "no region: cannot tell whether it is wanted");
+            self.skip(label, format!("{}: cannot tell whether it is wanted", missing("region", region)));
             return None;
         };
         if !wanted(self.regions, &region) {
             return None;
         }
         let Some(id) = id else {
-            let reason =
-                if free_hint { "free racecards carry no race ids: use the basic plan or above" } else { "no race_id" };
+            let reason = if free_hint {
+                "free racecards carry no race ids: use the basic plan or above".to_string()
+            } else {
+                missing("race_id", race_id)
+            };
             self.skip(label, reason);
             return None;
         };
@@ -286,21 +342,17 @@ impl<'u> Normalizer<'u> {
             return None;
         }
         let Some(course_id) = text(course_id) else {
-            self.skip(label, "no course_id");
+            self.skip(label, missing("course_id", course_id));
             return None;
         };
-        let off_at = match blank(off_dt.as_deref()) {
-            None => None,
-            Some(s) => match off_instant(Some(s)) {
-                Some(t) => Some(t),
-                None => {
-                    self.skip(label, format!("off_dt {s:?} is not an ISO 8601 date-time with offset"));
-                    return None;
-                }
-            },
-        };
-        let Some(day) = race_day(date_text.as_deref(), off_at) else {
-            self.skip(label, format!("no readable date (date {:?}, no off_dt)", date_text.as_deref()));
+        // An unreadable off time is dropped like any field: the race keeps its day from `date`.
+        let off_at = self.read("races.off_dt", off_dt, off_instant);
+        let date_sent = self.read("races.date", date_text, date);
+        let Some(day) = date_sent.or_else(|| race_day(None, off_at)) else {
+            self.skip(
+                label,
+                format!("no readable date (date {:?}, off_dt {:?})", date_text.as_deref(), off_dt.as_deref()),
+            );
             return None;
         };
         Some(RaceHead { id, region, course_id, race_date: day, off_at })
@@ -373,7 +425,7 @@ impl<'u> Normalizer<'u> {
         horse_id: &mut Text,
     ) -> Option<String> {
         let Some(id) = text(horse_id) else {
-            self.skip(label(), "no horse_id");
+            self.skip(label(), missing("horse_id", horse_id));
             return None;
         };
         if !seen.insert(id.clone()) {
@@ -399,46 +451,48 @@ impl<'u> Normalizer<'u> {
             return;
         };
         self.race_ids.insert(id.clone());
-        self.course(&course_id, blank(r.course.as_deref()), &region);
-        let distance = text(&mut r.distance);
+        let course_name = self.text("races.course", &mut r.course).unwrap_or_default();
+        self.course(&course_id, blank(Some(&course_name)), &region);
+        let distance = self.text("races.distance", &mut r.distance);
         let distance_y = distance.as_deref().and_then(distance_yards);
-        let prize = money(r.prize.as_deref(), &region);
-        let field_size = field_size(int(r.field_size.as_deref()), r.runners.len());
+        let prize = self.read("races.prize", &r.prize, |t| money(t, &region));
+        let field_size = field_size(self.read("races.field_size", &r.field_size, int), r.runners.len());
         let runners = std::mem::take(&mut r.runners);
+        let runners = self.records("races.runners", runners);
         let race = Race {
             source: Source::Racecard,
             id,
             course_id,
-            course_name: text(&mut r.course).unwrap_or_default(),
+            course_name,
             race_date,
             off_at,
-            race_name: text(&mut r.race_name),
-            race_type: text(&mut r.race_type),
-            race_class: text(&mut r.race_class),
-            pattern: text(&mut r.pattern),
-            rating_band: text(&mut r.rating_band),
-            age_band: text(&mut r.age_band),
-            sex_restriction: text(&mut r.sex_restriction),
-            distance_f: furlongs(r.distance_f.as_deref()),
+            race_name: self.text("races.race_name", &mut r.race_name),
+            race_type: self.text("races.type", &mut r.race_type),
+            race_class: self.text("races.race_class", &mut r.race_class),
+            pattern: self.text("races.pattern", &mut r.pattern),
+            rating_band: self.text("races.rating_band", &mut r.rating_band),
+            age_band: self.text("races.age_band", &mut r.age_band),
+            sex_restriction: self.text("races.sex_restriction", &mut r.sex_restriction),
+            distance_f: self.read("races.distance_f", &r.distance_f, furlongs),
             distance,
             distance_y,
             distance_m: distance_y.map(yards_to_metres),
-            going: text(&mut r.going),
-            going_detailed: text(&mut r.going_detailed),
-            surface: text(&mut r.surface),
-            jumps: text(&mut r.jumps),
+            going: self.text("races.going", &mut r.going),
+            going_detailed: self.text("races.going_detailed", &mut r.going_detailed),
+            surface: self.text("races.surface", &mut r.surface),
+            jumps: self.text("races.jumps", &mut r.jumps),
             prize_amount: prize.map(|p| p.0),
             prize_currency: prize.and_then(|p| p.1).map(str::to_string),
             field_size,
             ran: None,
-            big_race: r.big_race.0,
-            is_abandoned: r.is_abandoned.0,
-            stalls: text(&mut r.stalls),
-            weather: text(&mut r.weather),
-            rail_movements: text(&mut r.rail_movements),
-            tip: text(&mut r.tip),
-            verdict: text(&mut r.verdict),
-            betting_forecast: text(&mut r.betting_forecast),
+            big_race: self.read("races.big_race", &r.big_race, flag),
+            is_abandoned: self.read("races.is_abandoned", &r.is_abandoned, flag),
+            stalls: self.text("races.stalls", &mut r.stalls),
+            weather: self.text("races.weather", &mut r.weather),
+            rail_movements: self.text("races.rail_movements", &mut r.rail_movements),
+            tip: self.text("races.tip", &mut r.tip),
+            verdict: self.text("races.verdict", &mut r.verdict),
+            betting_forecast: self.text("races.betting_forecast", &mut r.betting_forecast),
             winning_time_detail: None,
             comments: None,
             non_runners: None,
@@ -469,53 +523,60 @@ impl<'u> Normalizer<'u> {
         let Some(horse_id) = self.runner_id(seen, label, &mut ru.horse_id) else {
             return;
         };
-        let sex_code = text(&mut ru.sex_code);
-        let horse_name = text(&mut ru.horse).unwrap_or_default();
-        let sire_id = text(&mut ru.sire_id);
-        let dam_id = text(&mut ru.dam_id);
-        let damsire_id = text(&mut ru.damsire_id);
+        let sex_code = self.text("runners.sex_code", &mut ru.sex_code);
+        let horse_name = self.text("runners.horse", &mut ru.horse).unwrap_or_default();
+        let sire_id = self.text("runners.sire_id", &mut ru.sire_id);
+        let dam_id = self.text("runners.dam_id", &mut ru.dam_id);
+        let damsire_id = self.text("runners.damsire_id", &mut ru.damsire_id);
         let (bare, suffix) = bare_name(&horse_name);
         let horse = Horse {
             id: horse_id.clone(),
             name: bare.to_string(),
             sex_code: sex_code.clone(),
-            dob: date(ru.dob.as_deref()),
-            colour: text(&mut ru.colour),
-            breeder: text(&mut ru.breeder),
-            region: text(&mut ru.region).or_else(|| suffix.map(str::to_string)),
+            dob: self.read("runners.dob", &ru.dob, date),
+            colour: self.text("runners.colour", &mut ru.colour),
+            breeder: self.text("runners.breeder", &mut ru.breeder),
+            region: self.text("runners.region", &mut ru.region).or_else(|| suffix.map(str::to_string)),
             sire_id: sire_id.clone(),
             dam_id: dam_id.clone(),
             damsire_id: damsire_id.clone(),
         };
         upsert(&mut self.unit.entities.horses, &mut self.idx.horses, horse);
-        let jockey_id = text(&mut ru.jockey_id);
-        let jockey_name = text(&mut ru.jockey);
-        let trainer_id = text(&mut ru.trainer_id);
-        let trainer_name = text(&mut ru.trainer);
-        let owner_id = text(&mut ru.owner_id);
-        let owner_name = text(&mut ru.owner);
+        let jockey_id = self.text("runners.jockey_id", &mut ru.jockey_id);
+        let jockey_name = self.text("runners.jockey", &mut ru.jockey);
+        let trainer_id = self.text("runners.trainer_id", &mut ru.trainer_id);
+        let trainer_name = self.text("runners.trainer", &mut ru.trainer);
+        let owner_id = self.text("runners.owner_id", &mut ru.owner_id);
+        let owner_name = self.text("runners.owner", &mut ru.owner);
+        let trainer_location = self.str("runners.trainer_location", &ru.trainer_location);
+        let sire = (self.str("runners.sire", &ru.sire), self.str("runners.sire_region", &ru.sire_region));
+        let dam = (self.str("runners.dam", &ru.dam), self.str("runners.dam_region", &ru.dam_region));
+        let damsire =
+            (self.str("runners.damsire", &ru.damsire), self.str("runners.damsire_region", &ru.damsire_region));
         self.people(Names {
             jockey: (jockey_id.as_deref(), jockey_name.as_deref()),
-            trainer: (trainer_id.as_deref(), trainer_name.as_deref(), blank(ru.trainer_location.as_deref())),
+            trainer: (trainer_id.as_deref(), trainer_name.as_deref(), trainer_location),
             owner: (owner_id.as_deref(), owner_name.as_deref()),
-            sire: (sire_id.as_deref(), blank(ru.sire.as_deref()), blank(ru.sire_region.as_deref())),
-            dam: (dam_id.as_deref(), blank(ru.dam.as_deref()), blank(ru.dam_region.as_deref())),
-            damsire: (damsire_id.as_deref(), blank(ru.damsire.as_deref()), blank(ru.damsire_region.as_deref())),
+            sire: (sire_id.as_deref(), sire.0, sire.1),
+            dam: (dam_id.as_deref(), dam.0, dam.1),
+            damsire: (damsire_id.as_deref(), damsire.0, damsire.1),
         });
         let odds = std::mem::take(&mut ru.odds);
+        let odds = self.records("runners.odds", odds);
         self.odds(race_id, &horse_id, odds);
-        self.unit.runners.push(Runner {
+        let runner = Runner {
             source: Source::Racecard,
             race_id: race_id.to_string(),
             horse_id,
             horse_name,
-            number: int(ru.number.as_deref()),
-            draw: int(ru.draw.as_deref()),
-            age: int(ru.age.as_deref()),
+            // A non-runner is numbered `NR`: no number, not a drop.
+            number: int(self.str("runners.number", &ru.number)),
+            draw: self.read("runners.draw", &ru.draw, int),
+            age: self.read("runners.age", &ru.age, int),
             sex_code,
             jockey_id,
             jockey_name,
-            jockey_claim_lbs: int(ru.jockey_claim_lbs.as_deref()),
+            jockey_claim_lbs: self.read("runners.jockey_claim_lbs", &ru.jockey_claim_lbs, int),
             trainer_id,
             trainer_name,
             owner_id,
@@ -523,15 +584,15 @@ impl<'u> Normalizer<'u> {
             sire_id,
             dam_id,
             damsire_id,
-            weight_lbs: int(ru.lbs.as_deref()),
-            headgear: text(&mut ru.headgear),
-            official_rating: int(ru.ofr.as_deref()),
-            rpr: int(ru.rpr.as_deref()),
-            topspeed: int(ru.ts.as_deref()),
-            silk_url: text(&mut ru.silk_url),
-            form: text(&mut ru.form),
-            spotlight: text(&mut ru.spotlight),
-            card_comment: text(&mut ru.comment),
+            weight_lbs: self.read("runners.lbs", &ru.lbs, int),
+            headgear: self.text("runners.headgear", &mut ru.headgear),
+            official_rating: self.read("runners.ofr", &ru.ofr, int),
+            rpr: self.read("runners.rpr", &ru.rpr, int),
+            topspeed: self.read("runners.ts", &ru.ts, int),
+            silk_url: self.text("runners.silk_url", &mut ru.silk_url),
+            form: self.text("runners.form", &mut ru.form),
+            spotlight: self.text("runners.spotlight", &mut ru.spotlight),
+            card_comment: self.text("runners.comment", &mut ru.comment),
             position: None,
             finish_position: None,
             btn: None,
@@ -545,7 +606,8 @@ impl<'u> Normalizer<'u> {
             comment: None,
             result_rpr: None,
             result_topspeed: None,
-        });
+        };
+        self.unit.runners.push(runner);
     }
 
     fn odds(&mut self, race_id: &str, horse_id: &str, odds: Records<Odds>) {
@@ -559,7 +621,7 @@ impl<'u> Normalizer<'u> {
                     continue;
                 }
             };
-            let Some(name) = text(&mut o.bookmaker) else {
+            let Some(name) = self.text("odds.bookmaker", &mut o.bookmaker) else {
                 self.skip(format!("odds {race_id}/{horse_id}/[{i}]"), "no bookmaker");
                 continue;
             };
@@ -571,11 +633,12 @@ impl<'u> Normalizer<'u> {
             let quote = RunnerOdds {
                 race_id: race_id.to_string(),
                 horse_id: horse_id.to_string(),
-                fractional: text(&mut o.fractional),
-                decimal: odds_decimal(o.decimal.as_deref()),
-                ew_places: int(o.ew_places.as_deref()),
-                ew_denom: int(o.ew_denom.as_deref()),
-                quoted_at: uk_local_instant(o.updated.as_deref()),
+                fractional: self.text("odds.fractional", &mut o.fractional),
+                // `"0"` beside `"SP"` means no fixed price: NULL, not a drop.
+                decimal: odds_decimal(self.str("odds.decimal", &o.decimal)),
+                ew_places: self.read("odds.ew_places", &o.ew_places, int),
+                ew_denom: self.read("odds.ew_denom", &o.ew_denom, int),
+                quoted_at: self.read("odds.updated", &o.updated, uk_local_instant),
                 bookmaker: code,
             };
             if !self.bookmakers.contains(&quote.bookmaker) {
@@ -607,36 +670,39 @@ impl<'u> Normalizer<'u> {
             return;
         };
         self.race_ids.insert(id.clone());
-        self.course(&course_id, blank(r.course.as_deref()), &region);
-        let distance = text(&mut r.dist);
-        let distance_y = int(r.dist_y.as_deref()).or_else(|| distance.as_deref().and_then(distance_yards));
-        let distance_m = int(r.dist_m.as_deref()).or_else(|| distance_y.map(yards_to_metres));
+        let course_name = self.text("races.course", &mut r.course).unwrap_or_default();
+        self.course(&course_id, blank(Some(&course_name)), &region);
+        let distance = self.text("races.dist", &mut r.dist);
+        let distance_y =
+            self.read("races.dist_y", &r.dist_y, int).or_else(|| distance.as_deref().and_then(distance_yards));
+        let distance_m = self.read("races.dist_m", &r.dist_m, int).or_else(|| distance_y.map(yards_to_metres));
         // How many ran is the runners the result lists (non-runners are not listed); the declared
         // field is the racecard's and a result never writes it.
         let ran = (!r.runners.is_empty()).then(|| i32::try_from(r.runners.len()).ok()).flatten();
         let runners = std::mem::take(&mut r.runners);
+        let runners = self.records("races.runners", runners);
         let race = Race {
             source: Source::Result,
             id,
             course_id,
-            course_name: text(&mut r.course).unwrap_or_default(),
+            course_name,
             race_date,
             off_at,
-            race_name: text(&mut r.race_name),
-            race_type: text(&mut r.race_type),
-            race_class: text(&mut r.class),
-            pattern: text(&mut r.pattern),
-            rating_band: text(&mut r.rating_band),
-            age_band: text(&mut r.age_band),
-            sex_restriction: text(&mut r.sex_rest),
-            distance_f: furlongs(r.dist_f.as_deref()),
+            race_name: self.text("races.race_name", &mut r.race_name),
+            race_type: self.text("races.type", &mut r.race_type),
+            race_class: self.text("races.class", &mut r.class),
+            pattern: self.text("races.pattern", &mut r.pattern),
+            rating_band: self.text("races.rating_band", &mut r.rating_band),
+            age_band: self.text("races.age_band", &mut r.age_band),
+            sex_restriction: self.text("races.sex_rest", &mut r.sex_rest),
+            distance_f: self.read("races.dist_f", &r.dist_f, furlongs),
             distance,
             distance_y,
             distance_m,
-            going: text(&mut r.going),
+            going: self.text("races.going", &mut r.going),
             going_detailed: None,
-            surface: text(&mut r.surface),
-            jumps: text(&mut r.jumps),
+            surface: self.text("races.surface", &mut r.surface),
+            jumps: self.text("races.jumps", &mut r.jumps),
             prize_amount: None,
             prize_currency: None,
             field_size: None,
@@ -649,15 +715,15 @@ impl<'u> Normalizer<'u> {
             tip: None,
             verdict: None,
             betting_forecast: None,
-            winning_time_detail: text(&mut r.winning_time_detail),
-            comments: text(&mut r.comments),
-            non_runners: text(&mut r.non_runners),
-            tote_win: text(&mut r.tote_win),
-            tote_pl: text(&mut r.tote_pl),
-            tote_ex: text(&mut r.tote_ex),
-            tote_csf: text(&mut r.tote_csf),
-            tote_tricast: text(&mut r.tote_tricast),
-            tote_trifecta: text(&mut r.tote_trifecta),
+            winning_time_detail: self.text("races.winning_time_detail", &mut r.winning_time_detail),
+            comments: self.text("races.comments", &mut r.comments),
+            non_runners: self.text("races.non_runners", &mut r.non_runners),
+            tote_win: self.text("races.tote_win", &mut r.tote_win),
+            tote_pl: self.text("races.tote_pl", &mut r.tote_pl),
+            tote_ex: self.text("races.tote_ex", &mut r.tote_ex),
+            tote_csf: self.text("races.tote_csf", &mut r.tote_csf),
+            tote_tricast: self.text("races.tote_tricast", &mut r.tote_tricast),
+            tote_trifecta: self.text("races.tote_trifecta", &mut r.tote_trifecta),
             region,
         };
         let mut seen = HashSet::with_capacity(runners.len());
@@ -686,11 +752,11 @@ impl<'u> Normalizer<'u> {
         let Some(horse_id) = self.runner_id(seen, label, &mut ru.horse_id) else {
             return;
         };
-        let sex_code = text(&mut ru.sex);
-        let horse_name = text(&mut ru.horse).unwrap_or_default();
-        let sire_id = text(&mut ru.sire_id);
-        let dam_id = text(&mut ru.dam_id);
-        let damsire_id = text(&mut ru.damsire_id);
+        let sex_code = self.text("runners.sex", &mut ru.sex);
+        let horse_name = self.text("runners.horse", &mut ru.horse).unwrap_or_default();
+        let sire_id = self.text("runners.sire_id", &mut ru.sire_id);
+        let dam_id = self.text("runners.dam_id", &mut ru.dam_id);
+        let damsire_id = self.text("runners.damsire_id", &mut ru.damsire_id);
         let (bare, suffix) = bare_name(&horse_name);
         let horse = Horse {
             id: horse_id.clone(),
@@ -703,35 +769,37 @@ impl<'u> Normalizer<'u> {
             ..Horse::default()
         };
         upsert(&mut self.unit.entities.horses, &mut self.idx.horses, horse);
-        let jockey_id = text(&mut ru.jockey_id);
-        let jockey_name = text(&mut ru.jockey);
-        let trainer_id = text(&mut ru.trainer_id);
-        let trainer_name = text(&mut ru.trainer);
-        let owner_id = text(&mut ru.owner_id);
-        let owner_name = text(&mut ru.owner);
+        let jockey_id = self.text("runners.jockey_id", &mut ru.jockey_id);
+        let jockey_name = self.text("runners.jockey", &mut ru.jockey);
+        let trainer_id = self.text("runners.trainer_id", &mut ru.trainer_id);
+        let trainer_name = self.text("runners.trainer", &mut ru.trainer);
+        let owner_id = self.text("runners.owner_id", &mut ru.owner_id);
+        let owner_name = self.text("runners.owner", &mut ru.owner);
+        let (sire, dam) = (self.str("runners.sire", &ru.sire), self.str("runners.dam", &ru.dam));
+        let damsire = self.str("runners.damsire", &ru.damsire);
         self.people(Names {
             jockey: (jockey_id.as_deref(), jockey_name.as_deref()),
             trainer: (trainer_id.as_deref(), trainer_name.as_deref(), None),
             owner: (owner_id.as_deref(), owner_name.as_deref()),
-            sire: (sire_id.as_deref(), blank(ru.sire.as_deref()), None),
-            dam: (dam_id.as_deref(), blank(ru.dam.as_deref()), None),
-            damsire: (damsire_id.as_deref(), blank(ru.damsire.as_deref()), None),
+            sire: (sire_id.as_deref(), sire, None),
+            dam: (dam_id.as_deref(), dam, None),
+            damsire: (damsire_id.as_deref(), damsire, None),
         });
-        let prize = money(ru.prize.as_deref(), region);
+        let prize = self.read("runners.prize", &ru.prize, |t| money(t, region));
         let finish_time_s = finish_seconds(ru.time.as_deref());
         let finish_pos = finish_position(ru.position.as_deref());
-        self.unit.runners.push(Runner {
+        let runner = Runner {
             source: Source::Result,
             race_id: race_id.to_string(),
             horse_id,
             horse_name,
-            number: int(ru.number.as_deref()),
-            draw: int(ru.draw.as_deref()),
-            age: int(ru.age.as_deref()),
+            number: self.read("runners.number", &ru.number, int),
+            draw: self.read("runners.draw", &ru.draw, int),
+            age: self.read("runners.age", &ru.age, int),
             sex_code,
             jockey_id,
             jockey_name,
-            jockey_claim_lbs: int(ru.jockey_claim_lbs.as_deref()),
+            jockey_claim_lbs: self.read("runners.jockey_claim_lbs", &ru.jockey_claim_lbs, int),
             trainer_id,
             trainer_name,
             owner_id,
@@ -739,31 +807,40 @@ impl<'u> Normalizer<'u> {
             sire_id,
             dam_id,
             damsire_id,
-            weight_lbs: int(ru.weight_lbs.as_deref()),
-            headgear: text(&mut ru.headgear),
-            official_rating: int(ru.official_rating.as_deref()),
+            weight_lbs: self.read("runners.weight_lbs", &ru.weight_lbs, int),
+            headgear: self.text("runners.headgear", &mut ru.headgear),
+            official_rating: self.read("runners.or", &ru.official_rating, int),
             // A result's ratings were earned in the race: their own columns, never the racecard's
             // pre-race `rpr`/`topspeed`.
             rpr: None,
             topspeed: None,
-            result_rpr: int(ru.rpr.as_deref()),
-            result_topspeed: int(ru.tsr.as_deref()),
-            silk_url: text(&mut ru.silk_url),
+            result_rpr: self.read("runners.rpr", &ru.rpr, int),
+            result_topspeed: self.read("runners.tsr", &ru.tsr, int),
+            silk_url: self.text("runners.silk_url", &mut ru.silk_url),
             form: None,
             spotlight: None,
             card_comment: None,
-            position: text(&mut ru.position),
+            position: self.text("runners.position", &mut ru.position),
             finish_position: finish_pos,
-            btn: num(ru.btn.as_deref()),
-            ovr_btn: num(ru.ovr_btn.as_deref()),
-            sp: text(&mut ru.sp),
-            sp_decimal: num(ru.sp_dec.as_deref()),
+            btn: self.read("runners.btn", &ru.btn, num),
+            ovr_btn: self.read("runners.ovr_btn", &ru.ovr_btn, num),
+            sp: self.text("runners.sp", &mut ru.sp),
+            sp_decimal: self.read("runners.sp_dec", &ru.sp_dec, num),
             prize_amount: prize.map(|p| p.0),
             prize_currency: prize.and_then(|p| p.1).map(str::to_string),
-            finish_time: text(&mut ru.time),
+            finish_time: self.text("runners.time", &mut ru.time),
             finish_time_s,
-            comment: text(&mut ru.comment),
-        });
+            comment: self.text("runners.comment", &mut ru.comment),
+        };
+        self.unit.runners.push(runner);
+    }
+}
+
+/// Why a record has no key: `no horse_id`, or `horse_id is a list` when one was sent that cannot be read.
+fn missing(key: &str, sent: &Text) -> String {
+    match sent.unreadable() {
+        Some(kind) => format!("{key} is {kind}"),
+        None => format!("no {key}"),
     }
 }
 
@@ -799,28 +876,40 @@ mod tests {
     }
 
     #[test]
-    fn one_bad_race_is_skipped_and_the_rest_kept() {
+    fn a_bad_field_is_dropped_and_only_a_record_without_its_key_is_skipped() {
         let body = br#"{"results":[
             {"race_id":"rac_1","region":"GB","course_id":"crs_1","course":"A","date":"2025-10-07",
-             "off_dt":"2025-10-07T20:30:00+01:00","runners":[{"horse_id":"hrs_1","position":"PU"},{"number":"4"}]},
-            {"race_id":"rac_2","region":"GB","course":{"bad":1}},
+             "off_dt":"2025-10-07T20:30:00+01:00","runners":[{"horse_id":"hrs_1","position":"PU","sp":["9/2"]},{"number":"4"}]},
+            {"race_id":"rac_2","region":"GB","course_id":"crs_1","course":{"bad":1},"date":"2025-10-07"},
             {"race_id":"rac_3","region":"FR","course":{"bad":1}},
-            {"race_id":"rac_4","region":"IRE","course_id":"crs_2","date":"2025-10-07","off_dt":"soon"}
+            {"race_id":"rac_4","region":"IRE","course_id":"crs_2","date":"2025-10-07","off_dt":"soon"},
+            {"race_id":["rac_5"],"region":"GB","course_id":"crs_1","date":"2025-10-07"},
+            {"race_id":"rac_6","region":"GB","course_id":{"id":"crs_1"},"date":"2025-10-07"}
         ]}"#;
         let mut u = unit();
         results_into(&mut u, body, &["gb".into(), "ire".into()]).unwrap();
-        assert_eq!(u.races.len(), 1);
+        let ids: Vec<&str> = u.races.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids, ["rac_1", "rac_2", "rac_4"]);
         assert_eq!((u.races[0].ran, u.races[0].field_size), (Some(2), None), "a result says how many ran");
+        assert_eq!((u.races[1].course_name.as_str(), u.races[2].off_at), ("", None), "dropped fields are NULL");
         assert_eq!(u.runners.len(), 1);
-        assert_eq!(u.runners[0].position.as_deref(), Some("PU"));
+        assert_eq!((u.runners[0].position.as_deref(), u.runners[0].sp.as_deref()), (Some("PU"), None));
         assert_eq!(u.runners[0].finish_position, None);
-        let records: Vec<&str> = u.skipped.iter().map(|s| s.record.as_str()).collect();
-        assert_eq!(records, ["runner rac_1/#4", "race rac_2", "race rac_4"]);
-        assert_eq!(u.skipped[0].reason, "no horse_id");
+        let dropped: Vec<(&str, u64)> = u.dropped.iter().map(|(k, n)| (k.as_str(), *n)).collect();
+        assert_eq!(dropped, [("races.course", 1), ("races.off_dt", 1), ("runners.sp", 1)]);
+        let skipped: Vec<(&str, &str)> = u.skipped.iter().map(|s| (s.record.as_str(), s.reason.as_str())).collect();
+        assert_eq!(
+            skipped,
+            [
+                ("runner rac_1/#4", "no horse_id"),
+                ("race at ? 2025-10-07", "race_id is a list"),
+                ("race rac_6", "course_id is an object")
+            ]
+        );
         // Reading the same page again (a page repeated by a shifting list) adds nothing.
         let before = u.skipped.len();
         results_into(&mut u, body, &["gb".into()]).unwrap();
-        assert_eq!((u.races.len(), u.runners.len()), (1, 1));
-        assert_eq!(u.skipped.len(), before + 1, "only the unreadable GB race again");
+        assert_eq!((u.races.len(), u.runners.len()), (3, 1));
+        assert_eq!(u.skipped.len(), before + 2, "only the GB races without their keys again");
     }
 }

@@ -24,6 +24,7 @@ pub mod daily;
 pub mod enrich;
 pub mod live;
 mod progress;
+pub mod rebuild;
 pub mod reference;
 pub mod runner;
 pub mod units;
@@ -146,6 +147,11 @@ pub struct JobReport {
     pub rows: BTreeMap<String, TableCounts>,
     /// Records that could not be stored, counted by reason.
     pub skipped_records: BTreeMap<String, u64>,
+    /// Fields sent but not storable (a list or an object where a scalar belongs, a value that
+    /// does not parse), counted by `record.field` as the API names it (`runners.sp`): each was
+    /// stored as NULL (the row keeps what it had) and its record was kept.
+    #[serde(default)]
+    pub dropped_fields: BTreeMap<String, u64>,
     /// One line per failed unit: what failed and why (`results 2026-03-02: HTTP 500 ...`).
     pub errors: Vec<String>,
     /// Things worth knowing that are not failures (plan limits, clipped windows).
@@ -168,6 +174,17 @@ impl JobReport {
 
     pub fn rows_written(&self) -> u64 {
         self.rows.values().map(TableCounts::written).sum()
+    }
+
+    /// Count what a stored unit skipped (its records, and those the store could not write) and
+    /// the fields it dropped.
+    pub fn add_unit_losses(&mut self, unit: &crate::model::Unit, stats: &WriteStats) {
+        for s in unit.skipped.iter().chain(&stats.skipped) {
+            *self.skipped_records.entry(s.reason.clone()).or_default() += 1;
+        }
+        for (field, n) in &unit.dropped {
+            *self.dropped_fields.entry(field.clone()).or_default() += n;
+        }
     }
 
     /// A unit failed: the run completed with failures.
@@ -228,6 +245,9 @@ impl JobReport {
         }
         for (reason, n) in &self.skipped_records {
             s.push_str(&format!("\n  skipped {n} records: {reason}"));
+        }
+        for (field, n) in &self.dropped_fields {
+            s.push_str(&format!("\n  {field}: {n} values unreadable, stored as NULL"));
         }
         for note in &self.notes {
             s.push_str(&format!("\n  note: {note}"));
@@ -337,6 +357,12 @@ pub fn registry() -> Vec<JobSpec> {
             about: backfill::Backfill::ABOUT,
             log_name: "backfill",
             build: |args| Ok(Box::new(backfill::Backfill { options: FromArgs::from_args(args)? })),
+        },
+        JobSpec {
+            name: rebuild::Rebuild::NAME,
+            about: rebuild::Rebuild::ABOUT,
+            log_name: "rebuild",
+            build: |args| Ok(Box::new(rebuild::Rebuild { options: FromArgs::from_args(args)? })),
         },
     ]
 }

@@ -13,7 +13,7 @@ use super::{JobContext, JobReport};
 use crate::api::{self, Day, plan};
 use crate::config::Plan;
 use crate::error::Result;
-use crate::model::{Kind, Unit};
+use crate::model::{Kind, RawResponse, Unit};
 
 /// How many units are fetched at once. The rate budget is the real limit; a few in flight keep
 /// it busy while responses are parsed and written.
@@ -118,9 +118,27 @@ pub async fn fetch(ctx: &JobContext, key: UnitKey) -> std::result::Result<Unit, 
     for r in &mut responses {
         r.fetched_at = fetched_at;
     }
+    let mut unit = unit_from_responses(ctx, key, responses, regions).await?;
+    // What the coverage row will say this fetch covers: the regions asked for, and whether the
+    // racing day was over (results fetched during the day miss the races still to run).
+    unit.regions = Some(regions.clone());
+    unit.day_over = ctx.clock.racing_day() > key.date;
+    Ok(unit)
+}
+
+/// The unit of one fetch's responses: normalised for `regions`, kept to the unit's date (a
+/// by-day racecard answers for the day the API thinks it is), entities trimmed as
+/// `features.skip_entity_extraction` says, its pages and calls counted and its responses kept.
+/// The caller says what the fetch covers (`regions`, `day_over`). `fetch` and `rebuild` both
+/// make their units here, so a rebuilt unit is the unit the live run wrote.
+pub async fn unit_from_responses(
+    ctx: &JobContext,
+    key: UnitKey,
+    responses: Vec<RawResponse>,
+    regions: &[String],
+) -> std::result::Result<Unit, api::Error> {
     let bodies = responses.iter().map(|r| r.body.clone()).collect();
-    let mut unit = normalise(key, bodies, regions.clone()).await?;
-    // A by-day racecard answers for the day the API thinks it is; keep only the asked date.
+    let mut unit = normalise(key, bodies, regions.to_vec()).await?;
     unit.races.retain(|r| r.race_date == key.date);
     let race_ids: std::collections::HashSet<&str> = unit.races.iter().map(|r| r.id.as_str()).collect();
     unit.runners.retain(|r| race_ids.contains(r.race_id.as_str()));
@@ -138,10 +156,6 @@ pub async fn fetch(ctx: &JobContext, key: UnitKey) -> std::result::Result<Unit, 
     unit.pages = responses.len() as u32;
     unit.api_calls = responses.len() as u32;
     unit.responses = responses;
-    // What the coverage row will say this fetch covers: the regions asked for, and whether the
-    // racing day was over (results fetched during the day miss the races still to run).
-    unit.regions = Some(regions.clone());
-    unit.day_over = ctx.clock.racing_day() > key.date;
     Ok(unit)
 }
 
@@ -262,9 +276,7 @@ pub async fn run_units(
                 }
                 report.entities += unit.entities.len() as u64;
                 report.odds += unit.odds.len() as u64;
-                for s in unit.skipped.iter().chain(&stats.skipped) {
-                    *report.skipped_records.entry(s.reason.clone()).or_default() += 1;
-                }
+                report.add_unit_losses(&unit, &stats);
                 tracing::debug!(
                     unit = %key,
                     races = unit.races.len(),

@@ -408,6 +408,64 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Who holds `job`'s database lock, as a phrase for the "already running" message
     /// (`pid 4242 on web-1 (server session 9876, since 06:00:03Z)`), when the database can say.
     async fn job_lock_holder(&self, job: &str) -> Result<Option<String>>;
+
+    // -----------------------------------------------------------------------------------------
+    // Raw responses read back (`darkhorses rebuild`). Add other methods above this block.
+
+    /// Every `api_responses` row without its body, in fetch order (`fetched_at`, then endpoint
+    /// and params): what `rebuild` plans its replay from.
+    async fn response_keys(&self) -> Result<Vec<ResponseKey>>;
+
+    /// One stored response with its exact bytes (decompressed and checked against its `sha256`);
+    /// `Ok(None)` when no row has the key. A body that cannot be decoded or does not match its
+    /// checksum is an `Error::Query` naming the endpoint and params.
+    async fn response(&self, endpoint: &str, params: &str) -> Result<Option<RawResponse>>;
+}
+
+/// One `api_responses` row without its body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResponseKey {
+    pub endpoint: String,
+    pub params: String,
+    pub fetched_at: DateTime<Utc>,
+    pub status: u16,
+}
+
+/// The exact bytes of a stored body: `encoding` as the store wrote it (`gzip`; `json` or
+/// `identity` for bytes kept as they came), checked against the stored `sha256` of the raw bytes.
+pub(crate) fn decode_body(
+    endpoint: &str,
+    params: &str,
+    encoding: &str,
+    stored: &[u8],
+    sha256: &str,
+) -> Result<bytes::Bytes> {
+    use std::io::Read;
+    let what = || if params.is_empty() { endpoint.to_string() } else { format!("{endpoint}?{params}") };
+    let raw = match encoding {
+        "gzip" => {
+            let mut out = Vec::with_capacity(stored.len() * 4);
+            flate2::read::GzDecoder::new(stored).read_to_end(&mut out).map_err(|e| {
+                Error::Query(format!("api_responses {}: the gzip body does not decompress: {e}", what()))
+            })?;
+            out
+        }
+        "json" | "identity" => stored.to_vec(),
+        other => {
+            return Err(Error::Query(format!(
+                "api_responses {}: unknown body encoding {other:?} (expected gzip)",
+                what()
+            )));
+        }
+    };
+    let sum = migrations::sha256_hex(&raw);
+    if !sum.eq_ignore_ascii_case(sha256) {
+        return Err(Error::Query(format!(
+            "api_responses {}: the body's sha256 is {sum}, the row says {sha256}: the stored body is damaged",
+            what()
+        )));
+    }
+    Ok(bytes::Bytes::from(raw))
 }
 
 /// Every contract table (docs/schema.md), on both backends: `table_counts` counts these.

@@ -172,7 +172,8 @@ fn race_common(c: &mut Check, at: &str, got: &Race, r: &Value) {
     c.eq(at, "course_id", Some(got.course_id.clone()), text(r, "course_id"));
     c.eq(at, "course_name", Some(got.course_name.clone()), text(r, "course"));
     c.eq(at, "race_date", got.race_date, date(&s(r, "date").unwrap()));
-    c.eq(at, "off_at", got.off_at, text(r, "off_dt").map(|x| instant(&x)));
+    let off_at = text(r, "off_dt").filter(|x| DateTime::parse_from_rfc3339(x).is_ok()).map(|x| instant(&x));
+    c.eq(at, "off_at", got.off_at, off_at);
     c.eq(at, "region", got.region.clone(), s(r, "region").unwrap());
     c.eq(at, "race_name", got.race_name.clone(), text(r, "race_name"));
     c.eq(at, "race_type", got.race_type.clone(), text(r, "type"));
@@ -244,8 +245,8 @@ fn check_racecards(file: &str, regions: &[String]) -> Seen {
             continue;
         }
         if text(&r, "off_dt").is_some_and(|x| DateTime::parse_from_rfc3339(&x).is_err()) {
-            c.eq(&at, "skipped (bad off_dt)", u.skipped.iter().any(|k| k.record == format!("race {race_id}")), true);
-            continue;
+            // Kept without an off time; the unreadable value is counted as dropped.
+            c.eq(&at, "bad off_dt dropped", u.dropped.get("races.off_dt").is_some_and(|n| *n > 0), true);
         }
         let Some(got) = got_races.get(race_id.as_str()) else {
             c.eq(&at, "present", false, true);
@@ -389,8 +390,8 @@ fn check_results(file: &str, regions: &[String]) -> Seen {
             continue;
         }
         if text(&r, "off_dt").is_some_and(|x| DateTime::parse_from_rfc3339(&x).is_err()) {
-            c.eq(&at, "skipped (bad off_dt)", u.skipped.iter().any(|k| k.record == format!("race {race_id}")), true);
-            continue;
+            // Kept without an off time; the unreadable value is counted as dropped.
+            c.eq(&at, "bad off_dt dropped", u.dropped.get("races.off_dt").is_some_and(|n| *n > 0), true);
         }
         let Some(got) = got_races.get(race_id.as_str()) else {
             c.eq(&at, "present", false, true);
@@ -615,7 +616,8 @@ fn results_gb_ire_limit5_field_by_field() {
 #[test]
 fn results_synthetic_irish_non_finishers_field_by_field() {
     let s = check_results("synthetic_finishes_ire.json", &codes(GB_IRE));
-    assert_eq!((s.races, s.runners), (2, 9), "FR race ignored, bad off_dt race and id-less runner skipped");
+    assert_eq!((s.races, s.runners), (3, 9), "FR race ignored, id-less runner skipped, bad off_dt race kept");
+    assert_eq!(s.unit.dropped.get("races.off_dt"), Some(&1), "the unreadable off_dt is counted");
     let by_pos = |p: &str| s.unit.runners.iter().find(|r| r.position.as_deref() == Some(p)).unwrap();
     for p in ["PU", "UR", "F", "Died as a 5"] {
         let r = by_pos(p);
@@ -631,9 +633,11 @@ fn results_synthetic_irish_non_finishers_field_by_field() {
     assert_eq!((no_off.off_at, no_off.distance_y, no_off.distance_m), (None, Some(4400), Some(4023)));
     let mut skipped: Vec<_> = s.unit.skipped.iter().map(|k| k.record.as_str()).collect();
     skipped.sort_unstable();
-    assert_eq!(skipped, ["race rac_900004", "runner rac_900001/#8"]);
+    assert_eq!(skipped, ["runner rac_900001/#8"]);
+    let bad_off = s.unit.races.iter().find(|r| r.id == "rac_900004").unwrap();
+    assert_eq!(bad_off.off_at, None, "an unreadable off_dt is NULL; the race keeps its date");
     let w = check_results("synthetic_finishes_ire.json", &codes(WIDE));
-    assert_eq!((w.races, w.runners), (3, 10));
+    assert_eq!((w.races, w.runners), (4, 10));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -229,6 +229,17 @@ pub(super) fn date(s: Option<&str>) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(blank(s)?, "%Y-%m-%d").ok()
 }
 
+/// A yes/no flag: `true`/`false`, `yes`/`no`, `y`/`n`, or a number (non-zero is yes); blank is
+/// `None`, and so is anything else.
+pub(super) fn flag(s: Option<&str>) -> Option<bool> {
+    let t = blank(s)?.to_ascii_lowercase();
+    match t.as_str() {
+        "true" | "yes" | "y" => Some(true),
+        "false" | "no" | "n" => Some(false),
+        _ => t.parse::<f64>().ok().filter(|x| x.is_finite()).map(|x| x != 0.0),
+    }
+}
+
 /// Moves the text out of a payload field, `None` when blank. The text is kept as sent.
 pub(super) fn text(t: &mut Text) -> Option<String> {
     match t.take() {

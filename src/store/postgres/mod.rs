@@ -563,6 +563,14 @@ impl Store for PgStore {
             name.filter(|n| !n.is_empty()).map(|n| holder_phrase(&n, server_pid, r.get(2)))
         }))
     }
+
+    async fn response_keys(&self) -> Result<Vec<crate::store::ResponseKey>> {
+        read::response_keys(self).await
+    }
+
+    async fn response(&self, endpoint: &str, params: &str) -> Result<Option<crate::model::RawResponse>> {
+        read::response(self, endpoint, params).await
+    }
 }
 
 #[cfg(test)]

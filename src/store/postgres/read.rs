@@ -334,3 +334,45 @@ pub(super) async fn freshness(store: &PgStore) -> Result<Freshness> {
         })
         .unwrap_or_default())
 }
+
+pub(super) async fn response_keys(store: &PgStore) -> Result<Vec<crate::store::ResponseKey>> {
+    let rows = store
+        .read(
+            "read the keys of api_responses",
+            "SELECT endpoint, params, fetched_at, status FROM api_responses ORDER BY fetched_at, endpoint, params",
+            &[],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| crate::store::ResponseKey {
+            endpoint: r.get(0),
+            params: r.get(1),
+            fetched_at: r.get(2),
+            status: u16::try_from(r.get::<_, i32>(3)).unwrap_or(0),
+        })
+        .collect())
+}
+
+pub(super) async fn response(
+    store: &PgStore,
+    endpoint: &str,
+    params: &str,
+) -> Result<Option<crate::model::RawResponse>> {
+    let rows = store
+        .read(
+            &format!("read api_responses {endpoint}?{params}"),
+            "SELECT fetched_at, status, sha256, encoding, body FROM api_responses WHERE endpoint = $1 AND params = $2",
+            &[&endpoint, &params],
+        )
+        .await?;
+    let Some(r) = rows.first() else { return Ok(None) };
+    let stored: &[u8] = r.get(4);
+    Ok(Some(crate::model::RawResponse {
+        endpoint: endpoint.to_string(),
+        params: params.to_string(),
+        fetched_at: r.get(0),
+        status: u16::try_from(r.get::<_, i32>(1)).unwrap_or(0),
+        body: crate::store::decode_body(endpoint, params, r.get(3), stored, r.get(2))?,
+    }))
+}

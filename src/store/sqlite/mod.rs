@@ -887,6 +887,67 @@ impl Store for SqliteStore {
     async fn job_lock_holder(&self, _job: &str) -> Result<Option<String>> {
         Ok(None)
     }
+
+    async fn response_keys(&self) -> Result<Vec<super::ResponseKey>> {
+        self.call(|conn| {
+            let what = "reading the keys of api_responses";
+            let mut stmt = conn
+                .prepare(
+                    "SELECT endpoint, params, fetched_at, status FROM api_responses ORDER BY fetched_at, endpoint, params",
+                )
+                .ctx(what)?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(3)?))
+                })
+                .ctx(what)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .ctx(what)?;
+            rows.into_iter()
+                .map(|(endpoint, params, fetched_at, status)| {
+                    Ok(super::ResponseKey {
+                        fetched_at: parse_instant(&fetched_at, "api_responses.fetched_at")?,
+                        status: u16::try_from(status).unwrap_or(0),
+                        endpoint,
+                        params,
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn response(&self, endpoint: &str, params: &str) -> Result<Option<RawResponse>> {
+        let (endpoint, params) = (endpoint.to_string(), params.to_string());
+        self.call(move |conn| {
+            let what = format!("reading api_responses {endpoint}?{params}");
+            let row = conn
+                .query_row(
+                    "SELECT fetched_at, status, sha256, encoding, body FROM api_responses WHERE endpoint = ?1 AND params = ?2",
+                    params![endpoint, params],
+                    |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, i64>(1)?,
+                            r.get::<_, String>(2)?,
+                            r.get::<_, String>(3)?,
+                            r.get::<_, Vec<u8>>(4)?,
+                        ))
+                    },
+                )
+                .optional()
+                .ctx(&what)?;
+            let Some((fetched_at, status, sha256, encoding, stored)) = row else { return Ok(None) };
+            Ok(Some(RawResponse {
+                body: super::decode_body(&endpoint, &params, &encoding, &stored, &sha256)?,
+                fetched_at: parse_instant(&fetched_at, "api_responses.fetched_at")?,
+                status: u16::try_from(status).unwrap_or(0),
+                endpoint,
+                params,
+            }))
+        })
+        .await
+    }
 }
 
 #[cfg(test)]

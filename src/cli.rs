@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::health::{Health, HealthOptions};
 use crate::jobs::backfill::{Backfill, BackfillOptions};
 use crate::jobs::daily::{self, Daily, DailyOptions};
 use crate::jobs::live::{Live, LiveOptions};
@@ -146,6 +147,13 @@ pub enum JobCommand {
         after_help = "Examples:\n  darkhorses backfill --months 12\n  darkhorses backfill --from 2025-01-01 --to 2025-03-31 --results-only"
     )]
     Backfill(BackfillArgs),
+
+    #[command(
+        about = Health::ABOUT,
+        after_help = "Examples:\n  darkhorses health\n  darkhorses health --offline --json   # no API call; one JSON document\n\n\
+        Exit codes: 0 healthy, 1 a check is warning or critical, 2 could not check (database unreachable, bad configuration)."
+    )]
+    Health(HealthArgs),
 }
 
 impl JobCommand {
@@ -156,6 +164,7 @@ impl JobCommand {
             JobCommand::Daily(args) => Box::new(Daily { options: args.into() }),
             JobCommand::Live(args) => Box::new(Live { options: args.into() }),
             JobCommand::Backfill(args) => Box::new(Backfill { options: args.into() }),
+            JobCommand::Health(args) => Box::new(Health { options: args.into() }),
         }
     }
 }
@@ -244,6 +253,16 @@ pub struct BackfillArgs {
     pub results_only: bool,
     #[command(flatten)]
     pub dry_run: DryRunArg,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct HealthArgs {
+    /// Skip the API call (also `health_check.check_api: false`). Example: --offline
+    #[arg(long)]
+    pub offline: bool,
+    /// Check only: send no alert and change no alert state. Example: --dry-run
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Clone, Default, Args)]
@@ -382,6 +401,18 @@ impl From<BackfillArgs> for BackfillOptions {
     }
 }
 
+impl From<HealthArgs> for HealthOptions {
+    fn from(a: HealthArgs) -> Self {
+        Self { offline: a.offline, dry_run: a.dry_run }
+    }
+}
+
+impl FromArgs for HealthOptions {
+    fn from_args(args: &[String]) -> crate::Result<Self> {
+        job_options::<HealthArgs, _>(Health::NAME, args)
+    }
+}
+
 impl FromArgs for ReferenceOptions {
     fn from_args(args: &[String]) -> crate::Result<Self> {
         job_options::<ReferenceArgs, _>(Reference::NAME, args)
@@ -516,6 +547,10 @@ mod tests {
             ("backfill", &["--from", "2025-01-01", "--months", "3"], false),
             ("backfill", &["--months", "0"], false),
             ("backfill", &["--from", "2025-13-01"], false),
+            ("health", &[], true),
+            ("health", &["--offline"], true),
+            ("health", &["--offline", "--dry-run"], true),
+            ("health", &["--days-ahead", "1"], false),
         ];
         for &(job, args, accepted) in cases {
             let cli = command_line(job, args);
@@ -546,6 +581,12 @@ mod tests {
                     cli.and_then(
                         |c| if let JobCommand::Backfill(a) = c { Ok(a.into()) } else { Err(format!("{c:?}")) },
                     ),
+                )
+                .is_some(),
+                "health" => assert_same::<HealthOptions>(
+                    job,
+                    args,
+                    cli.and_then(|c| if let JobCommand::Health(a) = c { Ok(a.into()) } else { Err(format!("{c:?}")) }),
                 )
                 .is_some(),
                 other => panic!("no case for job {other}"),

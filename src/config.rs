@@ -442,7 +442,7 @@ pub struct HealthCheckConfig {
     pub stuck_after: u64,
     /// Check the API with one cheap call.
     pub check_api: bool,
-    /// Port on 127.0.0.1 where `orchestrate --daemon` serves `/livez` and `/metrics`; 0 serves none.
+    /// Port on 127.0.0.1 where `orchestrate --daemon` serves `/livez`, `/metrics` and `/healthz`; 0 serves none.
     pub port: u16,
 }
 

@@ -223,19 +223,29 @@ fn closed_port() -> u16 {
     listener.local_addr().unwrap().port()
 }
 
+/// A loopback port that accepts connections (the kernel's backlog) and never says a word: only a
+/// timeout ends a wait on it.
+fn silent_port() -> (std::net::TcpListener, u16) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    (listener, port)
+}
+
 #[test]
 fn an_unreachable_database_is_exit_2_naming_host_and_port_within_seconds() {
     let dir = tempfile::tempdir().unwrap();
     let port = closed_port();
+    let (_silent, silent) = silent_port();
     for (url, named) in [
         (format!("postgres://darkhorses@127.0.0.1:{port}/db"), format!("127.0.0.1:{port}")),
+        (format!("postgres://darkhorses@127.0.0.1:{silent}/db"), format!("127.0.0.1:{silent}")),
         // TEST-NET-1: nothing answers, so only the capped connect timeout ends the wait.
         ("postgres://darkhorses@192.0.2.1:5432/db".to_string(), "192.0.2.1:5432".to_string()),
     ] {
         let started = Instant::now();
         let out = run(darkhorses(dir.path()).env("DATABASE_URL", &url).args(["health", "--offline"]));
         let took = started.elapsed();
-        println!("health against {url}: exit {} in {:.2}s", out.code, took.as_secs_f64());
+        println!("health against {url}: exit {} in {:.2}s: {}", out.code, took.as_secs_f64(), out.stderr.trim());
         assert_eq!(out.code, 2, "{}", out.stderr);
         assert!(out.stderr.contains(&named), "{}", out.stderr);
         assert!(took < Duration::from_secs(15), "health hung for {took:?}");
@@ -246,8 +256,10 @@ fn an_unreachable_database_is_exit_2_naming_host_and_port_within_seconds() {
 fn an_unreachable_api_with_a_good_database_is_exit_1_naming_the_api_within_seconds() {
     let dir = copy();
     let port = closed_port();
+    let (_silent, silent) = silent_port();
     for (base, named) in [
         (format!("http://127.0.0.1:{port}/v1"), format!("http://127.0.0.1:{port}/v1")),
+        (format!("http://127.0.0.1:{silent}/v1"), format!("http://127.0.0.1:{silent}/v1")),
         ("https://192.0.2.1/v1".to_string(), "https://192.0.2.1/v1".to_string()),
     ] {
         let started = Instant::now();
@@ -257,8 +269,8 @@ fn an_unreachable_api_with_a_good_database_is_exit_1_naming_the_api_within_secon
             .env("RACING_API_PASSWORD", "p")
             .args(["--config", "config.yaml", "--now", MORNING, "--json", "health"]));
         let took = started.elapsed();
-        println!("health with the API at {base}: exit {} in {:.2}s", out.code, took.as_secs_f64());
         let doc: Value = serde_json::from_str(&out.stdout).unwrap();
+        println!("health with the API at {base}: exit {} in {:.2}s: {}", out.code, took.as_secs_f64(), check(&doc, "api")["detail"]);
         assert_eq!(out.code, 1, "{doc:#}");
         assert_eq!(failing(&doc), ["api"], "{doc:#}");
         let detail = check(&doc, "api")["detail"].as_str().unwrap();
@@ -427,4 +439,43 @@ fn pg_health_names_a_stuck_run() {
     assert_eq!(failing(&doc), ["runs.stuck"], "{doc:#}");
     assert!(check(&doc, "runs.stuck")["detail"].as_str().unwrap().contains("of daily (pid 77 on elsewhere)"));
     rt.block_on(async { client.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).await.unwrap() });
+}
+
+/// The daemon's `/healthz`: the `health --offline --json` document, 200 when healthy, 503 not.
+#[test]
+fn the_daemon_serves_the_report_at_healthz_200_then_503() {
+    let dir = copy();
+    // Nothing scheduled: the daemon only serves.
+    std::fs::write(dir.path().join("config.yaml"), format!("{CONFIG}    enabled: false\n")).unwrap();
+    let port = closed_port();
+    let child = crate::acceptance::darkhorses_child(dir.path())
+        .env("DARKHORSES_HEALTH_CHECK_PORT", port.to_string())
+        .env("RACING_API_USERNAME", "u")
+        .env("RACING_API_PASSWORD", "p")
+        .args(["--config", "config.yaml", "--now", MORNING, "orchestrate", "--daemon"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let _child = crate::acceptance::ChildGuard(child);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let get = || -> Option<(u16, Value)> {
+        rt.block_on(async {
+            let r = reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await.ok()?;
+            Some((r.status().as_u16(), r.json().await.ok()?))
+        })
+    };
+    let (status, doc) = crate::acceptance::wait_for(Duration::from_secs(60), "/healthz", get);
+    assert_eq!(status, 200, "{doc:#}");
+    assert_eq!(doc["job"], "health");
+    assert_eq!(check(&doc, "api")["detail"], "not checked (offline)");
+    assert_eq!(normalised(doc.clone())["checks"].as_array().map(Vec::len), Some(9), "{doc:#}");
+    sql(
+        dir.path(),
+        "INSERT INTO job_runs (job, trigger, status, started_at, host, pid, dry_run)
+         VALUES ('live', 'manual', 'running', '2026-06-10T01:00:00Z', 'elsewhere', 7, 0)",
+    );
+    let (status, doc) = get().unwrap();
+    assert_eq!(status, 503, "{doc:#}");
+    assert_eq!(failing(&doc), ["runs.stuck"], "{doc:#}");
 }

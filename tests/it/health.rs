@@ -270,7 +270,12 @@ fn an_unreachable_api_with_a_good_database_is_exit_1_naming_the_api_within_secon
             .args(["--config", "config.yaml", "--now", MORNING, "--json", "health"]));
         let took = started.elapsed();
         let doc: Value = serde_json::from_str(&out.stdout).unwrap();
-        println!("health with the API at {base}: exit {} in {:.2}s: {}", out.code, took.as_secs_f64(), check(&doc, "api")["detail"]);
+        println!(
+            "health with the API at {base}: exit {} in {:.2}s: {}",
+            out.code,
+            took.as_secs_f64(),
+            check(&doc, "api")["detail"]
+        );
         assert_eq!(out.code, 1, "{doc:#}");
         assert_eq!(failing(&doc), ["api"], "{doc:#}");
         let detail = check(&doc, "api")["detail"].as_str().unwrap();

@@ -402,9 +402,9 @@ fn three_failures_alert_once_per_channel_a_fourth_is_quiet_and_success_recovers_
     assert!(inbox.mails.lock().unwrap()[1].contains("reference recovered"));
 }
 
-/// Postgres: a run left `running` is named, and the alert state lives in the schema.
+/// Postgres: a run left `running` is named, and failed runs move the alert state in the schema.
 #[test]
-fn pg_health_names_a_stuck_run() {
+fn pg_health_names_a_stuck_run_and_keeps_the_alert_state() {
     let Some(url) = std::env::var("DARKHORSES_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) else {
         eprintln!("skipped: DARKHORSES_TEST_DATABASE_URL is not set");
         return;
@@ -443,6 +443,31 @@ fn pg_health_names_a_stuck_run() {
     assert_eq!(out.code, 1, "{doc:#}");
     assert_eq!(failing(&doc), ["runs.stuck"], "{doc:#}");
     assert!(check(&doc, "runs.stuck")["detail"].as_str().unwrap().contains("of daily (pid 77 on elsewhere)"));
+    let api = format!("http://127.0.0.1:{}/v1", closed_port());
+    for now in ["2026-06-10T09:01:00Z", "2026-06-10T09:02:00Z", "2026-06-10T09:03:00Z"] {
+        let out = run(darkhorses(dir.path())
+            .env("DATABASE_URL", &url)
+            .env("DARKHORSES_DATABASE_SCHEMA", &schema)
+            .env("DARKHORSES_API_BASE_URL", &api)
+            .env("DARKHORSES_RETRY_MAX_ATTEMPTS", "1")
+            .env("RACING_API_USERNAME", "u")
+            .env("RACING_API_PASSWORD", "p")
+            .args(["--config", "config.yaml", "--now", now, "reference", "--courses-only"]));
+        assert_ne!(out.code, 0);
+    }
+    let state = rt.block_on(async {
+        let row = client
+            .query_one(
+                &format!("SELECT state, consecutive_failures, last_alert_at FROM {schema}.alert_state WHERE job = 'reference'"),
+                &[],
+            )
+            .await
+            .unwrap();
+        (row.get::<_, String>(0), row.get::<_, i32>(1), row.get::<_, Option<chrono::DateTime<chrono::Utc>>>(2))
+    });
+    assert_eq!(state.0, "failing");
+    assert_eq!(state.1, 3);
+    assert_eq!(state.2.map(|t| t.to_rfc3339()), Some("2026-06-10T09:03:00+00:00".to_string()));
     rt.block_on(async { client.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).await.unwrap() });
 }
 

@@ -314,8 +314,8 @@ async fn orchestrate_daemon(
     let metrics = Arc::new(daemon::Metrics::default());
     let serving = CancellationToken::new();
     if port != 0 {
-        let addr = daemon::serve_health(port, Arc::clone(&metrics), serving.clone())?;
-        tracing::info!(%addr, "health endpoint: http://{addr}/livez and http://{addr}/metrics");
+        let addr = daemon::serve_health(port, Arc::clone(&metrics), ctx.clone(), serving.clone())?;
+        tracing::info!(%addr, "health endpoints: http://{addr}/livez, /metrics and /healthz");
     }
     tracing::info!(intervals = ctx.config.intervals.len(), "orchestrate daemon started");
     let outcome = daemon::run(&ctx, opts, &metrics).await;
@@ -391,6 +391,9 @@ async fn run_job(job: Box<dyn UpdateJob>, global: &GlobalArgs, loaded: Loaded) -
 /// The in-process sandbox when asked for, the context, the run under its locks, and its outcome
 /// logged.
 async fn run_logged_job(job: &dyn UpdateJob, global: &GlobalArgs, mut config: Config) -> Result<Execution> {
+    if job.answers_quickly() {
+        crate::health::cap_waits(&mut config);
+    }
     let clock = clock_of(global);
     let _sandbox = if global.sandbox { Some(start_sandbox(&mut config, clock.clone())?) } else { None };
     let ctx = context(Arc::new(config), Some(clock), false, job.needs()).await?;

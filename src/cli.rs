@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::health::{Health, HealthOptions};
 use crate::jobs::backfill::{Backfill, BackfillOptions};
 use crate::jobs::daily::{self, Daily, DailyOptions};
 use crate::jobs::live::{Live, LiveOptions};
@@ -153,6 +154,13 @@ pub enum JobCommand {
         after_help = "Examples:\n  darkhorses rebuild                                   # in place, after a normaliser fix\n  darkhorses rebuild --from 2025-01-01 --to 2025-03-31\n  DATABASE_URL=postgres://user:pass@host:5432/db darkhorses rebuild --source sqlite:darkhorses.db   # SQLite to Postgres"
     )]
     Rebuild(RebuildArgs),
+
+    #[command(
+        about = Health::ABOUT,
+        after_help = "Examples:\n  darkhorses health\n  darkhorses health --offline --json   # no API call; one JSON document\n\n\
+        Exit codes: 0 healthy, 1 a check is warning or critical, 2 could not check (database unreachable, bad configuration)."
+    )]
+    Health(HealthArgs),
 }
 
 impl JobCommand {
@@ -164,6 +172,7 @@ impl JobCommand {
             JobCommand::Live(args) => Box::new(Live { options: args.into() }),
             JobCommand::Backfill(args) => Box::new(Backfill { options: args.into() }),
             JobCommand::Rebuild(args) => Box::new(Rebuild { options: args.into() }),
+            JobCommand::Health(args) => Box::new(Health { options: args.into() }),
         }
     }
 }
@@ -281,6 +290,16 @@ impl std::fmt::Debug for RebuildArgs {
             .field("dry_run", &self.dry_run)
             .finish()
     }
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct HealthArgs {
+    /// Skip the API call (also `health_check.check_api: false`). Example: --offline
+    #[arg(long)]
+    pub offline: bool,
+    /// Check only: send no alert and change no alert state. Example: --dry-run
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Clone, Default, Args)]
@@ -431,6 +450,18 @@ impl FromArgs for RebuildOptions {
     }
 }
 
+impl From<HealthArgs> for HealthOptions {
+    fn from(a: HealthArgs) -> Self {
+        Self { offline: a.offline, dry_run: a.dry_run }
+    }
+}
+
+impl FromArgs for HealthOptions {
+    fn from_args(args: &[String]) -> crate::Result<Self> {
+        job_options::<HealthArgs, _>(Health::NAME, args)
+    }
+}
+
 impl FromArgs for ReferenceOptions {
     fn from_args(args: &[String]) -> crate::Result<Self> {
         job_options::<ReferenceArgs, _>(Reference::NAME, args)
@@ -570,6 +601,10 @@ mod tests {
             ("rebuild", &["--dry-run"], true),
             ("rebuild", &["--from", "yesterday"], false),
             ("rebuild", &["--months", "1"], false),
+            ("health", &[], true),
+            ("health", &["--offline"], true),
+            ("health", &["--offline", "--dry-run"], true),
+            ("health", &["--days-ahead", "1"], false),
         ];
         for &(job, args, accepted) in cases {
             let cli = command_line(job, args);
@@ -606,6 +641,12 @@ mod tests {
                     job,
                     args,
                     cli.and_then(|c| if let JobCommand::Rebuild(a) = c { Ok(a.into()) } else { Err(format!("{c:?}")) }),
+                )
+                .is_some(),
+                "health" => assert_same::<HealthOptions>(
+                    job,
+                    args,
+                    cli.and_then(|c| if let JobCommand::Health(a) = c { Ok(a.into()) } else { Err(format!("{c:?}")) }),
                 )
                 .is_some(),
                 other => panic!("no case for job {other}"),

@@ -322,10 +322,53 @@ impl Default for DatabaseConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct AlertsConfig {
     pub enabled: bool,
-    /// Where alerts go: `log`, `webhook:https://...`, `email:...` (delivered by the alerts issue).
+    /// Where alerts go: `log`, `webhook:https://...`, `email:ADDRESS` (see src/alerts.rs).
     pub channels: Vec<String>,
     pub thresholds: AlertThresholds,
     pub cooldown_minutes: u32,
+    /// The SMTP server `email:` channels send through.
+    pub smtp: SmtpConfig,
+}
+
+/// How `email:` alerts reach their SMTP server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmtpConfig {
+    /// Host name of the SMTP server; empty: no `email:` channel can send.
+    pub server: String,
+    pub port: u16,
+    /// Empty: no login.
+    pub username: String,
+    pub password: Secret,
+    /// The sender address.
+    pub from: String,
+    pub tls: SmtpTls,
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        Self {
+            server: String::new(),
+            port: 587,
+            username: String::new(),
+            password: Secret::default(),
+            from: "darkhorses@localhost".to_string(),
+            tls: SmtpTls::default(),
+        }
+    }
+}
+
+/// Encryption to the SMTP server.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain connection upgraded with STARTTLS, which must succeed (port 587).
+    #[default]
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Tls,
+    /// No encryption: allowed only to a server on this machine (a local relay, a test server).
+    None,
 }
 
 impl Default for AlertsConfig {
@@ -335,6 +378,7 @@ impl Default for AlertsConfig {
             channels: vec!["log".to_string()],
             thresholds: AlertThresholds::default(),
             cooldown_minutes: defaults::ALERT_COOLDOWN_MINUTES,
+            smtp: SmtpConfig::default(),
         }
     }
 }
@@ -398,7 +442,7 @@ pub struct HealthCheckConfig {
     pub stuck_after: u64,
     /// Check the API with one cheap call.
     pub check_api: bool,
-    /// Port on 127.0.0.1 where `orchestrate --daemon` serves `/livez` and `/metrics`; 0 serves none.
+    /// Port on 127.0.0.1 where `orchestrate --daemon` serves `/livez`, `/metrics` and `/healthz`; 0 serves none.
     pub port: u16,
 }
 
@@ -606,7 +650,8 @@ pub enum Error {
 
 /// Keys whose values are secrets (`Secret` fields): `config show` prints them as `***`, and a
 /// database URL with only its password hidden.
-pub const SECRET_KEYS: [&str; 4] = ["api.username", "api.password", "database.url", "sandbox.password"];
+pub const SECRET_KEYS: [&str; 5] =
+    ["api.username", "api.password", "database.url", "sandbox.password", "alerts.smtp.password"];
 
 /// The file read when `--config` is not given, if it exists (relative to the working directory).
 pub const DEFAULT_FILE: &str = "config/darkhorses.yaml";
@@ -841,6 +886,7 @@ fn validate(config: &Config, layers: &Layers) -> Result<(), Error> {
         ));
     }
     check_alert_channels(&config.alerts.channels, &invalid)?;
+    check_smtp(&config.alerts, &invalid)?;
     let schema = &config.database.schema;
     if !is_identifier(schema) {
         return Err(invalid(
@@ -914,6 +960,35 @@ fn check_alert_channels(channels: &[String], invalid: &dyn Fn(&str, String) -> E
         if let Some(message) = problem {
             return Err(invalid(&key, message));
         }
+    }
+    Ok(())
+}
+
+/// `alerts.smtp`: a server when an `email:` channel is configured, and plain SMTP only to this machine.
+fn check_smtp(alerts: &AlertsConfig, invalid: &dyn Fn(&str, String) -> Error) -> Result<(), Error> {
+    let smtp = &alerts.smtp;
+    let email = alerts.channels.iter().find(|c| c.starts_with("email:"));
+    if let Some(channel) = email
+        && smtp.server.trim().is_empty()
+    {
+        return Err(invalid(
+            "alerts.smtp.server",
+            format!("is empty but alerts.channels has `{channel}`: give the SMTP server's host name"),
+        ));
+    }
+    let loopback = matches!(smtp.server.trim(), "localhost" | "127.0.0.1" | "::1" | "[::1]");
+    if smtp.tls == SmtpTls::None && !smtp.server.trim().is_empty() && !loopback {
+        return Err(invalid(
+            "alerts.smtp.tls",
+            format!(
+                "none sends the password and the alerts in clear text to {}: use starttls (port 587) or tls (port 465); \
+                 none is only for a server on this machine",
+                smtp.server
+            ),
+        ));
+    }
+    if !smtp.from.contains('@') {
+        return Err(invalid("alerts.smtp.from", format!("`{}` is not an e-mail address", smtp.from)));
     }
     Ok(())
 }
@@ -1180,13 +1255,15 @@ mod tests {
         let message = err(from_yaml("intervals:\n  x:\n    frequency: '0 1 * * *'\n    job: dialy\n"));
         assert_eq!(
             message,
-            "unknown job `dialy` for interval x in x.yaml:4; valid jobs: reference, daily, live, backfill, rebuild"
+            "unknown job `dialy` for interval x in x.yaml:4; valid jobs: reference, daily, live, backfill, rebuild, health"
         );
         // Named in the original's docs but not registered yet: refused until they are.
-        for job in ["health", "quality"] {
-            let message = err(from_yaml(&format!("intervals:\n  x:\n    frequency: '0 1 * * *'\n    job: {job}\n")));
-            assert!(message.starts_with(&format!("unknown job `{job}` for interval x in x.yaml:4")), "{message}");
-        }
+        let message = err(from_yaml("intervals:\n  x:\n    frequency: '0 1 * * *'\n    job: quality\n"));
+        assert!(message.starts_with("unknown job `quality` for interval x in x.yaml:4"), "{message}");
+        // A registered checking job is a valid interval, its args parsed by its own flags.
+        let health =
+            from_yaml("intervals:\n  x:\n    frequency: '*/15 * * * *'\n    job: health\n    args: [--offline]\n");
+        assert!(health.is_ok_and(|l| l.config.intervals["x"].job == "health"));
         let message = err(from_yaml("intervals:\n  x:\n    frequency: '0 1 * * *'\n"));
         assert!(message.contains("interval x") && message.contains("names no job"), "{message}");
         let message = err(from_yaml(

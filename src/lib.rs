@@ -4,12 +4,14 @@
 //! dispatches each subcommand to library functions, and `error` turns every outcome into one of
 //! three exit codes.
 
+pub mod alerts;
 pub mod api;
 pub mod app;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod health;
 pub mod jobs;
 pub mod lock;
 pub mod model;

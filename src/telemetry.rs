@@ -359,7 +359,7 @@ mod tests {
         assert_eq!(log_name_for("reference"), "reference_update");
         assert_eq!(log_name_for("orchestrate"), "scheduler");
         assert_eq!(log_name_for("backfill"), "backfill");
-        assert_eq!(log_name_for("health"), "health");
+        assert_eq!(log_name_for("health"), "health_check");
         assert_eq!(log_name_for("table_census"), "table_census");
         for spec in crate::jobs::registry() {
             assert_eq!(log_name_for(spec.name), spec.log_name);

@@ -298,6 +298,12 @@ pub trait UpdateJob: Send + Sync {
         false
     }
 
+    /// Whether the job must answer within seconds even when the database is unreachable
+    /// (`health`): the command line caps its waits for the store first ([`crate::health::cap_waits`]).
+    fn answers_quickly(&self) -> bool {
+        false
+    }
+
     async fn run(&self, ctx: &JobContext) -> Result<JobReport>;
 }
 
@@ -364,6 +370,13 @@ pub fn registry() -> Vec<JobSpec> {
             log_name: "rebuild",
             build: |args| Ok(Box::new(rebuild::Rebuild { options: FromArgs::from_args(args)? })),
         },
+        // --- health (src/health.rs) ---
+        JobSpec {
+            name: crate::health::Health::NAME,
+            about: crate::health::Health::ABOUT,
+            log_name: "health_check",
+            build: |args| Ok(Box::new(crate::health::Health { options: FromArgs::from_args(args)? })),
+        },
     ]
 }
 
@@ -414,7 +427,7 @@ mod tests {
             assert!(dry.is_ok_and(|job| job.dry_run()), "{} --dry-run", spec.name);
             assert_eq!(find(spec.name).map(|s| s.name), Some(spec.name));
         }
-        assert!(find("health").is_none() && find("quality").is_none() && find("").is_none());
+        assert!(find("health").is_some() && find("").is_none());
     }
 
     #[test]

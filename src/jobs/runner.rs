@@ -218,6 +218,7 @@ pub async fn execute_as(job: &dyn UpdateJob, ctx: &JobContext, run: &Scheduled) 
                 serde_json::to_value(&report).unwrap_or(serde_json::Value::Null),
             );
             store.finish_job_run(id, &finish).await?;
+            alert(ctx, store.as_ref(), &name, &finish).await;
         }
         return Ok(Execution::Ran { report, status: RunStatus::TimedOut });
     };
@@ -231,7 +232,9 @@ pub async fn execute_as(job: &dyn UpdateJob, ctx: &JobContext, run: &Scheduled) 
             if let (Some(store), Some(id)) = (&ctx.store, run_id) {
                 let summary = serde_json::to_value(&report).unwrap_or(serde_json::Value::Null);
                 let error = (!report.errors.is_empty()).then(|| report.errors.join("; "));
-                store.finish_job_run(id, &finished(status, report.rows_written(), error, summary)).await?;
+                let finish = finished(status, report.rows_written(), error, summary);
+                store.finish_job_run(id, &finish).await?;
+                alert(ctx, store.as_ref(), &name, &finish).await;
             }
             Ok(Execution::Ran { report, status })
         }
@@ -250,9 +253,17 @@ pub async fn execute_as(job: &dyn UpdateJob, ctx: &JobContext, run: &Scheduled) 
                 if let Err(record_error) = store.finish_job_run(id, &finish).await {
                     tracing::warn!(error = %record_error, "could not record the failed run in job_runs");
                 }
+                alert(ctx, store.as_ref(), &name, &finish).await;
             }
             Err(e)
         }
+    }
+}
+
+/// The alerts follow every recorded run but a dry run's (see `alerts`); they never fail the run.
+async fn alert(ctx: &JobContext, store: &dyn Store, name: &str, finish: &FinishedJobRun) {
+    if !ctx.dry_run {
+        crate::alerts::after_run(&ctx.config, store, name, finish).await;
     }
 }
 

@@ -1,6 +1,7 @@
 //! `orchestrate --daemon`: sleep until the next slot of any interval, run what is due exactly as
 //! one-shot mode does (the ledger makes replicas safe), stop cleanly on SIGTERM/SIGINT, and serve
-//! `/livez` and `/metrics` (Prometheus text) on 127.0.0.1:`health_check.port`.
+//! `/livez`, `/metrics` (Prometheus text) and `/healthz` (the health report) on
+//! 127.0.0.1:`health_check.port`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -150,9 +151,14 @@ fn escape(value: &str) -> String {
     value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
-/// Serve `/livez` and `/metrics` on 127.0.0.1:`port` until `stop` is cancelled. Returns the
-/// address bound.
-pub fn serve_health(port: u16, metrics: Arc<Metrics>, stop: CancellationToken) -> Result<std::net::SocketAddr> {
+/// Serve `/livez`, `/metrics` and `/healthz` (the health report of `ctx`'s store, see [`healthz`])
+/// on 127.0.0.1:`port` until `stop` is cancelled. Returns the address bound.
+pub fn serve_health(
+    port: u16,
+    metrics: Arc<Metrics>,
+    ctx: JobContext,
+    stop: CancellationToken,
+) -> Result<std::net::SocketAddr> {
     use axum::routing::get;
     let bind = std::net::SocketAddr::from(([127, 0, 0, 1], port));
     let what = || format!("binding the health endpoint to {bind} (health_check.port; 0 turns it off)");
@@ -175,7 +181,8 @@ pub fn serve_health(port: u16, metrics: Arc<Metrics>, stop: CancellationToken) -
                 let text = metrics.render();
                 async move { ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text) }
             }),
-        );
+        )
+        .route("/healthz", get(move || healthz(ctx.clone())));
     tokio::spawn(async move {
         let serve = axum::serve(listener, app).with_graceful_shutdown(async move { stop.cancelled().await });
         if let Err(e) = serve.await {
@@ -183,6 +190,37 @@ pub fn serve_health(port: u16, metrics: Arc<Metrics>, stop: CancellationToken) -
         }
     });
     Ok(addr)
+}
+
+/// `GET /healthz`: the health report, the document `darkhorses health --offline --json` prints,
+/// 200 when every check is ok, 503 otherwise; the checks that need no API call, and no alert is
+/// moved (a probe every few seconds must stay cheap and have no effect). A database that cannot
+/// be read answers 503 with `{"error", "exit_code": 2}`.
+async fn healthz(ctx: JobContext) -> axum::response::Response {
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+    let started = ctx.clock.now();
+    let clock_start = std::time::Instant::now();
+    let checked = match ctx.store() {
+        Ok(store) => crate::health::check(&ctx.config, store.as_ref(), started, false).await,
+        Err(e) => Err(e),
+    };
+    match checked {
+        Ok((checks, _)) => {
+            let healthy = crate::jobs::checks::worst(&checks) == crate::jobs::checks::Level::Ok;
+            let report = crate::health::report(checks, started, clock_start.elapsed());
+            let mut document = serde_json::to_value(&report).unwrap_or_default();
+            if let Some(object) = document.as_object_mut() {
+                object.insert("status".into(), "succeeded".into());
+            }
+            let code = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+            (code, axum::Json(document)).into_response()
+        }
+        Err(e) => {
+            let document = crate::output::error_document(&e.to_string(), crate::error::exit::FATAL);
+            (StatusCode::SERVICE_UNAVAILABLE, axum::Json(document)).into_response()
+        }
+    }
 }
 
 /// When the next slot of any enabled interval (or the one `--update` names) falls after `now`.

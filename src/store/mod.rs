@@ -277,6 +277,18 @@ pub struct Freshness {
     pub latest_result_race_date: Option<NaiveDate>,
 }
 
+/// One row of `alert_state`: where one alert subject stands (an interval or job, `stale_data`,
+/// `missed:<interval>`), how many runs in a row failed, and when it last alerted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertState {
+    /// `alert_state.job`: the subject.
+    pub key: String,
+    /// `ok` or `failing`.
+    pub state: String,
+    pub consecutive_failures: i64,
+    pub last_alert_at: Option<DateTime<Utc>>,
+}
+
 /// Reference data written by the `reference` job in one transaction.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ReferenceData {
@@ -409,6 +421,17 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// (`pid 4242 on web-1 (server session 9876, since 06:00:03Z)`), when the database can say.
     async fn job_lock_holder(&self, job: &str) -> Result<Option<String>>;
 
+    // --- health and alerts (src/health.rs, src/alerts.rs) ---
+
+    /// API calls recorded in `job_runs` by runs started at or after `since` (dry runs included:
+    /// they call the API too).
+    async fn api_calls_since(&self, since: DateTime<Utc>) -> Result<i64>;
+
+    /// The `alert_state` row of `key`, if any.
+    async fn alert_state(&self, key: &str) -> Result<Option<AlertState>>;
+
+    /// Insert or replace the `alert_state` row of `state.key`.
+    async fn save_alert_state(&self, state: &AlertState) -> Result<()>;
     // -----------------------------------------------------------------------------------------
     // Raw responses read back (`darkhorses rebuild`). Add other methods above this block.
 

@@ -16,6 +16,7 @@ mod backfill;
 mod client;
 mod config;
 mod fixtures;
+mod health;
 mod inputs;
 mod jobs;
 mod lock;

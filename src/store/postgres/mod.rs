@@ -9,6 +9,7 @@
 //! Session advisory locks (migrations, job locks) do not work through such a pooler: use the
 //! direct or session URL (port 5432) for hosts that run jobs; `open` warns when it sees port 6543.
 
+mod health;
 mod migrate;
 mod read;
 mod stage;
@@ -28,8 +29,8 @@ use tokio::task::JoinHandle;
 use tokio_postgres::config::Host;
 
 use super::{
-    Backend, Coverage, Error, FinishedJobRun, Freshness, HeldLock, JobRun, MigrationState, NewJobRun, RaceState,
-    ReferenceData, Result, Store, WriteStats,
+    AlertState, Backend, Coverage, Error, FinishedJobRun, Freshness, HeldLock, JobRun, MigrationState, NewJobRun,
+    RaceState, ReferenceData, Result, Store, WriteStats,
 };
 use crate::config::DatabaseConfig;
 use crate::model::{Horse, Kind, RawResponse, Unit};
@@ -570,6 +571,20 @@ impl Store for PgStore {
 
     async fn response(&self, endpoint: &str, params: &str) -> Result<Option<crate::model::RawResponse>> {
         read::response(self, endpoint, params).await
+    }
+
+    // --- health and alerts ---
+
+    async fn api_calls_since(&self, since: chrono::DateTime<chrono::Utc>) -> Result<i64> {
+        health::api_calls_since(self, since).await
+    }
+
+    async fn alert_state(&self, key: &str) -> Result<Option<AlertState>> {
+        health::alert_state(self, key).await
+    }
+
+    async fn save_alert_state(&self, state: &AlertState) -> Result<()> {
+        health::save_alert_state(self, state).await
     }
 }
 

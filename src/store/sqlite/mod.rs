@@ -23,8 +23,8 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use super::migrations::{self, Applied, Migration};
 use super::plan::{self, EntityRows};
 use super::{
-    Backend, Coverage, CoverageStatus, Error, FinishedJobRun, Freshness, HeldLock, JobRun, MigrationState, NewJobRun,
-    RaceState, ReferenceData, Result, Store, WriteStats,
+    AlertState, Backend, Coverage, CoverageStatus, Error, FinishedJobRun, Freshness, HeldLock, JobRun, MigrationState,
+    NewJobRun, RaceState, ReferenceData, Result, Store, WriteStats,
 };
 use crate::config::DatabaseConfig;
 
@@ -917,6 +917,20 @@ impl Store for SqliteStore {
         .await
     }
 
+    // --- health and alerts ---
+
+    async fn api_calls_since(&self, since: DateTime<Utc>) -> Result<i64> {
+        self.call(move |conn| {
+            conn.query_row(
+                "SELECT COALESCE(SUM(api_calls), 0) FROM job_runs WHERE started_at >= ?1",
+                [instant(since)],
+                |r| r.get(0),
+            )
+            .ctx("summing the API calls of job_runs")
+        })
+        .await
+    }
+
     async fn response(&self, endpoint: &str, params: &str) -> Result<Option<RawResponse>> {
         let (endpoint, params) = (endpoint.to_string(), params.to_string());
         self.call(move |conn| {
@@ -945,6 +959,46 @@ impl Store for SqliteStore {
                 endpoint,
                 params,
             }))
+        })
+        .await
+    }
+
+    async fn alert_state(&self, key: &str) -> Result<Option<AlertState>> {
+        let key = key.to_string();
+        self.call(move |conn| {
+            let what = format!("reading the alert state of {key}");
+            let row: Option<(String, i64, Option<String>)> = conn
+                .query_row(
+                    "SELECT state, consecutive_failures, last_alert_at FROM alert_state WHERE job = ?1",
+                    [&key],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()
+                .ctx(&what)?;
+            row.map(|(state, consecutive_failures, at)| {
+                Ok(AlertState {
+                    key: key.clone(),
+                    state,
+                    consecutive_failures,
+                    last_alert_at: parse_opt_instant(at, "alert_state.last_alert_at")?,
+                })
+            })
+            .transpose()
+        })
+        .await
+    }
+
+    async fn save_alert_state(&self, state: &AlertState) -> Result<()> {
+        let state = state.clone();
+        self.call(move |conn| {
+            conn.execute(
+                "INSERT INTO alert_state (job, state, consecutive_failures, last_alert_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (job) DO UPDATE SET state = excluded.state,
+                     consecutive_failures = excluded.consecutive_failures, last_alert_at = excluded.last_alert_at",
+                params![state.key, state.state, state.consecutive_failures, state.last_alert_at.map(instant)],
+            )
+            .ctx(&format!("saving the alert state of {}", state.key))?;
+            Ok(())
         })
         .await
     }

@@ -39,6 +39,15 @@ fn compared_tables() -> impl Iterator<Item = &'static str> {
     darkhorses::store::CONTRACT_TABLES.into_iter().filter(|t| *t != "job_runs")
 }
 
+/// Print a suite's count line and keep it in `target/tmp/reliability/<key>.txt`, where .ci/run
+/// shows it after the gate (cargo captures a passing test's stdout).
+pub(crate) fn report_counts(key: &str, line: &str) {
+    println!("{line}");
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("reliability");
+    let _ = std::fs::create_dir_all(&dir);
+    let _ = std::fs::write(dir.join(format!("{key}.txt")), format!("{line}\n"));
+}
+
 /// A seeded xorshift: the kill points are the same on every run of the suite.
 struct Seeded(u64);
 
@@ -222,8 +231,11 @@ fn kill_and_rerun(args: &[&str], points: usize, seed: u64) -> usize {
 fn daily_killed_at_twenty_seeded_points_then_rerun_equals_an_uninterrupted_run() {
     let points = 20;
     let landed = kill_and_rerun(&["daily", "--days-ahead", "2", "--days-back", "2"], points, 0x9e37_79b9_7f4a_7c15);
-    println!(
-        "faults suite: daily: {points} kill points, {landed} landed mid-run; every rerun equal to the uninterrupted run"
+    report_counts(
+        "faults_daily",
+        &format!(
+            "faults suite: daily: {points} kill points, {landed} landed mid-run; every rerun equal to the uninterrupted run"
+        ),
     );
     assert!(landed >= points / 2, "only {landed} of {points} kills landed while the run was going");
 }
@@ -232,8 +244,11 @@ fn daily_killed_at_twenty_seeded_points_then_rerun_equals_an_uninterrupted_run()
 fn orchestrate_killed_at_ten_seeded_points_then_rerun_equals_an_uninterrupted_run() {
     let points = 10;
     let landed = kill_and_rerun(&["orchestrate", "--force-all"], points, 0x2545_f491_4f6c_dd1d);
-    println!(
-        "faults suite: orchestrate --force-all: {points} kill points, {landed} landed mid-run; every rerun equal to the uninterrupted run"
+    report_counts(
+        "faults_orchestrate",
+        &format!(
+            "faults suite: orchestrate --force-all: {points} kill points, {landed} landed mid-run; every rerun equal to the uninterrupted run"
+        ),
     );
     assert!(landed >= points / 2, "only {landed} of {points} kills landed while the run was going");
 }
@@ -369,8 +384,11 @@ async fn pg_connections_terminated_mid_run_fail_cleanly_and_a_rerun_completes() 
             panic!("{what}, then rerun: the tables differ from an uninterrupted run's: {diff}");
         }
     }
-    println!(
-        "faults suite: postgres: {rounds} runs cut, {injected} backends terminated mid-run (exit codes {codes:?}); each rerun equal to an uninterrupted run"
+    report_counts(
+        "faults_pg_terminated",
+        &format!(
+            "faults suite: postgres: {rounds} runs cut, {injected} backends terminated mid-run (exit codes {codes:?}); each rerun equal to an uninterrupted run"
+        ),
     );
     assert!(injected >= rounds, "each round terminated at least one backend: {injected}");
 }
@@ -411,8 +429,11 @@ async fn pg_unreachable_at_start_is_one_error_line_and_a_rerun_completes() {
         .args(["--sandbox", "--now", NOW, "daily"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(schema.running_rows().await, 0);
-    println!(
-        "faults suite: postgres unreachable at start: {faults} commands, each one error line, exit 2; the rerun completed"
+    report_counts(
+        "faults_pg_unreachable",
+        &format!(
+            "faults suite: postgres unreachable at start: {faults} commands, each one error line, exit 2; the rerun completed"
+        ),
     );
 }
 
@@ -472,7 +493,7 @@ async fn a_dry_run_session_that_cannot_start_ends_its_run_row_failed() {
     assert_eq!(runs.len(), 1, "{runs:?}");
     assert_eq!(runs[0].status, "failed", "{runs:?}");
     assert!(runs[0].error.as_deref().unwrap_or_default().contains("does not exist"), "{runs:?}");
-    println!("faults suite: runner: 1 dry-run session refused; its job_runs row ended failed");
+    report_counts("faults_runner", "faults suite: runner: 1 dry-run session refused; its job_runs row ended failed");
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@
 use tempfile::TempDir;
 
 use super::acceptance::{darkhorses, run};
+use super::faults::report_counts;
 
 /// `config check` on a file holding `yaml`: exit 2, one error line holding every `wanted`.
 fn check_rejects(yaml: &str, wanted: &[&str]) {
@@ -449,10 +450,13 @@ fn every_bad_input_in_the_table_exits_with_its_code_and_names_the_thing() {
             failures.push(format!("{what}: {}\n  stderr: {}", wrong.join("; "), r.stderr.trim()));
         }
     }
-    println!(
-        "inputs suite: {} bad inputs tried, {} refused as expected",
-        BAD_INPUTS.len(),
-        BAD_INPUTS.len() - failures.len()
+    report_counts(
+        "inputs",
+        &format!(
+            "inputs suite: {} bad inputs tried, {} refused as expected",
+            BAD_INPUTS.len(),
+            BAD_INPUTS.len() - failures.len()
+        ),
     );
     assert!(
         failures.is_empty(),

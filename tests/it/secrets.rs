@@ -17,6 +17,7 @@ use base64::Engine;
 use tempfile::TempDir;
 
 use super::acceptance::{ChildGuard, darkhorses, darkhorses_child, run, sandbox_child};
+use super::faults::report_counts;
 
 const API_USER: &str = "secrets-user";
 const API_PASSWORD: &str = "api-Pw-7c1e9b2f";
@@ -276,12 +277,15 @@ fn no_command_shows_a_password_anywhere() {
         search.look(&format!("table {table}"), text);
     }
 
-    println!(
-        "secrets suite: {} secrets searched in {} places ({} commands' stdout and stderr, {files} log files, job_runs, api_responses); {} found",
-        secrets().len(),
-        search.places,
-        search.commands,
-        search.leaks.len()
+    report_counts(
+        "secrets",
+        &format!(
+            "secrets suite: {} secrets searched in {} places ({} commands' stdout and stderr, {files} log files, job_runs, api_responses); {} found",
+            secrets().len(),
+            search.places,
+            search.commands,
+            search.leaks.len()
+        ),
     );
     assert!(search.leaks.is_empty(), "secrets shown:\n{}", search.leaks.join("\n"));
 }

@@ -176,12 +176,8 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
     {
-        let session = if dry_run { self.dry_session_connection()? } else { None };
+        let session = if dry_run { self.dry_slot()?.clone() } else { None };
         self.call_on(session.unwrap_or_else(|| Arc::clone(&self.conn)), f).await
-    }
-
-    fn dry_session_connection(&self) -> Result<Option<Arc<Mutex<Connection>>>> {
-        Ok(self.dry_slot()?.clone())
     }
 
     /// The dry-run session's slot (locked only to look or swap, never across a query).

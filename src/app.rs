@@ -266,6 +266,8 @@ async fn orchestrate(args: OrchestrateArgs, global: &GlobalArgs, loaded: Loaded)
         }
         return Ok(Outcome::Success);
     }
+    // An unknown --update is a usage error, refused before any log file or database is touched.
+    crate::orchestrate::selected(&loaded.config, args.update.as_deref())?;
     let _telemetry = job_logging(&loaded, crate::telemetry::log_name_for("orchestrate"), global)?;
     let opts = crate::orchestrate::Options { force_all: args.force_all, update: args.update.clone(), test: args.test };
     if args.daemon {
@@ -477,12 +479,14 @@ pub async fn context(
     let cancel = CancellationToken::new();
     spawn_signal_handler(cancel.clone());
     let dry_run = dry_run || config.features.dry_run;
+    // The client first: missing credentials are a configuration error, found before a database
+    // is created or migrated.
+    let api = if needs.api { Some(api_client(&config, &cancel)?) } else { None };
     let store = match (needs.store, dry_run) {
         (false, _) => None,
         (true, false) => Some(crate::store::open(&config.database).await?),
         (true, true) => Some(crate::store::open_for_dry_run(&config.database).await?),
     };
-    let api = if needs.api { Some(api_client(&config, &cancel)?) } else { None };
     Ok(JobContext {
         dry_run,
         clock: clock.unwrap_or_else(|| Arc::new(SystemClock)),

@@ -20,10 +20,18 @@ pub use render::{check_json, check_line, redact_url, show_human, show_json};
 
 use serde::{Deserialize, Serialize};
 
-/// A secret string: never printed by `Debug` or `Display`.
-#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// A secret string: never printed by `Debug` or `Display`, and serialised masked (see
+/// [`Secret::masked`]), so no tree, report or `config show` built by serde can carry it in clear.
+/// Only [`Secret::expose`] gives the value.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(transparent)]
 pub struct Secret(String);
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.masked())
+    }
+}
 
 impl Secret {
     pub fn new(s: impl Into<String>) -> Self {
@@ -35,6 +43,19 @@ impl Secret {
     }
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+    /// The secret as it may be shown: `""` when unset (so "not set" stays visible), a database URL
+    /// with only its password hidden (`postgres://bob:***@db/racing`; a `sqlite:` URL holds
+    /// none), anything else `***`.
+    pub fn masked(&self) -> String {
+        let s = self.0.as_str();
+        if s.is_empty() {
+            String::new()
+        } else if ["sqlite:", "postgres://", "postgresql://"].iter().any(|p| s.starts_with(p)) {
+            redact_url(s)
+        } else {
+            "***".to_string()
+        }
     }
 }
 
@@ -648,11 +669,6 @@ pub enum Error {
     Invalid(String),
 }
 
-/// Keys whose values are secrets (`Secret` fields): `config show` prints them as `***`, and a
-/// database URL with only its password hidden.
-pub const SECRET_KEYS: [&str; 5] =
-    ["api.username", "api.password", "database.url", "sandbox.password", "alerts.smtp.password"];
-
 /// The file read when `--config` is not given, if it exists (relative to the working directory).
 pub const DEFAULT_FILE: &str = "config/darkhorses.yaml";
 
@@ -897,10 +913,11 @@ fn validate(config: &Config, layers: &Layers) -> Result<(), Error> {
             ),
         ));
     }
-    for (key, url) in [("api.base_url", config.api.base_url.as_str())] {
-        if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(invalid(key, format!("`{url}` is not an http:// or https:// URL")));
-        }
+    // The client's own check (https, or plain http to this machine only), offline and with the
+    // key's place: `config check` refuses what the first API call would.
+    if let Err(e) = crate::api::client::parse_base_url(&config.api.base_url) {
+        let message = e.to_string();
+        return Err(invalid("api.base_url", message.trim_start_matches("api.base_url ").to_string()));
     }
     let db = config.database.url.expose();
     if !(db.starts_with("sqlite:") || db.starts_with("postgres://") || db.starts_with("postgresql://")) {

@@ -223,7 +223,7 @@ impl Tick {
 
 /// The intervals a tick considers, by priority then name: the one `--update` names (an unknown
 /// name is an error listing the known ones), else every enabled one.
-fn selected<'c>(config: &'c Config, update: Option<&str>) -> Result<Vec<(&'c String, &'c IntervalConfig)>> {
+pub(crate) fn selected<'c>(config: &'c Config, update: Option<&str>) -> Result<Vec<(&'c String, &'c IntervalConfig)>> {
     let mut list: Vec<(&String, &IntervalConfig)> = match update {
         Some(name) => match config.intervals.get_key_value(name) {
             Some(entry) => vec![entry],

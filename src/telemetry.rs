@@ -32,6 +32,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{IsTerminal, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -163,7 +164,11 @@ pub fn build(
         )));
     }
     let levels = Levels::new(&cfg.level, terminal)?;
-    std::fs::create_dir_all(&cfg.dir)
+    // Owner-only: the files hold request URLs and errors (the directory, when this creates it).
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&cfg.dir)
         .map_err(|e| Error::io(format!("creating the log directory {} (logging.dir)", cfg.dir.display()), e))?;
     let today = clock.now().date_naive();
     prune(&cfg.dir, log_name, today, retention_days(cfg, log_name))?;
@@ -268,7 +273,8 @@ struct DailyState {
 }
 
 fn open_append(path: &Path) -> std::io::Result<File> {
-    OpenOptions::new().create(true).append(true).open(path)
+    // Owner-only when this creates it (0600): a log line can hold a request URL or an error.
+    OpenOptions::new().create(true).append(true).mode(0o600).open(path)
 }
 
 impl DailyFile {
@@ -471,6 +477,20 @@ mod tests {
         let text = std::fs::read_to_string(guard.log_file()).unwrap();
         assert!(text.contains("job run finished") && text.contains("job run failed"), "{text}");
         assert!(!text.contains("not at info"), "{text}");
+    }
+
+    #[test]
+    fn log_directory_and_files_are_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let logs = dir.path().join("a").join("logs");
+        let cfg = LoggingConfig { dir: logs.clone(), ..LoggingConfig::default() };
+        let clock = Arc::new(FixedClock::new(at("2026-11-29T06:00:03Z")));
+        let (subscriber, guard) = build(&cfg, "daily_update", None, clock).unwrap();
+        tracing::subscriber::with_default(subscriber, || tracing::info!("a line"));
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&logs), 0o700, "{}", logs.display());
+        assert_eq!(mode(guard.log_file().as_path()), 0o600, "{}", guard.log_file().display());
     }
 
     #[test]

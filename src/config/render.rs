@@ -1,10 +1,10 @@
 //! What `config show` and `config check` print: every leaf with its value and origin, secrets
-//! redacted.
+//! masked by their type (`Secret` serialises masked, so the tree printed here never holds one).
 
 use serde_json::{Map, Value, json};
 
 use super::layer::{get, leaves};
-use super::{Loaded, Origin, SECRET_KEYS};
+use super::{Loaded, Origin};
 
 /// A database URL with only its password hidden: `postgres://user:***@host/db`. Passwords given as
 /// `password=...` parameters are hidden too.
@@ -34,18 +34,6 @@ pub fn redact_url(url: &str) -> String {
     result
 }
 
-/// The value as it may be printed.
-fn shown(key: &str, value: &Value) -> Value {
-    if !SECRET_KEYS.contains(&key) {
-        return value.clone();
-    }
-    match value.as_str() {
-        Some("") => Value::String(String::new()),
-        Some(url) if key == "database.url" => Value::String(redact_url(url)),
-        _ => Value::String("***".into()),
-    }
-}
-
 /// Every leaf of the effective configuration, in tree order, with its printable value and origin.
 fn rows(loaded: &Loaded) -> Vec<(String, Value, Origin)> {
     let tree = serde_json::to_value(&loaded.config).unwrap_or(Value::Null);
@@ -54,7 +42,7 @@ fn rows(loaded: &Loaded) -> Vec<(String, Value, Origin)> {
     paths
         .into_iter()
         .map(|key| {
-            let value = get(&tree, &key).map_or(Value::Null, |v| shown(&key, v));
+            let value = get(&tree, &key).cloned().unwrap_or(Value::Null);
             let origin = loaded.origins.get(&key).cloned().unwrap_or(Origin::Default);
             (key, value, origin)
         })
@@ -130,9 +118,14 @@ mod tests {
     }
 
     #[test]
-    fn secrets_are_stars_and_empty_secrets_say_so() {
-        assert_eq!(shown("api.password", &json!("hunter2")), json!("***"));
-        assert_eq!(shown("api.password", &json!("")), json!(""));
-        assert_eq!(shown("api.rate_limit", &json!(0.5)), json!(0.5));
+    fn secrets_serialise_masked_whatever_key_holds_them() {
+        use super::super::Secret;
+        let shown = |s: &str| serde_json::to_value(Secret::new(s)).unwrap();
+        assert_eq!(shown("hunter2"), json!("***"));
+        assert_eq!(shown(""), json!(""));
+        assert_eq!(shown("postgres://bob:hunter2@db:5432/racing"), json!("postgres://bob:***@db:5432/racing"));
+        assert_eq!(shown("sqlite:darkhorses.db"), json!("sqlite:darkhorses.db"));
+        // Not a URL we know: nothing of it is shown.
+        assert_eq!(shown("host=db password=hunter2"), json!("***"));
     }
 }

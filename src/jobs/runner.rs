@@ -151,24 +151,39 @@ pub async fn execute_as(job: &dyn UpdateJob, ctx: &JobContext, run: &Scheduled) 
     let api_before = ctx.api.as_ref().map(|a| a.stats());
     // A dry run's writes stay in one session, rolled back at the end, so each unit sees the ones
     // before it as in a real run and the would-write counts add up to what a real run writes.
+    // From here to `finish_job_run` nothing returns early: an error ends the run as `failed`, so
+    // its row is never left `running`.
     let dry_store = ctx.store.as_ref().filter(|_| ctx.dry_run);
-    if let Some(store) = dry_store {
-        store.begin_dry_run().await?;
-    }
-    let running = tracing::Instrument::instrument(job.run(ctx), span);
-    let outcome = match run.timeout {
-        Some(limit) => match tokio::time::timeout(limit, running).await {
-            Ok(outcome) => Some(outcome),
-            Err(_) => {
-                // The job's future is dropped here: its unit in flight never commits.
-                ctx.cancel.cancel();
-                None
-            }
-        },
-        None => Some(running.await),
+    let began = match dry_store {
+        Some(store) => store.begin_dry_run().await,
+        None => Ok(()),
     };
-    if let Some(store) = dry_store {
-        store.end_dry_run().await?;
+    let mut outcome = match began {
+        Err(e) => Some(Err(e.into())),
+        Ok(()) => {
+            let running = tracing::Instrument::instrument(job.run(ctx), span);
+            match run.timeout {
+                Some(limit) => match tokio::time::timeout(limit, running).await {
+                    Ok(outcome) => Some(outcome),
+                    Err(_) => {
+                        // The job's future is dropped here: its unit in flight never commits.
+                        ctx.cancel.cancel();
+                        None
+                    }
+                },
+                None => Some(running.await),
+            }
+        }
+    };
+    if let Some(store) = dry_store
+        && let Err(e) = store.end_dry_run().await
+    {
+        // Nothing of a dry run was committed either way; the report says the session failed.
+        let message = format!("ending the dry-run session: {e}");
+        match &mut outcome {
+            Some(Ok(report)) => report.errors.push(message),
+            _ => tracing::warn!("{message}"),
+        }
     }
     let api = match (&ctx.api, api_before) {
         (Some(client), Some(before)) => {

@@ -6,6 +6,13 @@
 //! write waits for it up to `database.busy_timeout`, logging while it waits, and then fails with
 //! `Error::Busy` naming the file; reads never wait (WAL). Opening an up-to-date database only reads.
 //!
+//! A dry run (`Store::begin_dry_run`) keeps its writes in a connection of its own, in one open
+//! transaction rolled back at its end, so other writes through the same store (the run's
+//! `job_runs` row, another job of the orchestrator) commit as usual: they wait for the session's
+//! write lock as for any other writer's, never vanish in its rollback. An in-memory database (a dry
+//! run against a file that does not exist yet) cannot be opened twice, and is thrown away whole:
+//! its session stays on its one connection.
+//!
 //! Writes go row by row through prepared statements (one per table and unit) inside one transaction: SQLite runs
 //! in-process, so a prepared statement per row costs about what a multi-row VALUES would, without
 //! the bind-variable limit. `database.batch_size` therefore does not apply here.
@@ -56,7 +63,13 @@ pub struct SqliteStore {
     /// `sqlite:<canonical path>`: what a job lock on this database is named after.
     scope: String,
     busy_timeout: Duration,
+    /// How long opening a connection may wait for another process switching a new file to WAL.
+    connect_timeout: Duration,
     conn: Arc<Mutex<Connection>>,
+    /// The dry-run session's own connection, in an open transaction (`Store::begin_dry_run`).
+    dry_session: Mutex<Option<Arc<Mutex<Connection>>>>,
+    /// An in-memory database: its dry-run session stays on `conn` (see the module comment).
+    in_memory: bool,
     migrations: &'static [Migration],
 }
 
@@ -102,8 +115,16 @@ impl SqliteStore {
             .or_else(|_| std::env::current_dir().map(|cwd| cwd.join(&path)))
             .unwrap_or_else(|_| path.clone());
         let scope = format!("sqlite:{}", canonical.display());
-        let store =
-            SqliteStore { path, scope, busy_timeout, conn: Arc::new(Mutex::new(conn)), migrations: migrations::SQLITE };
+        let store = SqliteStore {
+            path,
+            scope,
+            busy_timeout,
+            connect_timeout: timeout,
+            conn: Arc::new(Mutex::new(conn)),
+            dry_session: Mutex::new(None),
+            in_memory: false,
+            migrations: migrations::SQLITE,
+        };
         if cfg.auto_migrate {
             store.migrate().await?;
         }
@@ -122,7 +143,10 @@ impl SqliteStore {
             scope: format!("sqlite:{}", absolute.display()),
             path,
             busy_timeout: Duration::from_secs(cfg.busy_timeout),
+            connect_timeout: Duration::from_secs(cfg.connection_timeout.max(1)),
             conn: Arc::new(Mutex::new(conn)),
+            dry_session: Mutex::new(None),
+            in_memory: true,
             migrations: migrations::SQLITE,
         };
         store.migrate().await?;
@@ -142,7 +166,35 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
     {
-        let conn = Arc::clone(&self.conn);
+        self.call_on(Arc::clone(&self.conn), f).await
+    }
+
+    /// [`Self::call`] for a write: a dry-run write goes to the dry-run session's connection when
+    /// one is open, every other write to the shared one.
+    async fn call_writer<T, F>(&self, dry_run: bool, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    {
+        let session = if dry_run { self.dry_slot()?.clone() } else { None };
+        self.call_on(session.unwrap_or_else(|| Arc::clone(&self.conn)), f).await
+    }
+
+    /// The dry-run session's slot (locked only to look or swap, never across a query).
+    fn dry_slot(&self) -> Result<std::sync::MutexGuard<'_, Option<Arc<Mutex<Connection>>>>> {
+        self.dry_session.lock().map_err(|_| {
+            Error::Query(format!(
+                "the dry-run session of SQLite database {} was poisoned by a panic",
+                self.path.display()
+            ))
+        })
+    }
+
+    async fn call_on<T, F>(&self, conn: Arc<Mutex<Connection>>, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    {
         let path = self.path.clone();
         let span = tracing::Span::current();
         let outcome = tokio::task::spawn_blocking(move || {
@@ -444,7 +496,7 @@ impl Store for SqliteStore {
 
     async fn write_unit(&self, unit: &Unit, dry_run: bool) -> Result<WriteStats> {
         let unit = unit.clone();
-        self.call(move |conn| {
+        self.call_writer(dry_run, move |conn| {
             let what = format!("the {} unit of {}", unit.kind, unit.race_date);
             in_transaction(conn, dry_run, &what, |tx| write_unit_tx(tx, &unit, Utc::now())).map_err(|e| match e {
                 Error::Busy(m) => Error::Busy(format!("writing {what}: {m}")),
@@ -473,7 +525,7 @@ impl Store for SqliteStore {
 
     async fn write_reference(&self, data: &ReferenceData, dry_run: bool) -> Result<WriteStats> {
         let data = data.clone();
-        self.call(move |conn| {
+        self.call_writer(dry_run, move |conn| {
             in_transaction(conn, dry_run, "reference data", |tx| {
                 let mut stats = WriteStats::default();
                 let mut skipped = Vec::new();
@@ -505,7 +557,7 @@ impl Store for SqliteStore {
     async fn write_horses(&self, horses: &[Horse], responses: &[RawResponse], dry_run: bool) -> Result<WriteStats> {
         let horses = horses.to_vec();
         let responses = responses.to_vec();
-        self.call(move |conn| {
+        self.call_writer(dry_run, move |conn| {
             in_transaction(conn, dry_run, "horse profiles", |tx| {
                 let mut stats = WriteStats::default();
                 let mut skipped = Vec::new();
@@ -870,14 +922,34 @@ impl Store for SqliteStore {
 
     async fn begin_dry_run(&self) -> Result<()> {
         // Deferred: the write lock is taken at the first write and held until `end_dry_run`.
-        self.call(|conn| conn.execute_batch("BEGIN DEFERRED").ctx("starting the dry-run session")).await
+        let begin = |conn: &mut Connection| conn.execute_batch("BEGIN DEFERRED").ctx("starting the dry-run session");
+        if self.in_memory {
+            return self.call(begin).await;
+        }
+        let (path, timeout, busy_timeout) = (self.path.clone(), self.connect_timeout, self.busy_timeout);
+        let conn = tokio::task::spawn_blocking(move || connect(&path, timeout, busy_timeout))
+            .await
+            .map_err(|e| Error::Connect(format!("opening the dry-run session on {}: {e}", self.path.display())))??;
+        let conn = Arc::new(Mutex::new(conn));
+        self.call_on(Arc::clone(&conn), begin).await?;
+        *self.dry_slot()? = Some(conn);
+        Ok(())
     }
 
     async fn end_dry_run(&self) -> Result<()> {
-        self.call(|conn| {
+        let rollback = |conn: &mut Connection| {
             if conn.is_autocommit() { Ok(()) } else { conn.execute_batch("ROLLBACK").ctx("rolling back the dry run") }
-        })
-        .await
+        };
+        if self.in_memory {
+            return self.call(rollback).await;
+        }
+        // Taken out first: whatever the rollback says, the session is over, and dropping its
+        // connection rolls back anything left.
+        let session = self.dry_slot()?.take();
+        match session {
+            Some(conn) => self.call_on(conn, rollback).await,
+            None => Ok(()),
+        }
     }
 
     async fn try_job_lock(&self, _job: &str) -> Result<Option<Box<dyn HeldLock>>> {

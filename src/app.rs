@@ -337,7 +337,7 @@ async fn orchestrate_once(
     // The API client (and its credentials) only when something is due: a tick with nothing to
     // run, the common case under cron, needs neither.
     if !due.is_empty() {
-        ctx.api = Some(api_client(&ctx.config, &ctx.cancel)?);
+        ctx.api = Some(api_client(&ctx.config, &ctx.cancel, ctx.store.as_deref())?);
     }
     crate::orchestrate::run_due(&ctx, &mut tick, due, &|_| {}).await;
     tracing::info!(runs = tick.runs.len(), failed = tick.failed(), "orchestrate tick finished");
@@ -479,7 +479,7 @@ pub async fn context(
         (true, false) => Some(crate::store::open(&config.database).await?),
         (true, true) => Some(crate::store::open_for_dry_run(&config.database).await?),
     };
-    let api = if needs.api { Some(api_client(&config, &cancel)?) } else { None };
+    let api = if needs.api { Some(api_client(&config, &cancel, store.as_deref())?) } else { None };
     Ok(JobContext {
         dry_run,
         clock: clock.unwrap_or_else(|| Arc::new(SystemClock)),
@@ -492,9 +492,20 @@ pub async fn context(
     })
 }
 
-/// The API client of a run, stopped by `cancel`.
-fn api_client(config: &Config, cancel: &CancellationToken) -> Result<Arc<crate::api::Client>> {
-    Ok(Arc::new(crate::api::Client::new(&config.api, &config.retry)?.with_cancel(cancel.clone())))
+/// The API client of a run, stopped by `cancel`; with `api.share_budget` (the default) its rate
+/// limit is shared with every process using the run's database.
+fn api_client(
+    config: &Config,
+    cancel: &CancellationToken,
+    store: Option<&dyn crate::store::Store>,
+) -> Result<Arc<crate::api::Client>> {
+    let client = crate::api::Client::new(&config.api, &config.retry)?.with_cancel(cancel.clone());
+    if config.api.share_budget
+        && let Some(ledger) = store.map(|s| s.api_budget()).transpose()?.flatten()
+    {
+        client.share_budget(ledger);
+    }
+    Ok(Arc::new(client))
 }
 
 /// Ctrl-C or SIGTERM: finish the unit in flight, start no other.

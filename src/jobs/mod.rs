@@ -121,6 +121,12 @@ pub struct ApiCounts {
     pub rate_limited: u64,
     pub errors: u64,
     pub bytes: u64,
+    /// Requests that waited for other processes sharing the account's rate limit.
+    #[serde(default)]
+    pub shared_waits: u64,
+    /// Milliseconds those requests waited.
+    #[serde(default)]
+    pub shared_wait_ms: u64,
 }
 
 /// What a run did. Printed as a short summary at the end of every run (`--json`: as JSON) and

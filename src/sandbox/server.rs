@@ -405,8 +405,17 @@ async fn not_found() -> Response {
     detail(StatusCode::NOT_FOUND, "Not Found")
 }
 
-async fn stats(State(sh): S) -> Response {
-    axum::Json(sh.counter().snapshot()).into_response()
+/// `/_sandbox/stats`; `?arrivals=1` adds every request's arrival time (for measuring windows
+/// and gaps from outside).
+async fn stats(State(sh): S, Query(q): Pairs) -> Response {
+    let arrivals = Params::new(&q).one("arrivals").is_some_and(|v| v == "1" || v == "true");
+    let counter = sh.counter();
+    let stats = if arrivals {
+        counter.snapshot_with_arrivals(sh.started.elapsed().as_micros() as u64)
+    } else {
+        counter.snapshot()
+    };
+    axum::Json(stats).into_response()
 }
 
 async fn reset(State(sh): S) -> Response {

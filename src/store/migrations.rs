@@ -61,6 +61,7 @@ pub const POSTGRES: &[Migration] = &[
         name: "ownership_and_coverage",
         sql: include_str!("../../sql/postgres/0003_ownership_and_coverage.sql"),
     },
+    Migration { version: 4, name: "api_budget", sql: include_str!("../../sql/postgres/0004_api_budget.sql") },
 ];
 
 /// A row of `schema_migrations` as a backend read it.

@@ -408,6 +408,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Who holds `job`'s database lock, as a phrase for the "already running" message
     /// (`pid 4242 on web-1 (server session 9876, since 06:00:03Z)`), when the database can say.
     async fn job_lock_holder(&self, job: &str) -> Result<Option<String>>;
+
+    /// Where processes using this database share the API rate limit (docs/api-budget.md):
+    /// SQLite, the file `<database>.budget` beside it (created 0600); PostgreSQL, the table
+    /// `api_budget` of the schema. `None` for an in-memory stand-in (a dry run before the file
+    /// exists), whose process paces itself alone.
+    fn api_budget(&self) -> Result<Option<std::sync::Arc<dyn crate::api::shared_budget::Ledger>>>;
 }
 
 /// Every contract table (docs/schema.md), on both backends: `table_counts` counts these.

@@ -382,7 +382,13 @@ impl Budget {
                         }
                         Take::Granted(send) => {
                             let waited = held_since.map(|since| since.elapsed());
-                            return Ok(self.grant(&mut lock(&self.state), &mut ticket, Instant::now(), Some(send), waited));
+                            return Ok(self.grant(
+                                &mut lock(&self.state),
+                                &mut ticket,
+                                Instant::now(),
+                                Some(send),
+                                waited,
+                            ));
                         }
                         // The ledger cannot be reached: this process's own budget alone decides.
                         Take::Unavailable => {

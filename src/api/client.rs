@@ -15,9 +15,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::Error;
 use super::budget::{Budget, Priority, SendId};
-use super::shared_budget::{self, Ledger, SharedBudget};
 use super::plan;
 use super::retry::{self, Decision, MAX_RATE_LIMITED_PER_REQUEST, Outcome, RetryPolicy};
+use super::shared_budget::{self, Ledger, SharedBudget};
 use crate::config::{ApiConfig, Plan, RetryConfig, Secret, defaults};
 use crate::model::RawResponse;
 

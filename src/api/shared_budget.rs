@@ -9,9 +9,12 @@
 //! reserved ahead: a slot is taken only when it is free, so a process that dies leaves at most its
 //! sends (which did count at the server) and a waiter record that expires within `WAITER_TTL`.
 //!
-//! Lanes: a send does not take a slot while a process other than its own has a fresh waiter in a
-//! higher lane (live, then daily, reference, backfill); it polls again after `YIELD_POLL`. A
-//! waiting process refreshes its record at least every `HEARTBEAT`, well inside `WAITER_TTL`.
+//! Lanes: a send does not take a slot while another process holds a higher lane (live, then
+//! daily, reference, backfill); it asks again after `YIELD_POLL`. A process holds the lane of a
+//! send that waits, and the highest lane of its sends until `LANE_HOLD` after the last one (so a
+//! live job parsing one answer before its next request is not overtaken by a backfill meanwhile).
+//! Its record is refreshed at least every `HEARTBEAT`, by its sends or by a small task, well inside
+//! `WAITER_TTL`; a process that dies stops holding anything within `WAITER_TTL`.
 //!
 //! Ledgers: a file beside the SQLite database (`FileLedger`, an OS lock around read-decide-write,
 //! released by the kernel when its holder dies) and a row per account in PostgreSQL
@@ -40,7 +43,11 @@ pub const WAITER_TTL: Duration = Duration::from_millis(400);
 /// A waiting process asks again (and so refreshes its waiter record) at least this often.
 pub const HEARTBEAT: Duration = Duration::from_millis(150);
 /// A send yielding to a higher lane while the slot is free asks again after this.
-pub const YIELD_POLL: Duration = Duration::from_millis(20);
+pub const YIELD_POLL: Duration = Duration::from_millis(50);
+/// A process holds the lane of its sends until this long after the last one: a live job
+/// parsing one answer before its next request keeps lower lanes waiting meanwhile, so it
+/// finishes first. A process that dies stops holding within `WAITER_TTL`.
+pub const LANE_HOLD: Duration = Duration::from_secs(2);
 /// One exchange taking longer than this counts as the ledger being unavailable.
 pub const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long a file ledger waits for its lock before giving up on one exchange.
@@ -110,8 +117,9 @@ pub struct Call {
     pub process: u64,
     /// The lane of a send that wants its slot now; `None` only reports.
     pub lane: Option<Priority>,
-    /// The lane this process still waits in after a granted send (its next waiter), if any.
-    pub then: Option<Priority>,
+    /// The lane this process holds after this exchange (a job of that lane running, or its next
+    /// waiter), if any: lower lanes yield to it until it expires (`WAITER_TTL`).
+    pub hold: Option<Priority>,
     /// Answers to earlier sends: each came back at most this long after its slot was granted.
     pub answers: Vec<(SendNo, Duration)>,
     /// A 429 arrived asking for this pause.
@@ -142,26 +150,29 @@ pub fn decide(record: &mut Record, now: Micros, call: &Call) -> Reply {
     if let Some(pause) = call.pause {
         pacer.rate_limited(now, pause);
     }
-    record.waiters.retain(|w| w.until > now);
-    let Some(lane) = call.lane else {
-        return Reply::Noted;
-    };
-    record.waiters.retain(|w| w.process != call.process);
-    let behind = record.waiters.iter().map(|w| w.lane).filter(|&other| other < lane).min();
-    let at = pacer.earliest(now);
-    let wait_as = |lane: Priority, waiters: &mut Vec<Waiter>| {
-        waiters.push(Waiter { process: call.process, lane, until: now + WAITER_TTL });
-    };
-    if behind.is_none() && at <= now {
-        let no = pacer.take(now);
-        if let Some(then) = call.then {
-            wait_as(then, &mut record.waiters);
+    record.waiters.retain(|w| w.until > now && w.process != call.process);
+    let reply = match call.lane {
+        None => Reply::Noted,
+        Some(lane) => {
+            let behind = record.waiters.iter().map(|w| w.lane).filter(|&other| other < lane).min();
+            let at = pacer.earliest(now);
+            if behind.is_none() && at <= now {
+                Reply::Granted(pacer.take(now))
+            } else {
+                let wait = if at > now { at.since(now).min(HEARTBEAT) } else { YIELD_POLL };
+                Reply::Wait { wait: wait.max(Duration::from_millis(1)), behind }
+            }
         }
-        return Reply::Granted(no);
+    };
+    // What this process holds from now on: a send still waiting, else the lane it declared.
+    let waiting = match reply {
+        Reply::Wait { .. } => call.lane,
+        _ => None,
+    };
+    if let Some(lane) = waiting.into_iter().chain(call.hold).min() {
+        record.waiters.push(Waiter { process: call.process, lane, until: now + WAITER_TTL });
     }
-    wait_as(lane, &mut record.waiters);
-    let wait = if at > now { at.since(now).min(HEARTBEAT) } else { YIELD_POLL };
-    Reply::Wait { wait: wait.max(Duration::from_millis(1)), behind }
+    reply
 }
 
 /// [`decide`] on a record kept as JSON text: `None` or text that does not parse (a ledger
@@ -209,76 +220,74 @@ impl FileLedger {
 
     /// Opens (creating it 0600 when missing) the ledger file `path`.
     pub fn open(path: &Path) -> Result<Self, String> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(path)
-            .map_err(|e| {
-                format!(
-                    "cannot open the shared API budget file {} ({e}); the directory of the database must be \
+        let file =
+            OpenOptions::new().read(true).write(true).create(true).truncate(false).mode(0o600).open(path).map_err(
+                |e| {
+                    format!(
+                        "cannot open the shared API budget file {} ({e}); the directory of the database must be \
                      writable, or set api.share_budget: false",
-                    path.display()
-                )
-            })?;
+                        path.display()
+                    )
+                },
+            )?;
         Ok(Self { path: path.to_path_buf(), file: Arc::new(Mutex::new(file)) })
     }
 
-    /// One exchange, blocking: lock, read, decide, write, unlock.
-    fn exchange_blocking(file: &File, path: &Path, account: &str, call: &Call) -> Result<Reply, String> {
-        let io = |what: &str, e: std::io::Error| format!("{what} the shared API budget file {}: {e}", path.display());
-        let started = std::time::Instant::now();
-        loop {
-            match file.try_lock() {
-                Ok(()) => break,
-                Err(TryLockError::WouldBlock) if started.elapsed() < FILE_LOCK_PATIENCE => {
-                    std::thread::sleep(Duration::from_micros(200));
-                }
-                Err(TryLockError::WouldBlock) => {
-                    return Err(format!(
-                        "the shared API budget file {} stayed locked by another process for {}s",
-                        path.display(),
-                        FILE_LOCK_PATIENCE.as_secs()
-                    ));
-                }
-                Err(TryLockError::Error(e)) => return Err(io("locking", e)),
-            }
-        }
-        let result = (|| {
-            let mut handle = file;
-            let mut text = Vec::new();
-            handle.seek(SeekFrom::Start(0)).map_err(|e| io("reading", e))?;
-            handle.read_to_end(&mut text).map_err(|e| io("reading", e))?;
-            // The first JSON value: a writer killed between writing and truncating leaves the
-            // tail of an older, longer one after it.
-            let mut content: FileContent =
-                serde_json::Deserializer::from_slice(&text).into_iter().next().and_then(Result::ok).unwrap_or_default();
-            let record = content.accounts.entry(account.to_string()).or_default();
-            let reply = decide(record, Micros::now(), call);
-            let out = serde_json::to_vec(&content).map_err(|e| format!("encoding {}: {e}", path.display()))?;
-            handle.seek(SeekFrom::Start(0)).map_err(|e| io("writing", e))?;
-            handle.write_all(&out).map_err(|e| io("writing", e))?;
-            file.set_len(out.len() as u64).map_err(|e| io("writing", e))?;
-            Ok(reply)
-        })();
-        // Closing would release it too; the file stays open for the next exchange.
-        let _ = file.unlock();
-        result
+    /// One exchange under the file's lock, already held: read, decide, write.
+    fn exchange_locked(&self, file: &File, account: &str, call: &Call) -> Result<Reply, String> {
+        let io =
+            |what: &str, e: std::io::Error| format!("{what} the shared API budget file {}: {e}", self.path.display());
+        let mut handle = file;
+        let mut text = Vec::new();
+        handle.seek(SeekFrom::Start(0)).map_err(|e| io("reading", e))?;
+        handle.read_to_end(&mut text).map_err(|e| io("reading", e))?;
+        // The first JSON value: a writer killed between writing and truncating leaves the tail of
+        // an older, longer one after it.
+        let mut content: FileContent =
+            serde_json::Deserializer::from_slice(&text).into_iter().next().and_then(Result::ok).unwrap_or_default();
+        let record = content.accounts.entry(account.to_string()).or_default();
+        let reply = decide(record, Micros::now(), call);
+        let out = serde_json::to_vec(&content).map_err(|e| format!("encoding {}: {e}", self.path.display()))?;
+        handle.seek(SeekFrom::Start(0)).map_err(|e| io("writing", e))?;
+        handle.write_all(&out).map_err(|e| io("writing", e))?;
+        file.set_len(out.len() as u64).map_err(|e| io("writing", e))?;
+        Ok(reply)
     }
 }
 
 #[async_trait]
 impl Ledger for FileLedger {
+    /// Runs on the caller's thread: the critical section is a few microseconds of page-cache
+    /// I/O, and a hop to the blocking pool would add its wake-up to the delay between the slot and
+    /// the request (which `WINDOW_SLACK` must cover). A lock held by another process is polled
+    /// without blocking.
     async fn exchange(&self, account: &str, call: &Call) -> Result<Reply, String> {
-        let (file, path, account, call) = (Arc::clone(&self.file), self.path.clone(), account.to_string(), call.clone());
-        tokio::task::spawn_blocking(move || {
-            let file = file.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            Self::exchange_blocking(&file, &path, &account, &call)
-        })
-        .await
-        .map_err(|e| format!("the shared API budget file task failed: {e}"))?
+        let started = std::time::Instant::now();
+        loop {
+            {
+                let file = self.file.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                match file.try_lock() {
+                    Ok(()) => {
+                        let reply = self.exchange_locked(&file, account, call);
+                        // Closing would release it too; the file stays open for the next exchange.
+                        let _ = file.unlock();
+                        return reply;
+                    }
+                    Err(TryLockError::WouldBlock) if started.elapsed() < FILE_LOCK_PATIENCE => {}
+                    Err(TryLockError::WouldBlock) => {
+                        return Err(format!(
+                            "the shared API budget file {} stayed locked by another process for {}s",
+                            self.path.display(),
+                            FILE_LOCK_PATIENCE.as_secs()
+                        ));
+                    }
+                    Err(TryLockError::Error(e)) => {
+                        return Err(format!("locking the shared API budget file {}: {e}", self.path.display()));
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        }
     }
 
     fn describe(&self) -> String {
@@ -299,13 +308,16 @@ pub struct SharedSend {
 #[derive(Debug, Clone, Copy)]
 pub enum Take {
     Granted(SharedSend),
-    Wait { wait: Duration, behind: Option<Priority> },
+    Wait {
+        wait: Duration,
+        behind: Option<Priority>,
+    },
     /// The ledger did not answer: the process paces itself alone (logged once).
     Unavailable,
 }
 
-/// This process's side of an account's shared budget: the ledger, the account's key in it, and
-/// what waits to be reported with the next exchange.
+/// This process's side of an account's shared budget: the ledger, the account's key in it, the
+/// lane it holds, and what waits to be reported with the next exchange.
 #[derive(Debug)]
 pub struct SharedBudget {
     ledger: Arc<dyn Ledger>,
@@ -313,21 +325,33 @@ pub struct SharedBudget {
     process: u64,
     rate: f64,
     burst: u32,
-    pending: Mutex<Pending>,
+    local: Mutex<Local>,
     /// One exchange at a time from this process.
     exchanging: tokio::sync::Mutex<()>,
     /// The last exchange failed (warned once until one succeeds).
     failing: AtomicBool,
+    /// A task refreshes the held lane between sends.
+    keeping: AtomicBool,
 }
 
-#[derive(Debug, Default)]
-struct Pending {
+#[derive(Debug)]
+struct Local {
     answers: Vec<(SendNo, Duration)>,
     pause: Option<Duration>,
+    /// The highest lane of this process's recent sends, and the last of them.
+    holding: Option<(Priority, std::time::Instant)>,
+    last_exchange: std::time::Instant,
 }
 
-fn lock(pending: &Mutex<Pending>) -> MutexGuard<'_, Pending> {
-    pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+impl Local {
+    /// The lane held now: that of a send within `LANE_HOLD`.
+    fn held(&self) -> Option<Priority> {
+        self.holding.filter(|(_, last)| last.elapsed() < LANE_HOLD).map(|(lane, _)| lane)
+    }
+}
+
+fn lock(local: &Mutex<Local>) -> MutexGuard<'_, Local> {
+    local.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// The account's key in a ledger: a hash of the user name and base URL (the name itself is
@@ -345,9 +369,15 @@ impl SharedBudget {
             process: fastrand::u64(..),
             rate,
             burst,
-            pending: Mutex::new(Pending::default()),
+            local: Mutex::new(Local {
+                answers: Vec::new(),
+                pause: None,
+                holding: None,
+                last_exchange: std::time::Instant::now(),
+            }),
             exchanging: tokio::sync::Mutex::new(()),
             failing: AtomicBool::new(false),
+            keeping: AtomicBool::new(false),
         }
     }
 
@@ -355,11 +385,20 @@ impl SharedBudget {
         self.ledger.describe()
     }
 
-    /// Asks for a slot for a send in `lane`; `then` is the lane this process still waits in
-    /// after it.
-    pub async fn take(&self, lane: Priority, then: Option<Priority>) -> Take {
+    /// Asks for a slot for a send in `lane`; `next` is the lane of this process's next waiter.
+    /// From now until `LANE_HOLD` after its last send, the process holds `lane` (the highest of
+    /// its recent sends): lower lanes of other processes wait while it parses an answer and
+    /// prepares its next request.
+    pub async fn take(self: &Arc<Self>, lane: Priority, next: Option<Priority>) -> Take {
         let asked = std::time::Instant::now();
-        match self.exchange(Some(lane), then).await {
+        let hold = {
+            let mut local = lock(&self.local);
+            let held = local.held().map_or(lane, |h| h.min(lane));
+            local.holding = Some((held, asked));
+            next.map_or(held, |n| n.min(held))
+        };
+        self.keep_holding();
+        match self.exchange(Some(lane), Some(hold)).await {
             Some(Reply::Granted(no)) => Take::Granted(SharedSend { no, asked }),
             Some(Reply::Wait { wait, behind }) => Take::Wait { wait, behind },
             Some(Reply::Noted) | None => Take::Unavailable,
@@ -368,31 +407,72 @@ impl SharedBudget {
 
     /// The answer to `send` came back now; reported with the next exchange.
     pub fn answered(&self, send: SharedSend) {
-        lock(&self.pending).answers.push((send.no, send.asked.elapsed()));
+        lock(&self.local).answers.push((send.no, send.asked.elapsed()));
     }
 
     /// A 429 asked for `pause`: every process of the account pauses and slows down. Reported at
     /// once when a runtime is at hand, else with the next exchange.
     pub fn rate_limited(self: &Arc<Self>, pause: Duration) {
         {
-            let mut pending = lock(&self.pending);
-            pending.pause = Some(pending.pause.map_or(pause, |p| p.max(pause)));
+            let mut local = lock(&self.local);
+            local.pause = Some(local.pause.map_or(pause, |p| p.max(pause)));
         }
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             let this = Arc::clone(self);
             runtime.spawn(async move {
-                this.exchange(None, None).await;
+                let hold = lock(&this.local).held();
+                this.exchange(None, hold).await;
             });
         }
     }
 
-    async fn exchange(&self, lane: Option<Priority>, then: Option<Priority>) -> Option<Reply> {
+    /// Between sends, refreshes the held lane every `HEARTBEAT` (when no exchange did), and
+    /// releases it once `LANE_HOLD` has passed without a send. One task per process and account.
+    fn keep_holding(self: &Arc<Self>) {
+        if self.keeping.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            self.keeping.store(false, Ordering::Release);
+            return;
+        };
+        let this = Arc::downgrade(self);
+        runtime.spawn(async move {
+            loop {
+                tokio::time::sleep(HEARTBEAT / 2).await;
+                // The process dropped its budget: nothing to hold.
+                let Some(this) = this.upgrade() else { return };
+                let (held, idle) = {
+                    let local = lock(&this.local);
+                    (local.held(), local.last_exchange.elapsed())
+                };
+                match held {
+                    Some(lane) if idle >= HEARTBEAT / 2 => {
+                        this.exchange(None, Some(lane)).await;
+                    }
+                    Some(_) => {}
+                    None => {
+                        this.keeping.store(false, Ordering::Release);
+                        // A send may have started holding again since: it found the task running.
+                        if lock(&this.local).held().is_some() && !this.keeping.swap(true, Ordering::AcqRel) {
+                            continue;
+                        }
+                        this.exchange(None, None).await;
+                        return;
+                    }
+                }
+            }
+        });
+    }
+
+    async fn exchange(&self, lane: Option<Priority>, hold: Option<Priority>) -> Option<Reply> {
         let _one = self.exchanging.lock().await;
         let (answers, pause) = {
-            let mut pending = lock(&self.pending);
-            (std::mem::take(&mut pending.answers), pending.pause.take())
+            let mut local = lock(&self.local);
+            local.last_exchange = std::time::Instant::now();
+            (std::mem::take(&mut local.answers), local.pause.take())
         };
-        let call = Call { process: self.process, lane, then, answers, pause, rate: self.rate, burst: self.burst };
+        let call = Call { process: self.process, lane, hold, answers, pause, rate: self.rate, burst: self.burst };
         let outcome = match tokio::time::timeout(EXCHANGE_TIMEOUT, self.ledger.exchange(&self.account, &call)).await {
             Ok(outcome) => outcome,
             Err(_) => Err(format!(
@@ -419,8 +499,8 @@ impl SharedBudget {
                 }
                 // A 429 not delivered is delivered with the next exchange.
                 if let Some(pause) = call.pause {
-                    let mut pending = lock(&self.pending);
-                    pending.pause = Some(pending.pause.map_or(pause, |p| p.max(pause)));
+                    let mut local = lock(&self.local);
+                    local.pause = Some(local.pause.map_or(pause, |p| p.max(pause)));
                 }
                 None
             }
@@ -436,7 +516,7 @@ mod tests {
     const MS: i64 = 1000;
 
     fn call(process: u64, lane: Option<Priority>) -> Call {
-        Call { process, lane, then: None, answers: Vec::new(), pause: None, rate: 2.0, burst: 1 }
+        Call { process, lane, hold: None, answers: Vec::new(), pause: None, rate: 2.0, burst: 1 }
     }
 
     /// Sends from several processes as fast as the ledger allows; returns (process, instant).
@@ -449,7 +529,7 @@ mod tests {
                 if next_ask[i] > now {
                     continue;
                 }
-                match decide(record, now, &Call { then: Some(lane), ..call(process, Some(lane)) }) {
+                match decide(record, now, &Call { hold: Some(lane), ..call(process, Some(lane)) }) {
                     Reply::Granted(_) => {
                         sends.push((process, now));
                         next_ask[i] = now;
@@ -470,8 +550,7 @@ mod tests {
     #[test]
     fn four_processes_keep_one_rate_and_the_highest_lane_goes_first() {
         let mut record = Record::default();
-        let processes =
-            [(1, Priority::Backfill), (2, Priority::Reference), (3, Priority::Daily), (4, Priority::Live)];
+        let processes = [(1, Priority::Backfill), (2, Priority::Reference), (3, Priority::Daily), (4, Priority::Live)];
         let sends = drive(&mut record, &processes, Micros(10_000 * MS));
         let at: Vec<Micros> = sends.iter().map(|s| s.1).collect();
         assert!(max_in_any_window(&at) <= 2, "{sends:?}");
@@ -495,6 +574,26 @@ mod tests {
         // Live dies without asking again: once its record expires, backfill goes.
         let later = Micros(300 * MS) + WAITER_TTL;
         assert!(matches!(decide(&mut record, later, &call(1, Some(Priority::Backfill))), Reply::Granted(_)));
+    }
+
+    #[test]
+    fn a_held_lane_keeps_lower_lanes_waiting_between_sends_until_released() {
+        let mut record = Record::default();
+        let live = Call { hold: Some(Priority::Live), ..call(1, Some(Priority::Live)) };
+        assert!(matches!(decide(&mut record, Micros(0), &live), Reply::Granted(_)));
+        // Live parses its answer and refreshes its hold; the slot frees, backfill still yields.
+        let refresh = Call { hold: Some(Priority::Live), ..call(1, None) };
+        assert_eq!(decide(&mut record, Micros(300 * MS), &refresh), Reply::Noted);
+        let reply = decide(&mut record, Micros(600 * MS), &call(2, Some(Priority::Backfill)));
+        assert_eq!(reply, Reply::Wait { wait: YIELD_POLL, behind: Some(Priority::Live) });
+        // Daily, above backfill, yields too; its wait makes backfill yield to it in turn.
+        let reply = decide(&mut record, Micros(610 * MS), &call(3, Some(Priority::Daily)));
+        assert_eq!(reply, Reply::Wait { wait: YIELD_POLL, behind: Some(Priority::Live) });
+        // Released (its job is over): daily goes, backfill still yields to daily's hold.
+        assert_eq!(decide(&mut record, Micros(650 * MS), &call(1, None)), Reply::Noted);
+        let reply = decide(&mut record, Micros(660 * MS), &call(2, Some(Priority::Backfill)));
+        assert_eq!(reply, Reply::Wait { wait: YIELD_POLL, behind: Some(Priority::Daily) });
+        assert!(matches!(decide(&mut record, Micros(670 * MS), &call(3, Some(Priority::Daily))), Reply::Granted(_)));
     }
 
     #[test]

@@ -359,7 +359,7 @@ fn configuration_errors_exit_2_with_one_line() {
 // Issue 3: the client against a faulty, rate-limited sandbox child.
 
 /// `darkhorses sandbox` as a child on a free port; returns it with its base URL.
-fn sandbox_child(dir: &Path, args: &[&str]) -> (ChildGuard, String) {
+pub(crate) fn sandbox_child(dir: &Path, args: &[&str]) -> (ChildGuard, String) {
     let mut child = ChildGuard(
         darkhorses_child(dir)
             .args(["sandbox", "--port", "0"])

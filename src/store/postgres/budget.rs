@@ -83,8 +83,11 @@ impl Ledger for PgLedger {
     async fn exchange(&self, account: &str, call: &Call) -> Result<Reply, String> {
         let mut conn = self.conn.lock().await;
         if conn.as_ref().is_none_or(|(client, _)| client.is_closed()) {
-            let (client, task) =
-                self.connector.connect_as("darkhorses api budget").await.map_err(|e| format!("the shared API budget: {e}"))?;
+            let (client, task) = self
+                .connector
+                .connect_as("darkhorses api budget")
+                .await
+                .map_err(|e| format!("the shared API budget: {e}"))?;
             *conn = Some((client, task));
         }
         let Some((client, _)) = conn.as_ref() else {

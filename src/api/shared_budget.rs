@@ -50,8 +50,6 @@ pub const YIELD_POLL: Duration = Duration::from_millis(50);
 pub const LANE_HOLD: Duration = Duration::from_secs(2);
 /// One exchange taking longer than this counts as the ledger being unavailable.
 pub const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(2);
-/// How long a file ledger waits for its lock before giving up on one exchange.
-const FILE_LOCK_PATIENCE: Duration = Duration::from_secs(1);
 
 /// Microseconds since the Unix epoch on the ledger's clock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -234,9 +232,8 @@ impl FileLedger {
     }
 
     /// One exchange under the file's lock, already held: read, decide, write.
-    fn exchange_locked(&self, file: &File, account: &str, call: &Call) -> Result<Reply, String> {
-        let io =
-            |what: &str, e: std::io::Error| format!("{what} the shared API budget file {}: {e}", self.path.display());
+    fn exchange_locked(file: &File, path: &Path, account: &str, call: &Call) -> Result<Reply, String> {
+        let io = |what: &str, e: std::io::Error| format!("{what} the shared API budget file {}: {e}", path.display());
         let mut handle = file;
         let mut text = Vec::new();
         handle.seek(SeekFrom::Start(0)).map_err(|e| io("reading", e))?;
@@ -247,47 +244,55 @@ impl FileLedger {
             serde_json::Deserializer::from_slice(&text).into_iter().next().and_then(Result::ok).unwrap_or_default();
         let record = content.accounts.entry(account.to_string()).or_default();
         let reply = decide(record, Micros::now(), call);
-        let out = serde_json::to_vec(&content).map_err(|e| format!("encoding {}: {e}", self.path.display()))?;
+        let out = serde_json::to_vec(&content).map_err(|e| format!("encoding {}: {e}", path.display()))?;
         handle.seek(SeekFrom::Start(0)).map_err(|e| io("writing", e))?;
         handle.write_all(&out).map_err(|e| io("writing", e))?;
         file.set_len(out.len() as u64).map_err(|e| io("writing", e))?;
         Ok(reply)
     }
+
+    /// The file, unless a thread of this process is still waiting on it (for a process that
+    /// stopped while holding its lock).
+    fn handle<'a>(file: &'a Mutex<File>, path: &Path) -> Result<MutexGuard<'a, File>, String> {
+        file.try_lock()
+            .map_err(|_| format!("the shared API budget file {} is still locked by a stopped process", path.display()))
+    }
 }
 
 #[async_trait]
 impl Ledger for FileLedger {
-    /// Runs on the caller's thread: the critical section is a few microseconds of page-cache
-    /// I/O, and a hop to the blocking pool would add its wake-up to the delay between the slot and
-    /// the request (which `WINDOW_SLACK` must cover). A lock held by another process is polled
-    /// without blocking.
+    /// A free lock (nearly always) is taken on the caller's thread: the critical section is a few
+    /// microseconds of page-cache I/O, and a hop to the blocking pool would add its wake-up to the
+    /// delay between the slot and the request, which `WINDOW_SLACK` must cover. A lock another
+    /// process holds is waited for on a blocking thread, where the kernel wakes the waiter when
+    /// it is released (polling lost, again and again, to a process exchanging back to back).
     async fn exchange(&self, account: &str, call: &Call) -> Result<Reply, String> {
-        let started = std::time::Instant::now();
-        loop {
-            {
-                let file = self.file.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                match file.try_lock() {
-                    Ok(()) => {
-                        let reply = self.exchange_locked(&file, account, call);
-                        // Closing would release it too; the file stays open for the next exchange.
-                        let _ = file.unlock();
-                        return reply;
-                    }
-                    Err(TryLockError::WouldBlock) if started.elapsed() < FILE_LOCK_PATIENCE => {}
-                    Err(TryLockError::WouldBlock) => {
-                        return Err(format!(
-                            "the shared API budget file {} stayed locked by another process for {}s",
-                            self.path.display(),
-                            FILE_LOCK_PATIENCE.as_secs()
-                        ));
-                    }
-                    Err(TryLockError::Error(e)) => {
-                        return Err(format!("locking the shared API budget file {}: {e}", self.path.display()));
-                    }
+        {
+            let file = Self::handle(&self.file, &self.path)?;
+            match File::try_lock(&file) {
+                Ok(()) => {
+                    let reply = Self::exchange_locked(&file, &self.path, account, call);
+                    // Closing would release it too; the file stays open for the next exchange.
+                    let _ = file.unlock();
+                    return reply;
+                }
+                Err(TryLockError::WouldBlock) => {}
+                Err(TryLockError::Error(e)) => {
+                    return Err(format!("locking the shared API budget file {}: {e}", self.path.display()));
                 }
             }
-            tokio::time::sleep(Duration::from_micros(200)).await;
         }
+        let (file, path, account, call) =
+            (Arc::clone(&self.file), self.path.clone(), account.to_string(), call.clone());
+        tokio::task::spawn_blocking(move || {
+            let file = Self::handle(&file, &path)?;
+            File::lock(&file).map_err(|e| format!("locking the shared API budget file {}: {e}", path.display()))?;
+            let reply = Self::exchange_locked(&file, &path, &account, &call);
+            let _ = file.unlock();
+            reply
+        })
+        .await
+        .map_err(|e| format!("the shared API budget file task failed: {e}"))?
     }
 
     fn describe(&self) -> String {

@@ -6,7 +6,8 @@
 //! `BEGIN; SET LOCAL ...; INSERT .. ON CONFLICT DO NOTHING; SELECT .. FOR UPDATE; SELECT
 //! clock_timestamp()` then `UPDATE ..; COMMIT`, both as simple queries (no prepared statements,
 //! so it works through a transaction-mode pooler too). The clock is read after the row lock is
-//! held. A process killed between the two closes its connection and the server rolls back,
+//! held. The table is unlogged and the commit asynchronous: a commit waiting for a WAL flush
+//! (8 ms here) held the row lock that long for every other process. A process killed between the two closes its connection and the server rolls back,
 //! releasing the lock; any error drops the connection the same way, and the next exchange
 //! connects again.
 
@@ -53,6 +54,7 @@ impl PgLedger {
         let table = &self.table;
         let read = format!(
             "BEGIN; SET LOCAL lock_timeout = {LOCK_TIMEOUT_MS}; SET LOCAL statement_timeout = {}; \
+             SET LOCAL synchronous_commit = off; \
              INSERT INTO {table} (account) VALUES ('{account}') ON CONFLICT (account) DO NOTHING; \
              SELECT state::text FROM {table} WHERE account = '{account}' FOR UPDATE; \
              SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::int8::text",

@@ -343,15 +343,18 @@ pub struct SharedBudget {
 struct Local {
     answers: Vec<(SendNo, Duration)>,
     pause: Option<Duration>,
-    /// The highest lane of this process's recent sends, and the last of them.
-    holding: Option<(Priority, std::time::Instant)>,
+    /// The last send of this process in each lane (`Priority as usize`).
+    last_send: [Option<std::time::Instant>; LANES.len()],
     last_exchange: std::time::Instant,
 }
 
+/// Every lane, highest first.
+const LANES: [Priority; 4] = [Priority::Live, Priority::Daily, Priority::Reference, Priority::Backfill];
+
 impl Local {
-    /// The lane held now: that of a send within `LANE_HOLD`.
+    /// The lane held now: the highest with a send within `LANE_HOLD`.
     fn held(&self) -> Option<Priority> {
-        self.holding.filter(|(_, last)| last.elapsed() < LANE_HOLD).map(|(lane, _)| lane)
+        LANES.into_iter().find(|&lane| self.last_send[lane as usize].is_some_and(|at| at.elapsed() < LANE_HOLD))
     }
 }
 
@@ -377,7 +380,7 @@ impl SharedBudget {
             local: Mutex::new(Local {
                 answers: Vec::new(),
                 pause: None,
-                holding: None,
+                last_send: [None; LANES.len()],
                 last_exchange: std::time::Instant::now(),
             }),
             exchanging: tokio::sync::Mutex::new(()),
@@ -391,15 +394,16 @@ impl SharedBudget {
     }
 
     /// Asks for a slot for a send in `lane`; `next` is the lane of this process's next waiter.
-    /// From now until `LANE_HOLD` after its last send, the process holds `lane` (the highest of
-    /// its recent sends): lower lanes of other processes wait while it parses an answer and
-    /// prepares its next request.
+    /// From now until `LANE_HOLD` after its last send in `lane`, the process holds it (or a
+    /// higher lane it also sent in): lower lanes of other processes wait while it parses an answer
+    /// and prepares its next request.
     pub async fn take(self: &Arc<Self>, lane: Priority, next: Option<Priority>) -> Take {
         let asked = std::time::Instant::now();
         let hold = {
             let mut local = lock(&self.local);
-            let held = local.held().map_or(lane, |h| h.min(lane));
-            local.holding = Some((held, asked));
+            local.last_send[lane as usize] = Some(asked);
+            // `held` is at least `lane` now.
+            let held = local.held().unwrap_or(lane);
             next.map_or(held, |n| n.min(held))
         };
         self.keep_holding();
@@ -599,6 +603,19 @@ mod tests {
         let reply = decide(&mut record, Micros(660 * MS), &call(2, Some(Priority::Backfill)));
         assert_eq!(reply, Reply::Wait { wait: YIELD_POLL, behind: Some(Priority::Daily) });
         assert!(matches!(decide(&mut record, Micros(670 * MS), &call(3, Some(Priority::Daily))), Reply::Granted(_)));
+    }
+
+    #[test]
+    fn a_lane_is_held_only_until_lane_hold_after_its_last_send() {
+        let now = std::time::Instant::now();
+        let mut local = Local { answers: Vec::new(), pause: None, last_send: [None; LANES.len()], last_exchange: now };
+        assert_eq!(local.held(), None);
+        local.last_send[Priority::Daily as usize] = Some(now);
+        assert_eq!(local.held(), Some(Priority::Daily));
+        local.last_send[Priority::Live as usize] = now.checked_sub(LANE_HOLD + Duration::from_millis(1));
+        assert_eq!(local.held(), Some(Priority::Daily), "live's hold has lapsed");
+        local.last_send[Priority::Live as usize] = Some(now);
+        assert_eq!(local.held(), Some(Priority::Live));
     }
 
     #[test]

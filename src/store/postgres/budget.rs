@@ -25,7 +25,7 @@ pub(super) struct PgLedger {
     table: String,
     statement_timeout_ms: u128,
     describe: String,
-    conn: tokio::sync::Mutex<Option<(tokio_postgres::Client, JoinHandle<()>)>>,
+    conn: tokio::sync::Mutex<Connection>,
 }
 
 impl std::fmt::Debug for PgLedger {
@@ -80,6 +80,24 @@ impl PgLedger {
     }
 }
 
+type Connection = Option<(tokio_postgres::Client, JoinHandle<()>)>;
+
+/// Closes the connection when dropped before `done`.
+struct CloseUnlessDone<'a> {
+    conn: &'a mut Connection,
+    done: bool,
+}
+
+impl Drop for CloseUnlessDone<'_> {
+    fn drop(&mut self) {
+        if !self.done
+            && let Some((_, task)) = self.conn.take()
+        {
+            task.abort();
+        }
+    }
+}
+
 #[async_trait]
 impl Ledger for PgLedger {
     async fn exchange(&self, account: &str, call: &Call) -> Result<Reply, String> {
@@ -92,16 +110,15 @@ impl Ledger for PgLedger {
                 .map_err(|e| format!("the shared API budget: {e}"))?;
             *conn = Some((client, task));
         }
-        let Some((client, _)) = conn.as_ref() else {
+        // Until the exchange has finished, the connection may be inside its transaction, holding
+        // the row: if the exchange fails, or its future is dropped half way (the run cancelled),
+        // the guard closes the connection and the server rolls back, releasing the row at once.
+        let mut guard = CloseUnlessDone { conn: &mut conn, done: false };
+        let Some((client, _)) = guard.conn.as_ref() else {
             return Err(format!("the shared API budget ({}): no connection", self.describe));
         };
         let outcome = self.exchange_on(client, account, call).await;
-        if outcome.is_err() {
-            // Closing the connection rolls back whatever the failed exchange left open.
-            if let Some((_, task)) = conn.take() {
-                task.abort();
-            }
-        }
+        guard.done = outcome.is_ok();
         outcome
     }
 

@@ -339,7 +339,7 @@ async fn orchestrate_once(
     // The API client (and its credentials) only when something is due: a tick with nothing to
     // run, the common case under cron, needs neither.
     if !due.is_empty() {
-        ctx.api = Some(api_client(&ctx.config, &ctx.cancel)?);
+        ctx.api = Some(api_client(&ctx.config, &ctx.cancel, ctx.store.as_deref())?);
     }
     crate::orchestrate::run_due(&ctx, &mut tick, due, &|_| {}).await;
     tracing::info!(runs = tick.runs.len(), failed = tick.failed(), "orchestrate tick finished");
@@ -481,12 +481,15 @@ pub async fn context(
     let dry_run = dry_run || config.features.dry_run;
     // The client first: missing credentials are a configuration error, found before a database
     // is created or migrated.
-    let api = if needs.api { Some(api_client(&config, &cancel)?) } else { None };
+    let api = if needs.api { Some(api_client(&config, &cancel, None)?) } else { None };
     let store = match (needs.store, dry_run) {
         (false, _) => None,
         (true, false) => Some(crate::store::open(&config.database).await?),
         (true, true) => Some(crate::store::open_for_dry_run(&config.database).await?),
     };
+    if let (Some(api), Some(store)) = (&api, &store) {
+        share_budget(&config, api, store.as_ref())?;
+    }
     Ok(JobContext {
         dry_run,
         clock: clock.unwrap_or_else(|| Arc::new(SystemClock)),
@@ -499,9 +502,28 @@ pub async fn context(
     })
 }
 
-/// The API client of a run, stopped by `cancel`.
-fn api_client(config: &Config, cancel: &CancellationToken) -> Result<Arc<crate::api::Client>> {
-    Ok(Arc::new(crate::api::Client::new(&config.api, &config.retry)?.with_cancel(cancel.clone())))
+/// The API client of a run, stopped by `cancel`; with `api.share_budget` (the default) its rate
+/// limit is shared with every process using the run's database.
+fn api_client(
+    config: &Config,
+    cancel: &CancellationToken,
+    store: Option<&dyn crate::store::Store>,
+) -> Result<Arc<crate::api::Client>> {
+    let client = Arc::new(crate::api::Client::new(&config.api, &config.retry)?.with_cancel(cancel.clone()));
+    if let Some(store) = store {
+        share_budget(config, &client, store)?;
+    }
+    Ok(client)
+}
+
+/// With `api.share_budget`, pace `client` through the ledger of `store`'s database.
+fn share_budget(config: &Config, client: &crate::api::Client, store: &dyn crate::store::Store) -> Result<()> {
+    if config.api.share_budget
+        && let Some(ledger) = store.api_budget()?
+    {
+        client.share_budget(ledger);
+    }
+    Ok(())
 }
 
 /// Ctrl-C or SIGTERM: finish the unit in flight, start no other.

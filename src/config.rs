@@ -274,6 +274,9 @@ pub struct ApiConfig {
     pub rate_limit: f64,
     /// Requests allowed in a burst above the steady rate (1 = no burst).
     pub burst_allowance: u32,
+    /// Processes using one database share the account's rate limit through it
+    /// (docs/api-budget.md); false: each process keeps `rate_limit` on its own.
+    pub share_budget: bool,
     /// Seconds per request.
     pub timeout: u64,
     pub max_retries: u32,
@@ -292,6 +295,7 @@ impl Default for ApiConfig {
             password: Secret::default(),
             rate_limit: defaults::API_RATE_LIMIT,
             burst_allowance: defaults::API_BURST_ALLOWANCE,
+            share_budget: true,
             timeout: defaults::API_TIMEOUT_SECS,
             max_retries: defaults::API_MAX_RETRIES,
             user_agent: format!("darkhorses/{}", env!("CARGO_PKG_VERSION")),

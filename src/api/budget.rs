@@ -12,9 +12,14 @@
 //! until it is a full window after the `n`-th latest of those, so a fast answer costs nothing and
 //! a delay of up to `WINDOW_SLACK` between gate and server (scheduling on a loaded machine, a new
 //! connection) cannot put one request too many into a server-side window.
+//!
+//! Processes sharing an account share its rate limit through a ledger (`shared`, attached with
+//! `Budget::share`): this budget stays the first gate and keeps its priority queue; the head of the
+//! queue then asks the ledger, which runs the same pacing (`Pacer`) over every process's sends,
+//! and waits while it says so. See docs/api-budget.md.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
-use std::sync::{Arc, LazyLock, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -23,6 +28,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::Error;
+use super::shared_budget::{SharedBudget, SharedSend, Take};
 
 /// The window the API counts requests in.
 pub const WINDOW: Duration = Duration::from_secs(1);
@@ -61,55 +67,88 @@ pub struct Budget {
     state: Mutex<State>,
     /// Woken whenever the queue head or the pacing changes, so waiters re-check.
     changed: Notify,
+    /// The account's budget across processes, when the run has a database to keep it in.
+    shared: OnceLock<Arc<SharedBudget>>,
 }
 
-#[derive(Debug)]
-struct State {
+/// What the head of the queue does next.
+enum Step {
+    /// Not the head: wait for a change.
+    Wait,
+    /// The head, but this process's own pacing says not yet.
+    Sleep(Instant),
+    /// The head, free here: ask the other processes' ledger.
+    Ask(Arc<SharedBudget>, Option<Priority>),
+}
+
+/// A point in time the pacing counts in: this process's monotonic clock (`Instant`) for the
+/// in-process budget, the ledger's clock (`shared_budget::Micros`) for the shared one.
+pub trait Moment: Copy + Ord + std::ops::Add<Duration, Output = Self> + std::fmt::Debug {
+    fn checked_sub(self, d: Duration) -> Option<Self>;
+}
+
+impl Moment for Instant {
+    fn checked_sub(self, d: Duration) -> Option<Self> {
+        Instant::checked_sub(&self, d)
+    }
+}
+
+/// The pacing of one account: GCRA spacing, the window log, the 429 pause and slow-down. The
+/// in-process budget runs it on `Instant`s; the shared ledger runs the same code on its own clock
+/// over the sends of every process.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Pacer<T> {
     /// 1 / rate.
+    #[serde(skip)]
     interval: Duration,
+    #[serde(skip)]
     burst: u32,
     /// At most this many sends in any `WINDOW` (+ slack).
+    #[serde(skip)]
     window_cap: usize,
     /// GCRA theoretical arrival time: when the next send would be on schedule.
-    tat: Option<Instant>,
+    tat: Option<T>,
     /// The sends that can still share a server-side window with the next one, oldest first.
-    sent: VecDeque<Sent>,
+    sent: VecDeque<Sent<T>>,
     next_send: u64,
     /// No send before this (a `Retry-After`).
-    paused_until: Option<Instant>,
+    paused_until: Option<T>,
     /// The rate is divided by `SLOWDOWN_FACTOR` and bursts are off until this.
-    slowed_until: Option<Instant>,
-    /// Waiters in the order they go: priority, then arrival.
-    queue: BTreeSet<(Priority, u64)>,
-    next_ticket: u64,
+    slowed_until: Option<T>,
 }
 
-impl State {
-    fn new(rate: f64, burst: u32) -> Self {
-        // Callers validate `rate` (finite, > 0); the floor keeps a zero interval impossible.
-        let interval = Duration::try_from_secs_f64(1.0 / rate).unwrap_or(WINDOW).max(Duration::from_micros(1));
-        // Truncation is intended: 2.5 requests/s allows 2 in a window. Float-to-int `as` saturates.
-        let window_cap = (rate.floor() as usize).max(1);
-        Self {
-            interval,
-            burst: burst.max(1),
-            window_cap,
+impl<T: Moment> Pacer<T> {
+    pub fn new(rate: f64, burst: u32) -> Self {
+        let mut pacer = Self {
+            interval: WINDOW,
+            burst: 1,
+            window_cap: 1,
             tat: None,
-            sent: VecDeque::with_capacity(window_cap + 1),
+            sent: VecDeque::new(),
             next_send: 0,
             paused_until: None,
             slowed_until: None,
-            queue: BTreeSet::new(),
-            next_ticket: 0,
-        }
+        };
+        pacer.configure(rate, burst);
+        pacer
     }
 
-    fn slowed(&self, now: Instant) -> bool {
+    /// Sets the rate and burst (a ledger's record carries only the sends; each caller brings its
+    /// settings).
+    pub fn configure(&mut self, rate: f64, burst: u32) {
+        // Callers validate `rate` (finite, > 0); the floor keeps a zero interval impossible.
+        self.interval = Duration::try_from_secs_f64(1.0 / rate).unwrap_or(WINDOW).max(Duration::from_micros(1));
+        self.burst = burst.max(1);
+        // Truncation is intended: 2.5 requests/s allows 2 in a window. Float-to-int `as` saturates.
+        self.window_cap = (rate.floor() as usize).max(1);
+    }
+
+    fn slowed(&self, now: T) -> bool {
         self.slowed_until.is_some_and(|until| now < until)
     }
 
     /// The spacing and burst tolerance in force at `now`.
-    fn pacing(&self, now: Instant) -> (Duration, Duration) {
+    fn pacing(&self, now: T) -> (Duration, Duration) {
         if self.slowed(now) {
             (self.interval * SLOWDOWN_FACTOR, Duration::ZERO)
         } else {
@@ -118,7 +157,7 @@ impl State {
     }
 
     /// The earliest instant a send may leave, given the sends so far.
-    fn earliest(&self, now: Instant) -> Instant {
+    pub fn earliest(&self, now: T) -> T {
         let (_, tolerance) = self.pacing(now);
         let mut at = now;
         if let Some(tat) = self.tat {
@@ -127,7 +166,7 @@ impl State {
         if self.sent.len() >= self.window_cap {
             // The window_cap-th latest possible arrival: a send before a full window after it
             // could make window_cap + 1 arrivals within one window.
-            let mut arrivals: Vec<Instant> = self.sent.iter().map(Sent::arrived_by).collect();
+            let mut arrivals: Vec<T> = self.sent.iter().map(Sent::arrived_by).collect();
             arrivals.sort_unstable_by(|a, b| b.cmp(a));
             at = at.max(arrivals[self.window_cap - 1] + WINDOW);
         }
@@ -138,7 +177,7 @@ impl State {
     }
 
     /// Records a send at `now`.
-    fn take(&mut self, now: Instant) -> SendId {
+    pub fn take(&mut self, now: T) -> SendNo {
         let (interval, _) = self.pacing(now);
         // Slightly late (timer resolution): keep the schedule, so the average rate is the
         // configured one. Idle for longer: start again from now. The window log caps every window
@@ -152,43 +191,92 @@ impl State {
         while self.sent.front().is_some_and(|s| s.at + WINDOW_SLACK + WINDOW <= now) {
             self.sent.pop_front();
         }
-        let id = SendId(self.next_send);
+        let id = SendNo(self.next_send);
         self.next_send += 1;
         self.sent.push_back(Sent { id, at: now, answered: None });
         id
     }
 
     /// The answer to send `id` came back at `now`: it reached the server by then.
-    fn answered(&mut self, id: SendId, now: Instant) {
+    pub fn answered(&mut self, id: SendNo, now: T) {
         if let Some(sent) = self.sent.iter_mut().rev().find(|s| s.id == id) {
             sent.answered = Some(now);
         }
     }
 
-    fn rate_limited(&mut self, now: Instant, pause: Duration) {
+    /// The answer to send `id` came back at most `after` after the send (a ledger's clock is not
+    /// the caller's, so the caller reports a duration).
+    pub fn answered_after(&mut self, id: SendNo, after: Duration) {
+        if let Some(sent) = self.sent.iter_mut().rev().find(|s| s.id == id) {
+            sent.answered = Some(sent.at + after);
+        }
+    }
+
+    pub fn rate_limited(&mut self, now: T, pause: Duration) {
         let until = now + pause;
         self.paused_until = Some(self.paused_until.map_or(until, |p| p.max(until)));
         let slow_until = now + pause.max(SLOWDOWN_PERIOD);
         self.slowed_until = Some(self.slowed_until.map_or(slow_until, |s| s.max(slow_until)));
     }
+
+    /// Forgets what lies implausibly far after `now` (a wall clock stepped back under a ledger):
+    /// sends after `now`, a schedule further ahead than one slowed-down interval. A 429's pause
+    /// stays: it is the server's word.
+    pub fn forget_future(&mut self, now: T) {
+        if self.sent.back().is_some_and(|s| s.at > now) {
+            self.sent.clear();
+        }
+        let horizon = now + self.interval * SLOWDOWN_FACTOR;
+        if self.tat.is_some_and(|tat| tat > horizon) {
+            self.tat = None;
+        }
+    }
 }
+
+/// The in-process budget's state: the pacing and the queue of waiters.
+#[derive(Debug)]
+struct State {
+    pacer: Pacer<Instant>,
+    /// Waiters in the order they go: priority, then arrival.
+    queue: BTreeSet<(Priority, u64)>,
+    next_ticket: u64,
+}
+
+/// A send's number in a pacer's log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SendNo(pub u64);
 
 /// One send through the gate, for `Budget::answered`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SendId(u64);
-
-/// A send in the log.
 #[derive(Debug, Clone, Copy)]
-struct Sent {
-    id: SendId,
-    at: Instant,
-    answered: Option<Instant>,
+pub struct SendId {
+    local: SendNo,
+    /// The same send in the shared ledger, when one was consulted.
+    shared: Option<SharedSend>,
+    /// How long it waited on other processes' use of the account.
+    waited: Option<Duration>,
 }
 
-impl Sent {
+impl SendId {
+    /// How long this send waited for other processes sharing the account (`None`: it did not).
+    pub fn waited_on_others(&self) -> Option<Duration> {
+        self.waited
+    }
+}
+
+/// A send in the log.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+struct Sent<T> {
+    id: SendNo,
+    at: T,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    answered: Option<T>,
+}
+
+impl<T: Moment> Sent<T> {
     /// The latest instant the request can have reached the server: when its answer came back,
     /// or, without an answer yet (or a slow one), the send plus the slack.
-    fn arrived_by(&self) -> Instant {
+    fn arrived_by(&self) -> T {
         let bound = self.at + WINDOW_SLACK;
         self.answered.map_or(bound, |answered| answered.min(bound))
     }
@@ -207,7 +295,11 @@ impl Budget {
     /// A budget of `rate` requests per second (finite, > 0) with `burst` requests allowed back to
     /// back (1 = strictly spaced at 1/rate).
     pub fn new(rate: f64, burst: u32) -> Self {
-        Self { state: Mutex::new(State::new(rate, burst)), changed: Notify::new() }
+        Self {
+            state: Mutex::new(State { pacer: Pacer::new(rate, burst), queue: BTreeSet::new(), next_ticket: 0 }),
+            changed: Notify::new(),
+            shared: OnceLock::new(),
+        }
     }
 
     /// The budget for `key` (account and base URL) with these settings: every client built for
@@ -224,35 +316,85 @@ impl Budget {
         budget
     }
 
+    /// From now on every send also takes its slot from `shared`, the account's budget across
+    /// processes. The first one attached stays (one process, one account: one ledger).
+    pub fn share(&self, shared: Arc<SharedBudget>) {
+        if let Err(other) = self.shared.set(shared) {
+            tracing::debug!(ledger = %other.describe(), "the API budget already shares through another ledger");
+        }
+    }
+
+    /// Whether sends also take their slot across processes.
+    pub fn is_shared(&self) -> bool {
+        self.shared.get().is_some()
+    }
+
     /// Waits for a send slot: the highest-priority waiter goes first, each when the budget
-    /// allows. Returns `Error::Cancelled` promptly when `cancel` fires. Report the answer (or the
-    /// failure) with `answered` as soon as it comes back: it lets the next window open earlier.
+    /// allows, and (with a shared budget) when the other processes' use allows. Returns
+    /// `Error::Cancelled` promptly when `cancel` fires. Report the answer (or the failure) with
+    /// `answered` as soon as it comes back: it lets the next window open earlier.
     pub async fn acquire(&self, priority: Priority, cancel: &CancellationToken) -> Result<SendId, Error> {
         if cancel.is_cancelled() {
             return Err(Error::Cancelled);
         }
         let mut ticket = Ticket::new(self, priority);
+        // When the shared budget first said to wait.
+        let mut held_since: Option<std::time::Instant> = None;
         loop {
             let changed = self.changed.notified();
             tokio::pin!(changed);
             // Register for wakeups before looking, so a change between look and wait is not lost.
             changed.as_mut().enable();
-            let wake_at = {
+            let step = {
                 let mut state = lock(&self.state);
                 if state.queue.first() == Some(&ticket.key) {
                     let now = Instant::now();
-                    let at = state.earliest(now);
-                    if at <= now {
-                        let id = state.take(now);
-                        state.queue.remove(&ticket.key);
-                        ticket.done = true;
-                        drop(state);
-                        self.changed.notify_waiters();
-                        return Ok(id);
+                    let at = state.pacer.earliest(now);
+                    if at > now {
+                        Step::Sleep(at)
+                    } else if let Some(shared) = self.shared.get() {
+                        // The lane this process still waits in once this send has gone.
+                        let next = state.queue.iter().nth(1).map(|(p, _)| *p);
+                        Step::Ask(Arc::clone(shared), next)
+                    } else {
+                        return Ok(self.grant(&mut state, &mut ticket, now, None, None));
                     }
-                    Some(at)
                 } else {
-                    None
+                    Step::Wait
+                }
+            };
+            let wake_at = match step {
+                Step::Wait => None,
+                Step::Sleep(at) => Some(at),
+                Step::Ask(shared, next) => {
+                    let taken = tokio::select! {
+                        biased;
+                        () = cancel.cancelled() => return Err(Error::Cancelled),
+                        taken = shared.take(priority, next) => taken,
+                    };
+                    match taken {
+                        Take::Wait { wait, behind } => {
+                            if held_since.is_none() {
+                                held_since = Some(std::time::Instant::now());
+                                log_shared_wait(priority, wait, behind);
+                            }
+                            Some(Instant::now() + wait)
+                        }
+                        Take::Granted(send) => {
+                            let waited = held_since.map(|since| since.elapsed());
+                            return Ok(self.grant(
+                                &mut lock(&self.state),
+                                &mut ticket,
+                                Instant::now(),
+                                Some(send),
+                                waited,
+                            ));
+                        }
+                        // The ledger cannot be reached: this process's own budget alone decides.
+                        Take::Unavailable => {
+                            return Ok(self.grant(&mut lock(&self.state), &mut ticket, Instant::now(), None, None));
+                        }
+                    }
                 }
             };
             match wake_at {
@@ -271,22 +413,61 @@ impl Budget {
         }
     }
 
+    /// Records the send of `ticket` at `now` and lets the next waiter look.
+    fn grant(
+        &self,
+        state: &mut State,
+        ticket: &mut Ticket<'_>,
+        now: Instant,
+        shared: Option<SharedSend>,
+        waited: Option<Duration>,
+    ) -> SendId {
+        let local = state.pacer.take(now);
+        state.queue.remove(&ticket.key);
+        ticket.done = true;
+        self.changed.notify_waiters();
+        SendId { local, shared, waited }
+    }
+
     /// The answer to `id` (any status, or a failure) came back now, so the request reached the
     /// server, if at all, by now.
     pub fn answered(&self, id: SendId) {
-        lock(&self.state).answered(id, Instant::now());
+        lock(&self.state).pacer.answered(id.local, Instant::now());
+        if let (Some(shared), Some(send)) = (self.shared.get(), id.shared) {
+            shared.answered(send);
+        }
         self.changed.notify_waiters();
     }
 
-    /// A 429 arrived: nobody sends for `pause`, and the rate is halved for a while.
+    /// A 429 arrived: nobody sends for `pause`, and the rate is halved for a while; with a
+    /// shared budget, in every process of the account.
     pub fn rate_limited(&self, pause: Duration) {
-        lock(&self.state).rate_limited(Instant::now(), pause);
+        lock(&self.state).pacer.rate_limited(Instant::now(), pause);
+        if let Some(shared) = self.shared.get() {
+            shared.rate_limited(pause);
+        }
         self.changed.notify_waiters();
     }
 
     /// Requests waiting for the budget now.
     pub fn waiting(&self) -> usize {
         lock(&self.state).queue.len()
+    }
+}
+
+/// The debug line of a send that waits on other processes (once per send).
+fn log_shared_wait(lane: Priority, wait: Duration, behind: Option<Priority>) {
+    match behind {
+        Some(higher) => tracing::debug!(
+            lane = ?lane,
+            behind = ?higher,
+            "API budget: waiting, another process has a higher-priority request waiting"
+        ),
+        None => tracing::debug!(
+            lane = ?lane,
+            wait_ms = wait.as_millis() as u64,
+            "API budget: waiting, other processes of this account used the rate limit"
+        ),
     }
 }
 
@@ -327,7 +508,7 @@ mod tests {
     use super::*;
 
     /// Sends as fast as the state allows, `n` times, from `start`; returns the send instants.
-    fn drive(state: &mut State, start: Instant, n: usize) -> Vec<Instant> {
+    fn drive(state: &mut Pacer<Instant>, start: Instant, n: usize) -> Vec<Instant> {
         let mut now = start;
         let mut sends = Vec::new();
         for _ in 0..n {
@@ -345,7 +526,7 @@ mod tests {
     #[test]
     fn burst_one_spaces_sends_and_keeps_every_window() {
         let start = Instant::now();
-        let mut state = State::new(2.0, 1);
+        let mut state = Pacer::new(2.0, 1);
         let sends = drive(&mut state, start, 10);
         assert_eq!(sends[1] - sends[0], Duration::from_millis(500));
         assert!(max_in_any_window(&sends) <= 2);
@@ -357,12 +538,12 @@ mod tests {
     #[test]
     fn burst_allowance_lets_some_out_back_to_back_but_never_breaks_the_window() {
         let start = Instant::now();
-        let mut state = State::new(5.0, 3);
+        let mut state = Pacer::new(5.0, 3);
         let sends = drive(&mut state, start, 30);
         assert_eq!(sends[0], sends[2], "the first three leave together");
         assert!(max_in_any_window(&sends) <= 5);
         // A burst above the rate is cut to the rate by the window.
-        let mut greedy = State::new(2.0, 10);
+        let mut greedy = Pacer::new(2.0, 10);
         let sends = drive(&mut greedy, start, 10);
         assert!(max_in_any_window(&sends) <= 2);
     }
@@ -370,10 +551,10 @@ mod tests {
     #[test]
     fn fractional_rates_keep_their_spacing() {
         let start = Instant::now();
-        let mut state = State::new(0.5, 1);
+        let mut state = Pacer::new(0.5, 1);
         let sends = drive(&mut state, start, 3);
         assert_eq!(sends[1] - sends[0], Duration::from_secs(2));
-        let mut state = State::new(2.5, 1);
+        let mut state = Pacer::new(2.5, 1);
         let sends = drive(&mut state, start, 20);
         assert!(max_in_any_window(&sends) <= 2);
     }
@@ -381,7 +562,7 @@ mod tests {
     #[test]
     fn a_429_pauses_then_halves_the_rate() {
         let start = Instant::now();
-        let mut state = State::new(2.0, 2);
+        let mut state = Pacer::new(2.0, 2);
         let _ = state.take(start);
         state.rate_limited(start, Duration::from_secs(3));
         assert_eq!(state.earliest(start), start + Duration::from_secs(3));
@@ -402,14 +583,14 @@ mod tests {
         let start = Instant::now();
         let ms = Duration::from_millis;
         // Answered 3 ms after each send: the third send goes a window after the first answer.
-        let mut state = State::new(2.0, 1);
+        let mut state = Pacer::new(2.0, 1);
         let a = state.take(start);
         state.answered(a, start + ms(3));
         let b = state.take(start + ms(500));
         state.answered(b, start + ms(503));
         assert_eq!(state.earliest(start + ms(600)), start + ms(1003));
         // Not answered (or answered late): the slack is added.
-        let mut state = State::new(2.0, 1);
+        let mut state = Pacer::new(2.0, 1);
         let a = state.take(start);
         let _ = state.take(start + ms(500));
         assert_eq!(state.earliest(start + ms(600)), start + WINDOW + WINDOW_SLACK);
@@ -425,7 +606,7 @@ mod tests {
         // +WINDOW_SLACK); the next two are answered at once (+21 ms, +41 ms). A fourth must wait a window
         // after the second-latest possible arrival (+41 ms: the first and third could both still
         // be in its window), not after the older of the last two sends (+21 ms).
-        let mut state = State::new(2.0, 10);
+        let mut state = Pacer::new(2.0, 10);
         state.window_cap = 2;
         state.interval = ms(1);
         let _ = state.take(start);
@@ -441,7 +622,7 @@ mod tests {
     fn sends_a_timer_tick_late_keep_the_configured_rate() {
         let start = Instant::now();
         let ms = Duration::from_millis;
-        let mut state = State::new(50.0, 1);
+        let mut state = Pacer::new(50.0, 1);
         let mut now = start;
         let mut sends = Vec::new();
         for _ in 0..200 {

@@ -17,6 +17,7 @@ use super::Error;
 use super::budget::{Budget, Priority, SendId};
 use super::plan;
 use super::retry::{self, Decision, MAX_RATE_LIMITED_PER_REQUEST, Outcome, RetryPolicy};
+use super::shared_budget::{self, Ledger, SharedBudget};
 use crate::config::{ApiConfig, Plan, RetryConfig, Secret, defaults};
 use crate::model::RawResponse;
 
@@ -71,6 +72,12 @@ pub struct ApiStats {
     pub bytes: u64,
     /// Sum of request latencies, milliseconds.
     pub latency_ms_total: u64,
+    /// Requests that waited for other processes sharing the account's rate limit.
+    #[serde(default)]
+    pub shared_waits: u64,
+    /// Milliseconds those requests waited.
+    #[serde(default)]
+    pub shared_wait_ms: u64,
 }
 
 #[derive(Debug, Default)]
@@ -81,6 +88,8 @@ struct Counters {
     errors: AtomicU64,
     bytes: AtomicU64,
     latency_ms_total: AtomicU64,
+    shared_waits: AtomicU64,
+    shared_wait_ms: AtomicU64,
 }
 
 fn bump(counter: &AtomicU64, by: u64) {
@@ -98,6 +107,8 @@ struct Shared {
     plan: Plan,
     policy: RetryPolicy,
     budget: Arc<Budget>,
+    rate: f64,
+    burst: u32,
     counters: Counters,
     login: Login,
 }
@@ -247,6 +258,8 @@ impl Client {
                 plan: api.plan,
                 policy: RetryPolicy::from_config(retry, api.max_retries),
                 budget,
+                rate: api.rate_limit,
+                burst: api.burst_allowance,
                 counters: Counters::default(),
                 login: Login::default(),
             }),
@@ -264,6 +277,21 @@ impl Client {
     /// when `cancel` fires.
     pub fn with_cancel(&self, cancel: CancellationToken) -> Client {
         Client { cancel, ..self.clone() }
+    }
+
+    /// Shares the account's rate limit with every other process using `ledger` (the run's
+    /// database): each send also takes its slot there. Clients of this account in this process
+    /// share it already; the first ledger attached stays.
+    pub fn share_budget(&self, ledger: Arc<dyn Ledger>) {
+        let shared = &*self.shared;
+        let account = shared_budget::account_key(shared.username.expose(), shared.base.as_str());
+        tracing::debug!(ledger = %ledger.describe(), "the API rate limit is shared with other processes through the database");
+        shared.budget.share(Arc::new(SharedBudget::new(ledger, account, shared.rate, shared.burst)));
+    }
+
+    /// Whether this client's sends take their slots from a budget shared across processes.
+    pub fn budget_is_shared(&self) -> bool {
+        self.shared.budget.is_shared()
     }
 
     pub fn priority(&self) -> Priority {
@@ -293,6 +321,8 @@ impl Client {
             errors: c.errors.load(Ordering::Relaxed),
             bytes: c.bytes.load(Ordering::Relaxed),
             latency_ms_total: c.latency_ms_total.load(Ordering::Relaxed),
+            shared_waits: c.shared_waits.load(Ordering::Relaxed),
+            shared_wait_ms: c.shared_wait_ms.load(Ordering::Relaxed),
         }
     }
 
@@ -493,6 +523,10 @@ impl Client {
         let mut limited = 0u32;
         loop {
             let send = shared.budget.acquire(priority, &self.cancel).await?;
+            if let Some(waited) = send.waited_on_others() {
+                bump(&counters.shared_waits, 1);
+                bump(&counters.shared_wait_ms, u64::try_from(waited.as_millis()).unwrap_or(u64::MAX));
+            }
             if sent > 0 {
                 bump(&counters.retries, 1);
             }

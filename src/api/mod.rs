@@ -7,6 +7,7 @@ pub mod models;
 pub mod normalize;
 pub mod plan;
 pub mod retry;
+pub mod shared_budget;
 
 pub use budget::Priority;
 pub use client::{ApiStats, Client, Day};

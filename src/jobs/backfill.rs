@@ -1,8 +1,6 @@
 //! `backfill`: history over a date range, newest first, one unit per endpoint and date, resumable
 //! from `fetch_coverage` (the original's `initialize_data.py` and `initialize_12months.py`).
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use chrono::{Months, NaiveDate};
 
@@ -144,10 +142,8 @@ impl UpdateJob for Backfill {
 
     async fn run(&self, ctx: &JobContext) -> Result<JobReport> {
         let mut report = JobReport::new(Self::NAME, ctx.dry_run);
-        // History waits behind every other job sharing the budget in this process.
-        let mut ctx = ctx.clone();
-        ctx.api = ctx.api.as_ref().map(|api| Arc::new(api.with_priority(Priority::Backfill)));
-        let ctx = &ctx;
+        // History waits behind every other job sharing the budget.
+        let ctx = &ctx.at_priority(Priority::Backfill);
         // `plan` logged its notes as it made them (`allowed_range`); the report repeats them once.
         let plan = self.plan(ctx).await?;
         report.notes.extend(plan.notes.iter().cloned());

@@ -212,6 +212,8 @@ impl UpdateJob for Live {
 
     async fn run(&self, ctx: &JobContext) -> Result<JobReport> {
         let mut report = JobReport::new(Self::NAME, ctx.dry_run);
+        // Fresh results go before every other job sharing the budget.
+        let ctx = &ctx.at_priority(crate::api::Priority::Live);
         let store = ctx.store()?;
         let now = ctx.clock.now();
         let today = ctx.clock.racing_day();

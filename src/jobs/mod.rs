@@ -95,6 +95,15 @@ impl std::fmt::Debug for JobContext {
 }
 
 impl JobContext {
+    /// The same context whose API requests wait in the budget's `priority` lane (in this process
+    /// and, with a shared budget, across processes): live before daily before reference before
+    /// backfill.
+    pub fn at_priority(&self, priority: crate::api::Priority) -> JobContext {
+        let mut ctx = self.clone();
+        ctx.api = ctx.api.as_ref().map(|api| Arc::new(api.with_priority(priority)));
+        ctx
+    }
+
     /// The store, or an error saying this job needs one.
     pub fn store(&self) -> Result<&Arc<dyn Store>> {
         self.store.as_ref().ok_or_else(|| crate::Error::Fatal("this job needs a database, and none was opened".into()))
@@ -122,6 +131,12 @@ pub struct ApiCounts {
     pub rate_limited: u64,
     pub errors: u64,
     pub bytes: u64,
+    /// Requests that waited for other processes sharing the account's rate limit.
+    #[serde(default)]
+    pub shared_waits: u64,
+    /// Milliseconds those requests waited.
+    #[serde(default)]
+    pub shared_wait_ms: u64,
 }
 
 /// What a run did. Printed as a short summary at the end of every run (`--json`: as JSON) and

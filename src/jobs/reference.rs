@@ -41,6 +41,8 @@ impl UpdateJob for Reference {
 
     async fn run(&self, ctx: &JobContext) -> Result<JobReport> {
         let mut report = JobReport::new(Self::NAME, ctx.dry_run);
+        // Reference data waits behind live and daily, ahead of backfill.
+        let ctx = &ctx.at_priority(api::Priority::Reference);
         let store = ctx.store()?;
         let regions = &ctx.config.api.regions;
         let mut data = ReferenceData::default();

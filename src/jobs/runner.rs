@@ -194,6 +194,8 @@ pub async fn execute_as(job: &dyn UpdateJob, ctx: &JobContext, run: &Scheduled) 
                 rate_limited: after.rate_limited - before.rate_limited,
                 errors: after.errors - before.errors,
                 bytes: after.bytes - before.bytes,
+                shared_waits: after.shared_waits - before.shared_waits,
+                shared_wait_ms: after.shared_wait_ms - before.shared_wait_ms,
             }
         }
         _ => ApiCounts::default(),

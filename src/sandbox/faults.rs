@@ -182,6 +182,13 @@ pub struct SandboxStats {
     pub faults: BTreeMap<String, u64>,
     /// Requests refused by the rate limit (429 with `Retry-After`), not counting injected 429s.
     pub rate_limited: u64,
+    /// With `?arrivals=1`: when these stats were taken, microseconds since the sandbox started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub now_us: Option<u64>,
+    /// With `?arrivals=1`: every request's arrival, microseconds since the sandbox started, in
+    /// order (what `max_in_any_1s_window` is computed from).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arrivals_us: Option<Vec<u64>>,
 }
 
 /// The running counts behind [`SandboxStats`].
@@ -212,6 +219,11 @@ impl Counter {
         let mut s = self.stats.clone();
         s.max_in_any_1s_window = max_in_window(&self.arrivals_us, 1_000_000);
         s
+    }
+
+    /// [`Counter::snapshot`] with the arrival times and `now_us`.
+    pub fn snapshot_with_arrivals(&self, now_us: u64) -> SandboxStats {
+        SandboxStats { now_us: Some(now_us), arrivals_us: Some(self.arrivals_us.clone()), ..self.snapshot() }
     }
 }
 

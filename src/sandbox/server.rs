@@ -405,8 +405,17 @@ async fn not_found() -> Response {
     detail(StatusCode::NOT_FOUND, "Not Found")
 }
 
-async fn stats(State(sh): S) -> Response {
-    axum::Json(sh.counter().snapshot()).into_response()
+/// `/_sandbox/stats`; `?arrivals=1` adds every request's arrival time (for measuring windows
+/// and gaps from outside).
+async fn stats(State(sh): S, Query(q): Pairs) -> Response {
+    let arrivals = Params::new(&q).one("arrivals").is_some_and(|v| v == "1" || v == "true");
+    let counter = sh.counter();
+    let stats = if arrivals {
+        counter.snapshot_with_arrivals(sh.started.elapsed().as_micros() as u64)
+    } else {
+        counter.snapshot()
+    };
+    axum::Json(stats).into_response()
 }
 
 async fn reset(State(sh): S) -> Response {
@@ -504,16 +513,29 @@ async fn gate(State(sh): S, req: Request, next: Next) -> Response {
         }
         Fault::Slow(d) => {
             tokio::time::sleep(d).await;
-            next.run(req).await
+            handle(req, next).await
         }
-        Fault::None => next.run(req).await,
+        Fault::None => handle(req, next).await,
         Fault::Truncated | Fault::Malformed | Fault::Dropped => {
-            let r = next.run(req).await;
+            let r = handle(req, next).await;
             mangle(r, fault).await
         }
     };
     sh.counter().served(&endpoint, response.status().as_u16(), fault.name(), false);
     response
+}
+
+/// Runs the handler on a blocking thread. Building a big body (a day of Pro racecards is about
+/// 1 MB: 250-550 ms in a debug build on a loaded machine) would otherwise hold an async worker,
+/// and a request arriving meanwhile would be stamped, counted and rate limited only when a worker
+/// came free: late, as if several had arrived together. The handlers only compute (no I/O, no
+/// timers), so they can be driven from outside the runtime's workers.
+async fn handle(req: Request, next: Next) -> Response {
+    let runtime = tokio::runtime::Handle::current();
+    match tokio::task::spawn_blocking(move || runtime.block_on(next.run(req))).await {
+        Ok(response) => response,
+        Err(_) => detail(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"),
+    }
 }
 
 /// Break a successful body the way `fault` says.

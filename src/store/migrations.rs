@@ -61,6 +61,7 @@ pub const POSTGRES: &[Migration] = &[
         name: "ownership_and_coverage",
         sql: include_str!("../../sql/postgres/0003_ownership_and_coverage.sql"),
     },
+    Migration { version: 4, name: "api_budget", sql: include_str!("../../sql/postgres/0004_api_budget.sql") },
 ];
 
 /// A row of `schema_migrations` as a backend read it.
@@ -235,7 +236,7 @@ mod tests {
         let applied =
             [Applied { version: 1, name: "schema".into(), checksum: POSTGRES[0].checksum(), applied_at: at() }];
         let todo = pending("postgres", POSTGRES, &applied).unwrap();
-        assert_eq!(todo.iter().map(|m| m.version).collect::<Vec<_>>(), [2, 3]);
+        assert_eq!(todo.iter().map(|m| m.version).collect::<Vec<_>>(), [2, 3, 4]);
         let tampered = [Applied { checksum: "0".repeat(64), ..applied[0].clone() }];
         let err = pending("postgres", POSTGRES, &tampered).unwrap_err().to_string();
         assert!(err.contains("sql/postgres/0001_schema.sql"), "{err}");

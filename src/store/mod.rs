@@ -421,6 +421,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// (`pid 4242 on web-1 (server session 9876, since 06:00:03Z)`), when the database can say.
     async fn job_lock_holder(&self, job: &str) -> Result<Option<String>>;
 
+    /// Where processes using this database share the API rate limit (docs/api-budget.md):
+    /// SQLite, the file `<database>.budget` beside it (created 0600); PostgreSQL, the table
+    /// `api_budget` of the schema. `None` for an in-memory stand-in (a dry run before the file
+    /// exists), whose process paces itself alone.
+    fn api_budget(&self) -> Result<Option<std::sync::Arc<dyn crate::api::shared_budget::Ledger>>>;
     // --- health and alerts (src/health.rs, src/alerts.rs) ---
 
     /// API calls recorded in `job_runs` by runs started at or after `since` (dry runs included:

@@ -13,6 +13,7 @@
 
 mod acceptance;
 mod backfill;
+mod budget;
 mod client;
 mod config;
 mod faults;

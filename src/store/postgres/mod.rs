@@ -9,6 +9,7 @@
 //! Session advisory locks (migrations, job locks) do not work through such a pooler: use the
 //! direct or session URL (port 5432) for hosts that run jobs; `open` warns when it sees port 6543.
 
+mod budget;
 mod health;
 mod migrate;
 mod read;
@@ -412,6 +413,11 @@ impl Store for PgStore {
 
     fn describe(&self) -> String {
         format!("{} (schema {})", self.connector.target, self.schema)
+    }
+
+    fn api_budget(&self) -> Result<Option<Arc<dyn crate::api::shared_budget::Ledger>>> {
+        let ledger = budget::PgLedger::new(self.connector.clone(), &self.schema, self.query_timeout.as_millis());
+        Ok(Some(Arc::new(ledger)))
     }
 
     fn lock_scope(&self) -> String {

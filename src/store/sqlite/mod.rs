@@ -484,6 +484,16 @@ impl Store for SqliteStore {
         self.scope.clone()
     }
 
+    fn api_budget(&self) -> Result<Option<Arc<dyn crate::api::shared_budget::Ledger>>> {
+        // The in-memory stand-in of a dry run: the file does not exist, and nothing is created.
+        if !self.path.exists() {
+            return Ok(None);
+        }
+        let path = crate::api::shared_budget::FileLedger::path_for(&self.path);
+        let ledger = crate::api::shared_budget::FileLedger::open(&path).map_err(Error::Config)?;
+        Ok(Some(Arc::new(ledger)))
+    }
+
     async fn migrate(&self) -> Result<Vec<MigrationState>> {
         let list = self.migrations;
         self.call(move |conn| migrate_blocking(conn, list)).await

@@ -1,6 +1,6 @@
 //! `orchestrate --daemon`: sleep until the next slot of any interval, run what is due exactly as
 //! one-shot mode does (the ledger makes replicas safe), stop cleanly on SIGTERM/SIGINT, and serve
-//! `/livez` and `/metrics` (Prometheus text) on 127.0.0.1:`health_check.port`.
+//! `/livez`, `/metrics` (Prometheus text) and the status page (`/`) on 127.0.0.1:`health_check.port`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -150,9 +150,14 @@ fn escape(value: &str) -> String {
     value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
-/// Serve `/livez` and `/metrics` on 127.0.0.1:`port` until `stop` is cancelled. Returns the
-/// address bound.
-pub fn serve_health(port: u16, metrics: Arc<Metrics>, stop: CancellationToken) -> Result<std::net::SocketAddr> {
+/// Serve `/livez` and `/metrics` on 127.0.0.1:`port`, with the routes of `pages` (the status
+/// page at `/`), until `stop` is cancelled. Returns the address bound.
+pub fn serve_health(
+    port: u16,
+    metrics: Arc<Metrics>,
+    pages: axum::Router,
+    stop: CancellationToken,
+) -> Result<std::net::SocketAddr> {
     use axum::routing::get;
     let bind = std::net::SocketAddr::from(([127, 0, 0, 1], port));
     let what = || format!("binding the health endpoint to {bind} (health_check.port; 0 turns it off)");
@@ -175,7 +180,8 @@ pub fn serve_health(port: u16, metrics: Arc<Metrics>, stop: CancellationToken) -
                 let text = metrics.render();
                 async move { ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text) }
             }),
-        );
+        )
+        .merge(pages);
     tokio::spawn(async move {
         let serve = axum::serve(listener, app).with_graceful_shutdown(async move { stop.cancelled().await });
         if let Err(e) = serve.await {

@@ -25,4 +25,5 @@ mod postgres;
 mod repository;
 mod sandbox;
 mod schedule;
+mod status;
 mod store;

@@ -555,7 +555,9 @@ pub struct IntervalCells {
     pub interval: String,
     /// The job and its args as on the command line: `daily --days-ahead 1`.
     pub job: String,
+    /// The cron expression; `timezone` is the zone it fires in.
     pub schedule: String,
+    pub timezone: String,
     pub last_run: String,
     /// The last run's status, `—` when it never ran.
     pub status: String,
@@ -577,7 +579,8 @@ impl IntervalStatus {
         IntervalCells {
             interval: self.interval.clone(),
             job: job.join(" "),
-            schedule: format!("{} {}", self.schedule, self.timezone),
+            schedule: self.schedule.clone(),
+            timezone: self.timezone.clone(),
             last_run: run.map_or_else(|| "never".into(), |r| when(r.started_at)),
             status: run
                 .map_or_else(|| NONE.into(), |r| format!("{}{}", r.status, if r.dry_run { " (dry)" } else { "" })),
@@ -595,7 +598,7 @@ impl IntervalStatus {
                 || NONE.into(),
                 |a| match a.consecutive_failures {
                     0 => a.state.clone(),
-                    n => format!("{} ({n} failing)", a.state),
+                    n => format!("{} ({n} failed in a row)", a.state),
                 },
             ),
             error: run.and_then(|r| r.error.clone()),

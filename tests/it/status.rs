@@ -288,6 +288,30 @@ fn status_in_the_terminal_shows_the_interval_table_and_today() {
     }
     assert!(r.stdout.contains("today: 0 races"), "{}", r.stdout);
     assert!(r.stdout.contains("runs today (UTC): 1, 0 failed"), "{}", r.stdout);
+
+    // An alert state, as the health job records it, is shown by the interval it names.
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute(
+        "INSERT INTO alert_state (job, state, consecutive_failures, last_alert_at)
+         VALUES ('daily_data', 'failing', 3, '2026-03-10T11:00:00Z')",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let r = run(darkhorses(dir.path()).env("DATABASE_URL", format!("sqlite:{}", db.display())).args([
+        "--now",
+        "2026-03-10T12:05:00Z",
+        "--json",
+        "status",
+    ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let status: Value = serde_json::from_str(&r.stdout).unwrap();
+    let daily = status["intervals"].as_array().unwrap().iter().find(|i| i["interval"] == "daily_data").unwrap();
+    assert_eq!(daily["alert"]["state"], "failing", "{daily}");
+    assert_eq!(daily["alert"]["consecutive_failures"], 3, "{daily}");
+    assert_eq!(daily["alert"]["last_alert_at"], "2026-03-10T11:00:00Z", "{daily}");
+    let live = status["intervals"].as_array().unwrap().iter().find(|i| i["interval"] == "live_data").unwrap();
+    assert!(live["alert"].is_null(), "{live}");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::{Cli, Command, ConfigCommand, DbCommand, GlobalArgs, LogFormatArg, OrchestrateArgs};
+use crate::cli::{Cli, Command, ConfigCommand, DbCommand, GlobalArgs, LogFormatArg, OrchestrateArgs, StatusArgs};
 use crate::clock::{Clock, FixedClock, SystemClock};
 use crate::config::{Config, FlagOverride, LoadOptions, Loaded, LogFormat};
 use crate::error::{Error, Outcome, Result, exit, exit_code};
@@ -212,6 +212,7 @@ async fn dispatch(cli: Cli, loaded: crate::config::Loaded) -> Result<Outcome> {
             output::print(&text)?;
             Ok(Outcome::Success)
         }
+        Command::Status(args) => status(&args, &cli.global, &loaded.config).await,
         Command::Schedule(args) => {
             let now = cli.global.now.unwrap_or_else(chrono::Utc::now);
             let preview = crate::schedule::Preview::new(&args, &loaded.config, now)?;
@@ -229,6 +230,36 @@ async fn dispatch(cli: Cli, loaded: crate::config::Loaded) -> Result<Outcome> {
         Command::Orchestrate(args) => orchestrate(args, &cli.global, loaded).await,
         Command::Job(job) => run_job(job.into_job(), &cli.global, loaded).await,
     }
+}
+
+/// `darkhorses status`: reads the database as it is (never creates or migrates it), prints the
+/// interval table (or, with `--json`, every figure) and writes the page when `--html` asks.
+async fn status(args: &StatusArgs, global: &GlobalArgs, config: &Config) -> Result<Outcome> {
+    let now = global.now.unwrap_or_else(chrono::Utc::now);
+    let status = crate::status::open_and_gather(config, now).await?;
+    let written = match &args.html {
+        Some(path) => {
+            let page = crate::status::html::render(&status)?;
+            std::fs::write(path, &page).map_err(|e| {
+                Error::io(
+                    format!("writing the status page to {} (is the directory there and writable?)", path.display()),
+                    e,
+                )
+            })?;
+            Some((path, page.len()))
+        }
+        None => None,
+    };
+    if global.json {
+        output::json(&status)?;
+    } else {
+        let mut text = crate::status::text::render(&status);
+        if let Some((path, bytes)) = written {
+            text.push_str(&format!("page written to {} ({} KiB)\n", path.display(), bytes.div_ceil(1024)));
+        }
+        output::print(&text)?;
+    }
+    Ok(Outcome::Success)
 }
 
 /// Whether a command is a job run (it logs to the job's daily file; `orchestrate` to the
@@ -316,8 +347,9 @@ async fn orchestrate_daemon(
     let metrics = Arc::new(daemon::Metrics::default());
     let serving = CancellationToken::new();
     if port != 0 {
-        let addr = daemon::serve_health(port, Arc::clone(&metrics), ctx.clone(), serving.clone())?;
-        tracing::info!(%addr, "health endpoints: http://{addr}/livez, /metrics and /healthz");
+        let page = crate::status::router(Arc::clone(&ctx.config), Arc::clone(ctx.store()?), Arc::clone(&ctx.clock));
+        let addr = daemon::serve_health(port, Arc::clone(&metrics), ctx.clone(), page, serving.clone())?;
+        tracing::info!(%addr, "health endpoints: http://{addr}/livez, /metrics and /healthz; status page http://{addr}/");
     }
     tracing::info!(intervals = ctx.config.intervals.len(), "orchestrate daemon started");
     let outcome = daemon::run(&ctx, opts, &metrics).await;

@@ -96,6 +96,14 @@ pub enum Command {
         Exit codes: 0 every run succeeded or nothing was due, 1 a run failed or timed out, 2 fatal error.")]
     Orchestrate(OrchestrateArgs),
 
+    /// Runs, coverage, freshness and API use at a glance: a table here, or a self-contained page.
+    #[command(after_help = "Examples:\n  \
+        darkhorses status                          # each interval's last run, next slot and alert state; today's figures\n  \
+        darkhorses status --html status.html       # the page: 48 h timeline, 12-month coverage calendar, freshness, API use\n  \
+        darkhorses status --json                   # every figure as one JSON document (docs/status.md)\n\n\
+        The daemon (`orchestrate --daemon`) serves the same page at http://127.0.0.1:9187/.")]
+    Status(StatusArgs),
+
     /// Preview the fire times of a cron expression or of a configured job.
     #[command(
         after_help = "Examples:\n  darkhorses schedule '*/15 9-20 * * *' --count 3\n  darkhorses schedule '30 1 * * *' --tz Europe/London --after 2026-03-28T00:00:00Z\n  darkhorses schedule --job daily_data"
@@ -331,6 +339,14 @@ pub struct OrchestrateArgs {
     /// End of the --simulate window (RFC 3339, inclusive). Example: --to 2026-03-30T00:00:00Z
     #[arg(long, value_name = "INSTANT", requires = "simulate")]
     pub to: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct StatusArgs {
+    /// Also write the status page to this file: one self-contained HTML file (no script, no
+    /// external asset). Example: --html target/status.html
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

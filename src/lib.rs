@@ -19,6 +19,7 @@ pub mod orchestrate;
 pub mod output;
 pub mod sandbox;
 pub mod schedule;
+pub mod status;
 pub mod store;
 pub mod telemetry;
 

@@ -1,7 +1,7 @@
 //! `orchestrate --daemon`: sleep until the next slot of any interval, run what is due exactly as
 //! one-shot mode does (the ledger makes replicas safe), stop cleanly on SIGTERM/SIGINT, and serve
-//! `/livez`, `/metrics` (Prometheus text) and `/healthz` (the health report) on
-//! 127.0.0.1:`health_check.port`.
+//! `/livez`, `/metrics` (Prometheus text), `/healthz` (the health report) and the status page (`/`)
+//! on 127.0.0.1:`health_check.port`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -151,12 +151,14 @@ fn escape(value: &str) -> String {
     value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
-/// Serve `/livez`, `/metrics` and `/healthz` (the health report of `ctx`'s store, see [`healthz`])
-/// on 127.0.0.1:`port` until `stop` is cancelled. Returns the address bound.
+/// Serve `/livez`, `/metrics`, `/healthz` (the health report of `ctx`'s store, see [`healthz`])
+/// and the routes of `pages` (the status page at `/`) on 127.0.0.1:`port` until `stop` is
+/// cancelled. Returns the address bound.
 pub fn serve_health(
     port: u16,
     metrics: Arc<Metrics>,
     ctx: JobContext,
+    pages: axum::Router,
     stop: CancellationToken,
 ) -> Result<std::net::SocketAddr> {
     use axum::routing::get;
@@ -182,7 +184,8 @@ pub fn serve_health(
                 async move { ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text) }
             }),
         )
-        .route("/healthz", get(move || healthz(ctx.clone())));
+        .route("/healthz", get(move || healthz(ctx.clone())))
+        .merge(pages);
     tokio::spawn(async move {
         let serve = axum::serve(listener, app).with_graceful_shutdown(async move { stop.cancelled().await });
         if let Err(e) = serve.await {

@@ -438,6 +438,29 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Insert or replace the `alert_state` row of `state.key`.
     async fn save_alert_state(&self, state: &AlertState) -> Result<()>;
     // -----------------------------------------------------------------------------------------
+    // Status page reads (issue 14: `darkhorses status`, the daemon's `GET /`). Each is one query.
+
+    /// Every `job_runs` row started at or after `since`, oldest first, with what its report says
+    /// of 429s and rows per table (`summary.api.rate_limited`, `summary.rows`; 0 and empty when
+    /// the run left no summary: still running, killed, a skipped slot).
+    async fn runs_since(&self, since: DateTime<Utc>) -> Result<Vec<RunRecord>>;
+
+    /// API calls per UTC day of `job_runs.started_at`, from `from` on, oldest first; dry runs
+    /// count (they call the API too). Days without a run are absent.
+    async fn api_calls_by_day(&self, from: NaiveDate) -> Result<Vec<DayCalls>>;
+
+    /// The races of `from..=to` with a stored result and an off time: the off time and when the
+    /// result was stored (`races.result_updated_at`), ordered by date and off time.
+    async fn result_delays(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<ResultDelay>>;
+
+    /// Every `alert_state` row, by job.
+    async fn alert_states(&self) -> Result<Vec<AlertState>>;
+
+    /// Each job's latest run that ran: its newest `job_runs` row that is not `skipped` (the
+    /// newest `skipped` one when it has nothing else), by job.
+    async fn last_runs(&self) -> Result<Vec<JobRun>>;
+
+    // -----------------------------------------------------------------------------------------
     // Raw responses read back (`darkhorses rebuild`). Add other methods above this block.
 
     /// Every `api_responses` row without its body, in fetch order (`fetched_at`, then endpoint
@@ -494,6 +517,39 @@ pub(crate) fn decode_body(
         )));
     }
     Ok(bytes::Bytes::from(raw))
+}
+
+/// A `job_runs` row with the counts of its report the status page shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub run: JobRun,
+    /// Answers 429 the run met (`summary.api.rate_limited`).
+    pub rate_limited: i64,
+    /// Per table, what the run wrote (`summary.rows`).
+    pub rows: BTreeMap<String, TableCounts>,
+}
+
+/// API calls of the runs started on one UTC day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayCalls {
+    pub date: NaiveDate,
+    pub calls: i64,
+    /// Calls that failed after their retries (`job_runs.api_errors`).
+    pub errors: i64,
+    pub runs: i64,
+}
+
+/// When a race went off and when its result was stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResultDelay {
+    pub race_date: NaiveDate,
+    pub off_at: DateTime<Utc>,
+    pub result_at: DateTime<Utc>,
+}
+
+/// `summary.rows` as stored in a run's report; anything else (no summary, another shape) is empty.
+pub fn summary_rows(rows: Option<serde_json::Value>) -> BTreeMap<String, TableCounts> {
+    rows.and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default()
 }
 
 /// Every contract table (docs/schema.md), on both backends: `table_counts` counts these.

@@ -30,5 +30,6 @@ mod repository;
 mod sandbox;
 mod schedule;
 mod secrets;
+mod status;
 mod store;
 mod tolerance;

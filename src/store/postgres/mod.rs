@@ -592,6 +592,29 @@ impl Store for PgStore {
     async fn save_alert_state(&self, state: &AlertState) -> Result<()> {
         health::save_alert_state(self, state).await
     }
+
+    // -----------------------------------------------------------------------------------------
+    // Status page reads (issue 14).
+
+    async fn runs_since(&self, since: DateTime<Utc>) -> Result<Vec<crate::store::RunRecord>> {
+        read::runs_since(self, since).await
+    }
+
+    async fn api_calls_by_day(&self, from: NaiveDate) -> Result<Vec<crate::store::DayCalls>> {
+        read::api_calls_by_day(self, from).await
+    }
+
+    async fn result_delays(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<crate::store::ResultDelay>> {
+        read::result_delays(self, from, to).await
+    }
+
+    async fn last_runs(&self) -> Result<Vec<JobRun>> {
+        read::last_runs(self).await
+    }
+
+    async fn alert_states(&self) -> Result<Vec<crate::store::AlertState>> {
+        read::alert_states(self).await
+    }
 }
 
 #[cfg(test)]

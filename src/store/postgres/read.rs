@@ -9,7 +9,10 @@ use tokio_postgres::types::ToSql;
 
 use super::{PgStore, query_error};
 use crate::model::Kind;
-use crate::store::{Coverage, CoverageStatus, Error, FinishedJobRun, Freshness, JobRun, NewJobRun, RaceState, Result};
+use crate::store::{
+    AlertState, Coverage, CoverageStatus, DayCalls, Error, FinishedJobRun, Freshness, JobRun, NewJobRun, RaceState,
+    Result, ResultDelay, RunRecord,
+};
 
 impl PgStore {
     /// Run one read in its own short transaction (the prologue sets the schema and timeout).
@@ -375,4 +378,92 @@ pub(super) async fn response(
         status: u16::try_from(r.get::<_, i32>(1)).unwrap_or(0),
         body: crate::store::decode_body(endpoint, params, r.get(3), stored, r.get(2))?,
     }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Status page reads (issue 14).
+
+pub(super) async fn runs_since(store: &PgStore, since: chrono::DateTime<chrono::Utc>) -> Result<Vec<RunRecord>> {
+    let rows = store
+        .read(
+            "read recent job_runs for the status page",
+            &format!(
+                "SELECT {JOB_RUN_COLUMNS}, COALESCE((summary->'api'->>'rate_limited')::bigint, 0), summary->'rows'
+                 FROM job_runs WHERE started_at >= $1 ORDER BY started_at, id"
+            ),
+            &[&since],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| RunRecord {
+            run: job_run(r),
+            rate_limited: r.get(14),
+            rows: crate::store::summary_rows(r.get::<_, Option<serde_json::Value>>(15)),
+        })
+        .collect())
+}
+
+pub(super) async fn api_calls_by_day(store: &PgStore, from: NaiveDate) -> Result<Vec<DayCalls>> {
+    let rows = store
+        .read(
+            "read API calls per day from job_runs",
+            "SELECT (started_at AT TIME ZONE 'UTC')::date AS day, sum(api_calls)::bigint, sum(api_errors)::bigint,
+                    count(*)
+             FROM job_runs WHERE started_at >= ($1::date)::timestamp AT TIME ZONE 'UTC'
+             GROUP BY day ORDER BY day",
+            &[&from],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| DayCalls { date: r.get(0), calls: r.get(1), errors: r.get(2), runs: r.get(3) }).collect())
+}
+
+pub(super) async fn result_delays(store: &PgStore, from: NaiveDate, to: NaiveDate) -> Result<Vec<ResultDelay>> {
+    let rows = store
+        .read(
+            "read result times from races",
+            "SELECT race_date, off_at, result_updated_at FROM races
+             WHERE race_date BETWEEN $1 AND $2 AND has_result
+               AND off_at IS NOT NULL AND result_updated_at IS NOT NULL
+             ORDER BY race_date, off_at",
+            &[&from, &to],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| ResultDelay { race_date: r.get(0), off_at: r.get(1), result_at: r.get(2) }).collect())
+}
+
+pub(super) async fn alert_states(store: &PgStore) -> Result<Vec<AlertState>> {
+    let rows = store
+        .read(
+            "read alert_state",
+            "SELECT job, state, consecutive_failures, last_alert_at FROM alert_state ORDER BY job",
+            &[],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| AlertState {
+            key: r.get(0),
+            state: r.get(1),
+            consecutive_failures: i64::from(r.get::<_, i32>(2)),
+            last_alert_at: r.get(3),
+        })
+        .collect())
+}
+
+pub(super) async fn last_runs(store: &PgStore) -> Result<Vec<JobRun>> {
+    let rows = store
+        .read(
+            "read the last run of each job from job_runs",
+            &format!(
+                "SELECT {JOB_RUN_COLUMNS} FROM (
+                     SELECT *, row_number() OVER (PARTITION BY job
+                         ORDER BY status = 'skipped', started_at DESC, id DESC) AS n
+                     FROM job_runs) r
+                 WHERE n = 1 ORDER BY job"
+            ),
+            &[],
+        )
+        .await?;
+    Ok(rows.iter().map(job_run).collect())
 }

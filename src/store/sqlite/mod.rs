@@ -30,8 +30,8 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use super::migrations::{self, Applied, Migration};
 use super::plan::{self, EntityRows};
 use super::{
-    AlertState, Backend, Coverage, CoverageStatus, Error, FinishedJobRun, Freshness, HeldLock, JobRun, MigrationState,
-    NewJobRun, RaceState, ReferenceData, Result, Store, WriteStats,
+    AlertState, Backend, Coverage, CoverageStatus, DayCalls, Error, FinishedJobRun, Freshness, HeldLock, JobRun,
+    MigrationState, NewJobRun, RaceState, ReferenceData, Result, ResultDelay, RunRecord, Store, WriteStats,
 };
 use crate::config::DatabaseConfig;
 
@@ -968,6 +968,134 @@ impl Store for SqliteStore {
 
     async fn job_lock_holder(&self, _job: &str) -> Result<Option<String>> {
         Ok(None)
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Status page reads (issue 14).
+
+    async fn runs_since(&self, since: DateTime<Utc>) -> Result<Vec<RunRecord>> {
+        self.call(move |conn| {
+            let what = "reading recent job_runs for the status page";
+            let mut stmt = conn
+                .prepare(
+                    "SELECT id, job, slot, trigger, status, started_at, finished_at, host, pid, dry_run,
+                            api_calls, api_errors, rows_written, error,
+                            COALESCE(json_extract(summary, '$.api.rate_limited'), 0), json_extract(summary, '$.rows')
+                     FROM job_runs WHERE started_at >= ?1 ORDER BY started_at, id",
+                )
+                .ctx(what)?;
+            let rows = stmt
+                .query_map([instant(since)], |r| Ok((job_run_from_row(r)?, r.get::<_, i64>(14)?, r.get(15)?)))
+                .ctx(what)?
+                .collect::<rusqlite::Result<Vec<(JobRunRow, i64, Option<String>)>>>()
+                .ctx(what)?;
+            rows.into_iter()
+                .map(|(run, rate_limited, rows)| {
+                    let rows = rows.and_then(|text| serde_json::from_str(&text).ok());
+                    Ok(RunRecord { run: run.parse()?, rate_limited, rows: super::summary_rows(rows) })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn api_calls_by_day(&self, from: NaiveDate) -> Result<Vec<DayCalls>> {
+        self.call(move |conn| {
+            let what = "reading API calls per day from job_runs";
+            // Instants are `YYYY-MM-DDTHH:MM:SSZ` text: the first ten characters are the UTC day.
+            let mut stmt = conn
+                .prepare(
+                    "SELECT substr(started_at, 1, 10) AS day, SUM(api_calls), SUM(api_errors), COUNT(*)
+                     FROM job_runs WHERE started_at >= ?1 GROUP BY day ORDER BY day",
+                )
+                .ctx(what)?;
+            let rows = stmt
+                .query_map([from.format("%Y-%m-%d").to_string()], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })
+                .ctx(what)?
+                .collect::<rusqlite::Result<Vec<(String, i64, i64, i64)>>>()
+                .ctx(what)?;
+            rows.into_iter()
+                .map(|(day, calls, errors, runs)| {
+                    Ok(DayCalls { date: parse_date(&day, "job_runs.started_at")?, calls, errors, runs })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn result_delays(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<ResultDelay>> {
+        self.call(move |conn| {
+            let what = "reading result times from races";
+            let mut stmt = conn
+                .prepare(
+                    "SELECT race_date, off_at, result_updated_at FROM races
+                     WHERE race_date BETWEEN ?1 AND ?2 AND has_result = 1
+                       AND off_at IS NOT NULL AND result_updated_at IS NOT NULL
+                     ORDER BY race_date, off_at",
+                )
+                .ctx(what)?;
+            let rows = stmt
+                .query_map([v_date(from), v_date(to)], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .ctx(what)?
+                .collect::<rusqlite::Result<Vec<(String, String, String)>>>()
+                .ctx(what)?;
+            rows.into_iter()
+                .map(|(day, off, result)| {
+                    Ok(ResultDelay {
+                        race_date: parse_date(&day, "races.race_date")?,
+                        off_at: parse_instant(&off, "races.off_at")?,
+                        result_at: parse_instant(&result, "races.result_updated_at")?,
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn last_runs(&self) -> Result<Vec<JobRun>> {
+        self.call(|conn| {
+            let what = "reading the last run of each job from job_runs";
+            let mut stmt = conn
+                .prepare(
+                    "SELECT id, job, slot, trigger, status, started_at, finished_at, host, pid, dry_run,
+                            api_calls, api_errors, rows_written, error
+                     FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY job
+                               ORDER BY status = 'skipped', started_at DESC, id DESC) AS n FROM job_runs)
+                     WHERE n = 1 ORDER BY job",
+                )
+                .ctx(what)?;
+            let rows =
+                stmt.query_map([], job_run_from_row).ctx(what)?.collect::<rusqlite::Result<Vec<_>>>().ctx(what)?;
+            rows.into_iter().map(JobRunRow::parse).collect()
+        })
+        .await
+    }
+
+    async fn alert_states(&self) -> Result<Vec<AlertState>> {
+        self.call(|conn| {
+            let what = "reading alert_state";
+            let mut stmt = conn
+                .prepare("SELECT job, state, consecutive_failures, last_alert_at FROM alert_state ORDER BY job")
+                .ctx(what)?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+                .ctx(what)?
+                .collect::<rusqlite::Result<Vec<(String, String, i64, Option<String>)>>>()
+                .ctx(what)?;
+            rows.into_iter()
+                .map(|(key, state, consecutive_failures, last)| {
+                    Ok(AlertState {
+                        key,
+                        state,
+                        consecutive_failures,
+                        last_alert_at: parse_opt_instant(last, "alert_state.last_alert_at")?,
+                    })
+                })
+                .collect()
+        })
+        .await
     }
 
     async fn response_keys(&self) -> Result<Vec<super::ResponseKey>> {

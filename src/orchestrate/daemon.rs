@@ -1,6 +1,6 @@
 //! `orchestrate --daemon`: sleep until the next slot of any interval, run what is due exactly as
 //! one-shot mode does (the ledger makes replicas safe), stop cleanly on SIGTERM/SIGINT, and serve
-//! `/livez` and `/metrics` (Prometheus text) on 127.0.0.1:`health_check.port`.
+//! `/livez` and `/metrics` (Prometheus text) on `health_check.bind`:`health_check.port` (loopback by default).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -150,12 +150,15 @@ fn escape(value: &str) -> String {
     value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
-/// Serve `/livez` and `/metrics` on 127.0.0.1:`port` until `stop` is cancelled. Returns the
-/// address bound.
-pub fn serve_health(port: u16, metrics: Arc<Metrics>, stop: CancellationToken) -> Result<std::net::SocketAddr> {
+/// Serve `/livez` and `/metrics` on `bind` (`health_check.bind`:`health_check.port`) until `stop`
+/// is cancelled. Returns the address bound.
+pub fn serve_health(
+    bind: std::net::SocketAddr,
+    metrics: Arc<Metrics>,
+    stop: CancellationToken,
+) -> Result<std::net::SocketAddr> {
     use axum::routing::get;
-    let bind = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-    let what = || format!("binding the health endpoint to {bind} (health_check.port; 0 turns it off)");
+    let what = || format!("binding the health endpoint to {bind} (health_check.bind and health_check.port; port 0 turns it off)");
     let std_listener = std::net::TcpListener::bind(bind).map_err(|e| Error::io(what(), e))?;
     std_listener.set_nonblocking(true).map_err(|e| Error::io(what(), e))?;
     let addr = std_listener.local_addr().map_err(|e| Error::io(what(), e))?;

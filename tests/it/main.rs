@@ -15,6 +15,7 @@ mod acceptance;
 mod backfill;
 mod client;
 mod config;
+mod deploy;
 mod fixtures;
 mod inputs;
 mod jobs;

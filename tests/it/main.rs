@@ -26,4 +26,5 @@ mod postgres;
 mod repository;
 mod sandbox;
 mod schedule;
+mod schema_reference;
 mod store;

@@ -119,6 +119,14 @@ fn commands_in_shell(line: &str) -> Vec<Vec<String>> {
             words.collect()
         } else if first == "cargo" && segment.iter().any(|w| w == "run") && segment.iter().any(|w| w == "--") {
             segment.iter().skip_while(|w| *w != "--").skip(1).collect()
+        } else if first == "docker" && segment.iter().any(|w| w == "darkhorses") {
+            // `docker run [options] darkhorses ARGS`: the image's entrypoint is `darkhorses`; with
+            // no ARGS the image's CMD runs, which the Dockerfile's own check covers.
+            let args: Vec<&String> = segment.iter().skip_while(|w| *w != "darkhorses").skip(1).collect();
+            if args.is_empty() {
+                continue;
+            }
+            args
         } else {
             continue;
         };
@@ -327,6 +335,10 @@ fn the_extractors_find_what_they_should() {
     );
     assert_eq!(commands_in_shell("darkhorses schedule '*/15 9-20 * * *' --count 3")[0][2], "*/15 9-20 * * *");
     assert!(commands_in_shell("cargo test && echo darkhorses").is_empty());
+    assert_eq!(
+        commands_in_shell("docker run --rm -v data:/var/lib/darkhorses darkhorses orchestrate"),
+        vec![vec!["darkhorses", "orchestrate"]]
+    );
     let yaml = YamlLoader::load_from_str("spec:\n  args: [daily, --days-ahead, 3]\n  command: [/usr/local/bin/darkhorses, live]\n  run: |\n    cd x && darkhorses health\n").unwrap();
     let mut found = Vec::new();
     in_yaml_node(&yaml[0], "t", &mut found);
@@ -356,6 +368,9 @@ fn every_darkhorses_command_line_in_the_deploy_files_dockerfile_and_readme_parse
         })
         .collect();
     let text: Vec<String> = found.iter().map(|f| f.argv.join(" ")).collect();
+    if std::env::var_os("DARKHORSES_TEST_SHOW").is_some() {
+        found.iter().for_each(|f| println!("{}: {}", f.at, f.argv.join(" ")));
+    }
     // The lines the issue names are among them.
     for wanted in [
         "darkhorses --sandbox daily --days-ahead 3",

@@ -158,7 +158,9 @@ pub fn serve_health(
     stop: CancellationToken,
 ) -> Result<std::net::SocketAddr> {
     use axum::routing::get;
-    let what = || format!("binding the health endpoint to {bind} (health_check.bind and health_check.port; port 0 turns it off)");
+    let what = || {
+        format!("binding the health endpoint to {bind} (health_check.bind and health_check.port; port 0 turns it off)")
+    };
     let std_listener = std::net::TcpListener::bind(bind).map_err(|e| Error::io(what(), e))?;
     std_listener.set_nonblocking(true).map_err(|e| Error::io(what(), e))?;
     let addr = std_listener.local_addr().map_err(|e| Error::io(what(), e))?;

@@ -351,7 +351,8 @@ fn the_extractors_find_what_they_should() {
             vec!["darkhorses", "health"]
         ]
     );
-    let cron = in_crontab(Path::new("c"), "# 0 6 * * * darkhorses daily\n# 0 6 is not a line\n*/5 * * * * darkhorses live\n");
+    let cron =
+        in_crontab(Path::new("c"), "# 0 6 * * * darkhorses daily\n# 0 6 is not a line\n*/5 * * * * darkhorses live\n");
     assert_eq!(cron.len(), 2, "{cron:?}");
 }
 
@@ -394,7 +395,11 @@ fn every_yaml_file_parses_and_every_deploy_file_says_its_mode() {
     for path in deploy_files() {
         let text = std::fs::read_to_string(&path).unwrap();
         let head: String = text.lines().take_while(|l| l.starts_with('#') || l.trim().is_empty()).collect();
-        assert!(head.contains("mode:") && head.contains("Why"), "{} does not open with its mode and why", relative(&path));
+        assert!(
+            head.contains("mode:") && head.contains("Why"),
+            "{} does not open with its mode and why",
+            relative(&path)
+        );
         if is_yaml(&path) {
             let docs: Vec<Yaml> = load_yaml(&path).into_iter().filter(|d| !d.is_null()).collect();
             assert!(!docs.is_empty(), "{} holds no YAML document", relative(&path));
@@ -450,7 +455,8 @@ fn the_render_blueprints_take_secrets_from_env_groups() {
         }
     }
     let four = &load_yaml(&root().join("examples/deploy/render/render.yaml"))[0];
-    let schedules: Vec<&str> = four["services"].as_vec().unwrap().iter().filter_map(|s| s["schedule"].as_str()).collect();
+    let schedules: Vec<&str> =
+        four["services"].as_vec().unwrap().iter().filter_map(|s| s["schedule"].as_str()).collect();
     assert_eq!(schedules.len(), 4, "four cron services");
 }
 
@@ -471,14 +477,18 @@ fn the_systemd_units_have_the_shape_systemd_reads() {
                 section = Some(line.to_string());
                 continue;
             }
-            let (key, _) = line.split_once('=').unwrap_or_else(|| panic!("{}:{n}: not KEY=VALUE: {line}", relative(&path)));
+            let (key, _) =
+                line.split_once('=').unwrap_or_else(|| panic!("{}:{n}: not KEY=VALUE: {line}", relative(&path)));
             assert!(section.is_some(), "{}:{n}: a key before any section", relative(&path));
             assert!(key.chars().all(|c| c.is_ascii_alphanumeric()), "{}:{n}: key {key:?}", relative(&path));
             keys.push(format!("{}{key}", section.clone().unwrap()));
         }
         let name = path.file_name().unwrap().to_string_lossy().to_string();
-        let needs: &[&str] =
-            if name.ends_with(".timer") { &["[Timer]OnCalendar", "[Install]WantedBy"] } else { &["[Service]ExecStart"] };
+        let needs: &[&str] = if name.ends_with(".timer") {
+            &["[Timer]OnCalendar", "[Install]WantedBy"]
+        } else {
+            &["[Service]ExecStart"]
+        };
         for need in needs {
             assert!(keys.iter().any(|k| k == need), "{name} lacks {need}");
         }
@@ -580,7 +590,9 @@ fn the_man_page_renders_for_darkhorses_and_each_command() {
     assert!(out.stdout.contains("darkhorses\\-orchestrate(1)"), "the main page lists the command pages");
     let out = run(darkhorses(dir.path()).args(["man", "orchestrate"]));
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(out.stdout.contains(".TH darkhorses\\-orchestrate 1") || out.stdout.contains(".TH darkhorses-orchestrate 1"));
+    assert!(
+        out.stdout.contains(".TH darkhorses\\-orchestrate 1") || out.stdout.contains(".TH darkhorses-orchestrate 1")
+    );
     assert!(out.stdout.contains("\\-\\-daemon"), "orchestrate's page documents its flags");
     let out = run(darkhorses(dir.path()).args(["man", "racing"]));
     assert_eq!(out.code, 2);
@@ -609,7 +621,8 @@ fn the_daemon_serves_on_health_check_bind() {
         stream.read_to_string(&mut response).ok()?;
         Some(response)
     };
-    let response = crate::acceptance::wait_for(std::time::Duration::from_secs(60), "/livez on 127.0.0.2", || get("127.0.0.2"));
+    let response =
+        crate::acceptance::wait_for(std::time::Duration::from_secs(60), "/livez on 127.0.0.2", || get("127.0.0.2"));
     assert!(response.starts_with("HTTP/1.0 200") && response.contains("\r\n\r\nok"), "{response}");
     assert!(get("127.0.0.1").is_none(), "bound to 127.0.0.2 only, yet 127.0.0.1 answered");
     drop(child);

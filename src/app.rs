@@ -121,6 +121,12 @@ fn flag_overrides(cli: &Cli) -> Vec<FlagOverride> {
 }
 
 fn run(cli: Cli) -> Result<Outcome> {
+    // Generated from the command line alone: no configuration to load, nothing to connect to.
+    match &cli.command {
+        Command::Completions(args) => return generated(&cli.global, "script", crate::cli::completions(args.shell)),
+        Command::Man(args) => return generated(&cli.global, "roff", crate::cli::man_page(args.command.as_deref())?),
+        _ => {}
+    }
     let opts = LoadOptions { path: cli.global.config.clone(), flags: flag_overrides(&cli) };
     let loaded = crate::config::load(&opts)?;
     output::set_stderr_format(loaded.config.logging.format);
@@ -136,6 +142,17 @@ fn run(cli: Cli) -> Result<Outcome> {
         .build()
         .map_err(|e| Error::io("starting the async runtime", e))?;
     runtime.block_on(dispatch(cli, loaded))
+}
+
+/// A generated text (completion script, man page) on stdout as it is, or with `--json` as the
+/// one document `{"<key>": text}`.
+fn generated(global: &GlobalArgs, key: &str, text: String) -> Result<Outcome> {
+    if global.json {
+        output::json(&serde_json::json!({ key: text }))?;
+    } else {
+        output::print(&text)?;
+    }
+    Ok(Outcome::Success)
 }
 
 async fn dispatch(cli: Cli, loaded: crate::config::Loaded) -> Result<Outcome> {
@@ -229,6 +246,10 @@ async fn dispatch(cli: Cli, loaded: crate::config::Loaded) -> Result<Outcome> {
         }
         Command::Orchestrate(args) => orchestrate(args, &cli.global, loaded).await,
         Command::Job(job) => run_job(job.into_job(), &cli.global, loaded).await,
+        // Answered by `run` before any configuration is loaded; never dispatched.
+        Command::Completions(_) | Command::Man(_) => {
+            Err(Error::Fatal("completions and man are generated before the configuration is loaded".into()))
+        }
     }
 }
 
@@ -342,13 +363,13 @@ async fn orchestrate_daemon(
     use crate::orchestrate::daemon;
     let clock = clock_of(global);
     let _sandbox = if global.sandbox { Some(start_sandbox(&mut config, clock.clone())?) } else { None };
-    let port = config.health_check.port;
+    let (bind, port) = (config.health_check.bind, config.health_check.port);
     let ctx = context(Arc::new(config), Some(clock), opts.test, Needs { store: true, api: true }).await?;
     let metrics = Arc::new(daemon::Metrics::default());
     let serving = CancellationToken::new();
     if port != 0 {
         let page = crate::status::router(Arc::clone(&ctx.config), Arc::clone(ctx.store()?), Arc::clone(&ctx.clock));
-        let addr = daemon::serve_health(port, Arc::clone(&metrics), ctx.clone(), page, serving.clone())?;
+        let addr = daemon::serve_health((bind, port).into(), Arc::clone(&metrics), ctx.clone(), page, serving.clone())?;
         tracing::info!(%addr, "health endpoints: http://{addr}/livez, /metrics and /healthz; status page http://{addr}/");
     }
     tracing::info!(intervals = ctx.config.intervals.len(), "orchestrate daemon started");

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 use crate::health::{Health, HealthOptions};
 use crate::jobs::backfill::{Backfill, BackfillOptions};
@@ -130,6 +130,20 @@ pub enum Command {
         RACING_API_USERNAME=u RACING_API_PASSWORD=p DARKHORSES_API_BASE_URL=http://127.0.0.1:8787/v1 darkhorses daily"
     )]
     Sandbox(SandboxArgs),
+
+    /// Print a shell completion script, generated from this command line, to stdout.
+    #[command(after_help = "Examples:\n  \
+        darkhorses completions bash > /etc/bash_completion.d/darkhorses\n  \
+        darkhorses completions zsh > \"${fpath[1]}/_darkhorses\"\n  \
+        darkhorses completions fish > ~/.config/fish/completions/darkhorses.fish\n  \
+        darkhorses completions powershell >> $PROFILE")]
+    Completions(CompletionsArgs),
+
+    /// Print the man page (roff), of darkhorses or of one command, to stdout.
+    #[command(after_help = "Examples:\n  \
+        darkhorses man > /usr/local/share/man/man1/darkhorses.1\n  \
+        darkhorses man orchestrate | man -l -")]
+    Man(ManArgs),
 }
 
 /// One subcommand per registered job: its flags are the job's options. A test checks this list
@@ -329,7 +343,7 @@ pub struct OrchestrateArgs {
     #[arg(long, requires_all = ["from", "to"])]
     pub simulate: bool,
     /// Keep running: sleep until the next slot of any interval, run what is due as one-shot mode
-    /// does, serve /livez and /metrics on 127.0.0.1:health_check.port, stop on SIGTERM or Ctrl-C.
+    /// does, serve /livez and /metrics on health_check.bind:port (127.0.0.1:9187), stop on SIGTERM or Ctrl-C.
     /// Example: --daemon
     #[arg(long, conflicts_with_all = ["force_all", "update", "list", "simulate"])]
     pub daemon: bool,
@@ -414,6 +428,53 @@ pub struct SandboxArgs {
     /// The plan to enforce: free, basic, standard or pro. Example: --plan standard
     #[arg(long, value_name = "PLAN")]
     pub plan: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for. Example: bash
+    #[arg(value_name = "SHELL", value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ManArgs {
+    /// A command to document on a page of its own (darkhorses-COMMAND(1)); without one, the main
+    /// page, which lists every command. Example: orchestrate
+    #[arg(value_name = "COMMAND")]
+    pub command: Option<String>,
+}
+
+/// The completion script for `shell`, from the command tree the binary parses.
+pub fn completions(shell: clap_complete::Shell) -> String {
+    let mut command = Cli::command();
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut command, "darkhorses", &mut script);
+    String::from_utf8_lossy(&script).into_owned()
+}
+
+/// The man page (roff) of darkhorses, or of one of its commands as `darkhorses-COMMAND(1)`.
+pub fn man_page(name: Option<&str>) -> crate::Result<String> {
+    let mut command = Cli::command();
+    command.build();
+    let page = match name {
+        None => clap_mangen::Man::new(command),
+        Some(name) => {
+            let names: Vec<&str> = command.get_subcommands().map(|c| c.get_name()).filter(|n| *n != "help").collect();
+            let Some(sub) = command.find_subcommand(name).filter(|_| name != "help").cloned() else {
+                return Err(crate::Error::Usage(format!(
+                    "no command {name:?} to write a man page for: one of {}",
+                    names.join(", ")
+                )));
+            };
+            // Built from the root, it already has its display name (`darkhorses-daily`) and
+            // binary name (`darkhorses daily`).
+            clap_mangen::Man::new(sub).source(format!("darkhorses {}", env!("CARGO_PKG_VERSION")))
+        }
+    };
+    let mut roff = Vec::new();
+    page.render(&mut roff).map_err(|e| crate::Error::io("rendering the man page", e))?;
+    Ok(String::from_utf8_lossy(&roff).into_owned())
 }
 
 impl From<ReferenceArgs> for ReferenceOptions {
@@ -532,8 +593,6 @@ fn one_line(e: &clap::Error) -> String {
 #[cfg(test)]
 mod tests {
     use std::fmt::Debug;
-
-    use clap::CommandFactory;
 
     use super::*;
 

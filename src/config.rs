@@ -467,13 +467,23 @@ pub struct HealthCheckConfig {
     pub stuck_after: u64,
     /// Check the API with one cheap call.
     pub check_api: bool,
-    /// Port on 127.0.0.1 where `orchestrate --daemon` serves `/livez`, `/metrics` and `/healthz`; 0 serves none.
+    /// Port on `bind` where `orchestrate --daemon` serves `/livez`, `/metrics`, `/healthz` and the
+    /// status page; 0 serves none.
     pub port: u16,
+    /// Address the daemon's HTTP endpoint binds: loopback by default, `0.0.0.0` (or `::`) when a
+    /// probe comes from outside the host, as the kubelet's does to the pod IP.
+    pub bind: std::net::IpAddr,
 }
 
 impl Default for HealthCheckConfig {
     fn default() -> Self {
-        Self { enabled: true, stuck_after: 7200, check_api: true, port: 9187 }
+        Self {
+            enabled: true,
+            stuck_after: 7200,
+            check_api: true,
+            port: 9187,
+            bind: std::net::IpAddr::from([127, 0, 0, 1]),
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! `orchestrate --daemon`: sleep until the next slot of any interval, run what is due exactly as
 //! one-shot mode does (the ledger makes replicas safe), stop cleanly on SIGTERM/SIGINT, and serve
 //! `/livez`, `/metrics` (Prometheus text), `/healthz` (the health report) and the status page (`/`)
-//! on 127.0.0.1:`health_check.port`.
+//! on `health_check.bind`:`health_check.port` (loopback by default).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -152,18 +152,19 @@ fn escape(value: &str) -> String {
 }
 
 /// Serve `/livez`, `/metrics`, `/healthz` (the health report of `ctx`'s store, see [`healthz`])
-/// and the routes of `pages` (the status page at `/`) on 127.0.0.1:`port` until `stop` is
-/// cancelled. Returns the address bound.
+/// and the routes of `pages` (the status page at `/`) on `bind` (`health_check.bind`:`port`) until
+/// `stop` is cancelled. Returns the address bound.
 pub fn serve_health(
-    port: u16,
+    bind: std::net::SocketAddr,
     metrics: Arc<Metrics>,
     ctx: JobContext,
     pages: axum::Router,
     stop: CancellationToken,
 ) -> Result<std::net::SocketAddr> {
     use axum::routing::get;
-    let bind = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-    let what = || format!("binding the health endpoint to {bind} (health_check.port; 0 turns it off)");
+    let what = || {
+        format!("binding the health endpoint to {bind} (health_check.bind and health_check.port; port 0 turns it off)")
+    };
     let std_listener = std::net::TcpListener::bind(bind).map_err(|e| Error::io(what(), e))?;
     std_listener.set_nonblocking(true).map_err(|e| Error::io(what(), e))?;
     let addr = std_listener.local_addr().map_err(|e| Error::io(what(), e))?;

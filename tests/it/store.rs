@@ -73,7 +73,7 @@ impl TestDb {
     }
 
     async fn postgres(url: &str) -> TestDb {
-        let schema = format!("t_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst));
+        let schema = format!("st_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst));
         let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
         tokio::spawn(conn);
         client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}")).await.unwrap();
@@ -1125,7 +1125,7 @@ async fn database_before_the_ownership_migration(postgres: Option<&str>) -> Test
             (cfg, Raw::Sqlite { _dir: dir, path })
         }
         Some(url) => {
-            let schema = format!("t_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst));
+            let schema = format!("st_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst));
             let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
             tokio::spawn(conn);
             client

@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::jobs::backfill::{Backfill, BackfillOptions};
 use crate::jobs::daily::{self, Daily, DailyOptions};
 use crate::jobs::live::{Live, LiveOptions};
+use crate::jobs::quality::{Quality, QualityOptions};
 use crate::jobs::reference::{Reference, ReferenceOptions};
 use crate::jobs::{FromArgs, UpdateJob};
 
@@ -146,6 +147,14 @@ pub enum JobCommand {
         after_help = "Examples:\n  darkhorses backfill --months 12\n  darkhorses backfill --from 2025-01-01 --to 2025-03-31 --results-only"
     )]
     Backfill(BackfillArgs),
+
+    #[command(
+        about = Quality::ABOUT,
+        after_help = "Examples:\n  darkhorses quality\n  darkhorses quality --calendar            # the checked days month by month: R c r . !\n  \
+        darkhorses quality --since 2026-01-01 --json\n\n\
+        Exit codes: 0 every check ok, 1 a check found something (warning or critical), 2 could not check."
+    )]
+    Quality(QualityArgs),
 }
 
 impl JobCommand {
@@ -156,6 +165,7 @@ impl JobCommand {
             JobCommand::Daily(args) => Box::new(Daily { options: args.into() }),
             JobCommand::Live(args) => Box::new(Live { options: args.into() }),
             JobCommand::Backfill(args) => Box::new(Backfill { options: args.into() }),
+            JobCommand::Quality(args) => Box::new(Quality { options: args.into() }),
         }
     }
 }
@@ -244,6 +254,22 @@ pub struct BackfillArgs {
     pub results_only: bool,
     #[command(flatten)]
     pub dry_run: DryRunArg,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct QualityArgs {
+    /// First racing day checked (YYYY-MM-DD; default: the last quality.window_days days, 30, today
+    /// included). Example: --since 2026-01-01
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<chrono::NaiveDate>,
+    /// Draw the checked days month by month above the checks: R racecards and results, c racecards
+    /// only, r results only, . blank day, ! gap. Example: --calendar
+    #[arg(long)]
+    pub calendar: bool,
+    /// Open the database as a dry run does: never created, never migrated (the checks only read).
+    /// Example: --dry-run
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Clone, Default, Args)]
@@ -382,6 +408,18 @@ impl From<BackfillArgs> for BackfillOptions {
     }
 }
 
+impl From<QualityArgs> for QualityOptions {
+    fn from(a: QualityArgs) -> Self {
+        Self { since: a.since, calendar: a.calendar, dry_run: a.dry_run }
+    }
+}
+
+impl FromArgs for QualityOptions {
+    fn from_args(args: &[String]) -> crate::Result<Self> {
+        job_options::<QualityArgs, _>(Quality::NAME, args)
+    }
+}
+
 impl FromArgs for ReferenceOptions {
     fn from_args(args: &[String]) -> crate::Result<Self> {
         job_options::<ReferenceArgs, _>(Reference::NAME, args)
@@ -516,6 +554,11 @@ mod tests {
             ("backfill", &["--from", "2025-01-01", "--months", "3"], false),
             ("backfill", &["--months", "0"], false),
             ("backfill", &["--from", "2025-13-01"], false),
+            ("quality", &[], true),
+            ("quality", &["--since", "2026-01-01", "--calendar"], true),
+            ("quality", &["--dry-run"], true),
+            ("quality", &["--since", "yesterday"], false),
+            ("quality", &["--days-back", "3"], false),
         ];
         for &(job, args, accepted) in cases {
             let cli = command_line(job, args);
@@ -546,6 +589,12 @@ mod tests {
                     cli.and_then(
                         |c| if let JobCommand::Backfill(a) = c { Ok(a.into()) } else { Err(format!("{c:?}")) },
                     ),
+                )
+                .is_some(),
+                "quality" => assert_same::<QualityOptions>(
+                    job,
+                    args,
+                    cli.and_then(|c| if let JobCommand::Quality(a) = c { Ok(a.into()) } else { Err(format!("{c:?}")) }),
                 )
                 .is_some(),
                 other => panic!("no case for job {other}"),

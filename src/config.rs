@@ -95,6 +95,7 @@ pub struct Config {
     pub alerts: AlertsConfig,
     pub logging: LoggingConfig,
     pub health_check: HealthCheckConfig,
+    pub quality: QualityConfig,
     pub orchestrator: OrchestratorConfig,
     pub features: FeaturesConfig,
     pub locks: LocksConfig,
@@ -135,6 +136,7 @@ impl Default for Config {
             alerts: AlertsConfig::default(),
             logging: LoggingConfig::default(),
             health_check: HealthCheckConfig::default(),
+            quality: QualityConfig::default(),
             orchestrator: OrchestratorConfig::default(),
             features: FeaturesConfig::default(),
             locks: LocksConfig::default(),
@@ -405,6 +407,57 @@ pub struct HealthCheckConfig {
 impl Default for HealthCheckConfig {
     fn default() -> Self {
         Self { enabled: true, stuck_after: 7200, check_api: true, port: 9187 }
+    }
+}
+
+/// `darkhorses quality`: the window it checks, the grace for results, and each family of checks'
+/// rule (see docs/quality.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QualityConfig {
+    /// Racing days checked, today included, when `--since` is not given.
+    pub window_days: u32,
+    /// Minutes after its off time a race may still lack its result.
+    pub result_grace_minutes: u32,
+    pub orphans: CheckRule,
+    pub duplicates: CheckRule,
+    pub missing: CheckRule,
+    pub regions: CheckRule,
+    pub results: CheckRule,
+    pub values: CheckRule,
+    pub coverage: CheckRule,
+}
+
+/// How a family of quality checks judges what it found: up to `allowed` findings are `ok`, more
+/// are `severity` (`ok` makes the family informational).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CheckRule {
+    pub severity: crate::jobs::checks::Level,
+    pub allowed: u64,
+}
+
+impl Default for CheckRule {
+    fn default() -> Self {
+        Self { severity: crate::jobs::checks::Level::Critical, allowed: 0 }
+    }
+}
+
+impl Default for QualityConfig {
+    fn default() -> Self {
+        use crate::jobs::checks::Level::{Critical, Warning};
+        let rule = |severity| CheckRule { severity, allowed: 0 };
+        Self {
+            window_days: 30,
+            result_grace_minutes: 60,
+            orphans: rule(Critical),
+            duplicates: rule(Critical),
+            missing: rule(Warning),
+            regions: rule(Warning),
+            results: rule(Warning),
+            values: rule(Critical),
+            coverage: rule(Critical),
+        }
     }
 }
 
@@ -794,6 +847,7 @@ fn validate(config: &Config, layers: &Layers) -> Result<(), Error> {
         ("database.query_timeout", config.database.query_timeout),
         ("database.busy_timeout", config.database.busy_timeout),
         ("retry.max_attempts", u64::from(config.retry.max_attempts)),
+        ("quality.window_days", u64::from(config.quality.window_days)),
     ];
     for (key, value) in at_least_one {
         if value == 0 {
@@ -1180,13 +1234,20 @@ mod tests {
         let message = err(from_yaml("intervals:\n  x:\n    frequency: '0 1 * * *'\n    job: dialy\n"));
         assert_eq!(
             message,
-            "unknown job `dialy` for interval x in x.yaml:4; valid jobs: reference, daily, live, backfill"
+            "unknown job `dialy` for interval x in x.yaml:4; valid jobs: reference, daily, live, backfill, quality"
         );
         // Named in the original's docs but not registered yet: refused until they are.
-        for job in ["health", "quality"] {
-            let message = err(from_yaml(&format!("intervals:\n  x:\n    frequency: '0 1 * * *'\n    job: {job}\n")));
-            assert!(message.starts_with(&format!("unknown job `{job}` for interval x in x.yaml:4")), "{message}");
-        }
+        let message = err(from_yaml("intervals:\n  x:\n    frequency: '0 1 * * *'\n    job: health\n"));
+        assert!(message.starts_with("unknown job `health` for interval x in x.yaml:4"), "{message}");
+        // A registered checking job is scheduled like any other, its arguments checked by its flags.
+        let loaded = from_yaml(
+            "intervals:\n  data_quality:\n    frequency: '0 7 * * *'\n    job: quality\n    args: [--calendar]\n",
+        );
+        assert_eq!(loaded.unwrap().config.intervals["data_quality"].job, "quality");
+        let message = err(from_yaml(
+            "intervals:\n  x:\n    frequency: '0 7 * * *'\n    job: quality\n    args: [--since, soon]\n",
+        ));
+        assert!(message.starts_with("intervals.x.args in x.yaml:5 is invalid: arguments"), "{message}");
         let message = err(from_yaml("intervals:\n  x:\n    frequency: '0 1 * * *'\n"));
         assert!(message.contains("interval x") && message.contains("names no job"), "{message}");
         let message = err(from_yaml(

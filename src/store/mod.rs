@@ -408,6 +408,25 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Who holds `job`'s database lock, as a phrase for the "already running" message
     /// (`pid 4242 on web-1 (server session 9876, since 06:00:03Z)`), when the database can say.
     async fn job_lock_holder(&self, job: &str) -> Result<Option<String>>;
+
+    // -----------------------------------------------------------------------------------------
+    // `darkhorses quality` (jobs::quality): read-only scans whose SQL is `store::quality`'s, the
+    // same text on both backends. What a finding means is the job's to decide.
+
+    /// The first and last racing day anything is stored for ([`quality::KNOWN_RANGE`]); `None`
+    /// for an empty database.
+    async fn known_range(&self) -> Result<Option<(NaiveDate, NaiveDate)>>;
+
+    /// Races, races with a racecard, races with a result and runners per racing day from `from`
+    /// to `to` ([`quality::DAY_COUNTS`]); days without races are absent.
+    async fn day_counts(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<quality::DayCounts>>;
+
+    /// The races with a result from `from` to `to`, not abandoned, with their runner counts
+    /// ([`quality::RESULTED_RACES`]).
+    async fn resulted_races(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<quality::ResultedRace>>;
+
+    /// Run one probe with `scope`'s values bound to its parameters.
+    async fn probe(&self, probe: &quality::Probe, scope: &quality::ProbeScope) -> Result<quality::Found>;
 }
 
 /// Every contract table (docs/schema.md), on both backends: `table_counts` counts these.
@@ -435,6 +454,7 @@ pub const CONTRACT_TABLES: [&str; 18] = [
 pub mod migrations;
 pub mod plan;
 pub mod postgres;
+pub mod quality;
 pub mod sqlite;
 
 /// Open the store `database.url` names: empty or `sqlite:PATH` is SQLite, `postgres://` or

@@ -10,6 +10,7 @@
 //! direct or session URL (port 5432) for hosts that run jobs; `open` warns when it sees port 6543.
 
 mod migrate;
+mod quality;
 mod read;
 mod stage;
 mod tls;
@@ -562,6 +563,29 @@ impl Store for PgStore {
             let server_pid: i32 = r.get(1);
             name.filter(|n| !n.is_empty()).map(|n| holder_phrase(&n, server_pid, r.get(2)))
         }))
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // `darkhorses quality`: the shared SQL of `store::quality` (see `quality.rs` here).
+
+    async fn known_range(&self) -> Result<Option<(NaiveDate, NaiveDate)>> {
+        quality::known_range(self).await
+    }
+
+    async fn day_counts(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<crate::store::quality::DayCounts>> {
+        quality::day_counts(self, from, to).await
+    }
+
+    async fn resulted_races(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<crate::store::quality::ResultedRace>> {
+        quality::resulted_races(self, from, to).await
+    }
+
+    async fn probe(
+        &self,
+        probe: &crate::store::quality::Probe,
+        scope: &crate::store::quality::ProbeScope,
+    ) -> Result<crate::store::quality::Found> {
+        quality::probe(self, probe, scope).await
     }
 }
 

@@ -138,12 +138,13 @@ fn examples_section(help: &str) -> &str {
 #[test]
 fn every_help_explains_every_flag_with_an_example() {
     let dir = TempDir::new().unwrap();
-    let commands: [&[&str]; 14] = [
+    let commands: [&[&str]; 15] = [
         &[],
         &["reference"],
         &["daily"],
         &["live"],
         &["backfill"],
+        &["quality"],
         &["schedule"],
         &["orchestrate"],
         &["db"],

@@ -22,6 +22,7 @@ mod lock;
 mod orchestrate;
 mod output;
 mod postgres;
+mod quality;
 mod repository;
 mod sandbox;
 mod schedule;

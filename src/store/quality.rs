@@ -283,6 +283,21 @@ pub const FUTURE_RESULTS: Probe = Probe {
         ORDER BY x.race_date, x.id LIMIT $4",
 };
 
+/// Every probe, for the tests that hold them all to their placeholders and indexes.
+pub const ALL: [Probe; 11] = [
+    RUNNERS_WITHOUT_RACES,
+    RACES_WITHOUT_COURSES,
+    ENTITIES_WITHOUT_ROWS,
+    DUPLICATE_RACES,
+    RACES_MISSING_FIELDS,
+    RUNNERS_MISSING_FIELDS,
+    RACES_OUTSIDE_REGIONS,
+    RESULTS_OVERDUE,
+    IMPOSSIBLE_WEIGHTS,
+    IMPOSSIBLE_SP,
+    FUTURE_RESULTS,
+];
+
 /// How many declared runners a non-runners text names: entries are `Name (reason)` separated by
 /// commas, and a reason may hold commas too (`Moostar (withdrawn, vet's advice)`).
 pub fn count_non_runners(text: Option<&str>) -> i64 {
@@ -320,19 +335,7 @@ mod tests {
 
     #[test]
     fn every_probe_binds_each_placeholder_it_uses_in_order() {
-        for probe in [
-            RUNNERS_WITHOUT_RACES,
-            RACES_WITHOUT_COURSES,
-            ENTITIES_WITHOUT_ROWS,
-            DUPLICATE_RACES,
-            RACES_MISSING_FIELDS,
-            RUNNERS_MISSING_FIELDS,
-            RACES_OUTSIDE_REGIONS,
-            RESULTS_OVERDUE,
-            IMPOSSIBLE_WEIGHTS,
-            IMPOSSIBLE_SP,
-            FUTURE_RESULTS,
-        ] {
+        for probe in ALL {
             for n in 1..=probe.params.len() {
                 assert!(probe.sql.contains(&format!("${n}")), "{} does not use ${n}", probe.name);
             }

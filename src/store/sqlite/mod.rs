@@ -1019,6 +1019,37 @@ fn date_text(date: NaiveDate) -> String {
 mod tests {
     use super::*;
 
+    /// Every quality read finds its rows through an index: the only table it reads whole is
+    /// `runners`, by its primary key, for the runners without races (which have no date).
+    #[test]
+    fn quality_reads_search_by_index() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate_blocking(&mut conn, migrations::SQLITE).unwrap();
+        let reads = quality::ALL.iter().map(|p| (p.name, p.sql)).chain([
+            ("known_range", quality::KNOWN_RANGE),
+            ("day_counts", quality::DAY_COUNTS),
+            ("resulted_races", quality::RESULTED_RACES),
+        ]);
+        for (name, sql) in reads {
+            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {}", question_marks(sql))).unwrap();
+            let unbound = vec![Value::Null; stmt.parameter_count()];
+            let plan: Vec<String> = stmt
+                .query_map(rusqlite::params_from_iter(unbound), |r| r.get::<_, String>(3))
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap();
+            let scans: Vec<&String> = plan
+                .iter()
+                .filter(|step| {
+                    step.starts_with("SCAN ") && !step.starts_with("SCAN (subquery") && step != &"SCAN known"
+                })
+                .collect();
+            let allowed = name == quality::RUNNERS_WITHOUT_RACES.name
+                && scans.iter().all(|s| s.as_str() == "SCAN r USING COVERING INDEX sqlite_autoindex_runners_1");
+            assert!(scans.is_empty() || allowed, "{name} scans a table: {plan:#?}");
+        }
+    }
+
     #[test]
     fn urls_name_paths() {
         assert_eq!(path_of("").unwrap(), PathBuf::from("darkhorses.db"));

@@ -313,7 +313,7 @@ fn gaps(
 pub enum DayState {
     /// `R`: racecards and results.
     RacecardsAndResults,
-    /// `c`: racecards, results not due yet (today).
+    /// `c`: racecards, results not due (today's, or every race abandoned).
     RacecardsOnly,
     /// `r`: results, and racecards the plan cannot fetch for that day.
     ResultsOnly,
@@ -345,6 +345,7 @@ pub struct Day {
     pub races: i64,
     pub racecards: i64,
     pub results: i64,
+    pub abandoned: i64,
     pub runners: i64,
     /// `fetch_coverage.status` of the day's racecards and results, when fetched.
     pub racecards_fetch: Option<CoverageStatus>,
@@ -356,8 +357,8 @@ pub struct Day {
 }
 
 /// Every day from `since` to `today`, judged: racecards are expected where the plan can fetch
-/// them (and `features.skip_racecards` is off), results for days before today (unless
-/// `features.skip_results`); a day with no races that a fetch found empty is blank.
+/// them (and `features.skip_racecards` is off), results for days before today with a race not
+/// abandoned (unless `features.skip_results`); a day with no races that a fetch found empty is blank.
 fn calendar_days(
     config: &Config,
     since: NaiveDate,
@@ -382,6 +383,7 @@ fn calendar_days(
                 races: 0,
                 racecards: 0,
                 results: 0,
+                abandoned: 0,
                 runners: 0,
             });
             let (card_fetch, result_fetch) = (cards.get(&date).copied(), results.get(&date).copied());
@@ -400,7 +402,8 @@ fn calendar_days(
                 if c.racecards == 0 && (expect_cards(date) || c.results == 0) {
                     missing.push(format!("no racecards{}", failed(card_fetch)));
                 }
-                if c.results == 0 && (date < today && !config.features.skip_results || c.racecards == 0) {
+                let due = date < today && !config.features.skip_results && c.races > c.abandoned;
+                if c.results == 0 && (due || c.racecards == 0) {
                     missing.push(format!("no results{}", failed(result_fetch)));
                 }
             }
@@ -417,6 +420,7 @@ fn calendar_days(
                 races: c.races,
                 racecards: c.racecards,
                 results: c.results,
+                abandoned: c.abandoned,
                 runners: c.runners,
                 racecards_fetch: card_fetch.map(|f| f.status),
                 results_fetch: result_fetch.map(|f| f.status),
@@ -499,7 +503,7 @@ mod tests {
     }
 
     fn day(date: &str, races: i64, racecards: i64, results: i64) -> DayCounts {
-        DayCounts { date: d(date), races, racecards, results, runners: races * 10 }
+        DayCounts { date: d(date), races, racecards, results, abandoned: 0, runners: races * 10 }
     }
 
     fn coverage(kind: Kind, date: &str, status: CoverageStatus) -> Coverage {
@@ -552,9 +556,13 @@ mod tests {
         standard.api.plan = crate::config::Plan::Standard;
         let days = calendar_days(&standard, d("2026-12-19"), today, covered, &counts, &cards, &results);
         assert_eq!(days[4].state, DayState::ResultsOnly);
-        // Today's results are not due yet: racecards alone are whole.
+        // Today's results are not due yet, nor those of a day whose every race was abandoned:
+        // racecards alone are whole.
         let days = calendar_days(&config, today, today, covered, &[day("2026-12-27", 30, 30, 0)], &[], &[]);
         assert_eq!(days[0].state, DayState::RacecardsOnly);
+        let off = DayCounts { abandoned: 7, ..day("2026-12-22", 7, 7, 0) };
+        let days = calendar_days(&config, d("2026-12-22"), today, covered, &[off], &[], &[]);
+        assert_eq!((days[0].state, days[0].gap.as_deref()), (DayState::RacecardsOnly, None));
     }
 
     #[test]

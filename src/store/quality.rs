@@ -76,6 +76,8 @@ pub struct DayCounts {
     pub racecards: i64,
     /// Races with a result (`has_result`).
     pub results: i64,
+    /// Races called off (`is_abandoned`): they have no result to wait for.
+    pub abandoned: i64,
     pub runners: i64,
 }
 
@@ -102,10 +104,12 @@ pub const KNOWN_RANGE: &str = "SELECT MIN(d), MAX(d) FROM (
         UNION ALL SELECT MIN(race_date) FROM fetch_coverage
         UNION ALL SELECT MAX(race_date) FROM fetch_coverage) known";
 
-/// Per racing day from `$1` to `$2`: date, races, races with a racecard, races with a result, runners.
+/// Per racing day from `$1` to `$2`: date, races, races with a racecard, races with a result,
+/// races abandoned, runners.
 pub const DAY_COUNTS: &str = "SELECT x.race_date, COUNT(*),
         CAST(SUM(CASE WHEN x.racecard_updated_at IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT),
         CAST(SUM(CASE WHEN x.has_result THEN 1 ELSE 0 END) AS BIGINT),
+        CAST(SUM(CASE WHEN COALESCE(x.is_abandoned, FALSE) THEN 1 ELSE 0 END) AS BIGINT),
         CAST(SUM((SELECT COUNT(*) FROM runners r WHERE r.race_id = x.id)) AS BIGINT)
     FROM races x WHERE x.race_date BETWEEN $1 AND $2
     GROUP BY x.race_date ORDER BY x.race_date";

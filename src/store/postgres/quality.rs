@@ -23,7 +23,8 @@ pub(super) async fn day_counts(store: &PgStore, from: NaiveDate, to: NaiveDate) 
             races: r.get(1),
             racecards: r.get(2),
             results: r.get(3),
-            runners: r.get(4),
+            abandoned: r.get(4),
+            runners: r.get(5),
         })
         .collect())
 }

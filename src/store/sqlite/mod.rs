@@ -913,20 +913,15 @@ impl Store for SqliteStore {
             let mut stmt = conn.prepare(&question_marks(quality::DAY_COUNTS)).ctx(&what)?;
             let rows = stmt
                 .query_map(params![date_text(from), date_text(to)], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                    Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
                 })
                 .ctx(&what)?
                 .collect::<rusqlite::Result<Vec<_>>>()
                 .ctx(&what)?;
             rows.into_iter()
-                .map(|(date, races, racecards, results, runners)| {
-                    Ok(quality::DayCounts {
-                        date: parse_date(&date, "races.race_date")?,
-                        races,
-                        racecards,
-                        results,
-                        runners,
-                    })
+                .map(|(date, races, racecards, results, abandoned, runners)| {
+                    let date = parse_date(&date, "races.race_date")?;
+                    Ok(quality::DayCounts { date, races, racecards, results, abandoned, runners })
                 })
                 .collect()
         })

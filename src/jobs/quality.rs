@@ -119,7 +119,7 @@ impl UpdateJob for Quality {
             "orphans.entities",
             rules.orphans,
             &run(probes::ENTITIES_WITHOUT_ROWS).await?,
-            "runner ids (horse, jockey, trainer, owner, sire, dam, damsire) with no row in their table",
+            "runners naming a horse, jockey, trainer, owner, sire, dam or damsire id with no row in its table",
         ));
         checks.push(judge(
             "duplicates.races",

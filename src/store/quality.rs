@@ -117,10 +117,11 @@ pub const DAY_COUNTS: &str = "SELECT x.race_date, COUNT(*),
 /// Races with a result from `$1` to `$2`, not abandoned: id, date, field size, non-runners, the
 /// runners the result listed, the winners.
 pub const RESULTED_RACES: &str = "SELECT x.id, x.race_date, x.field_size, x.non_runners,
-        (SELECT COUNT(*) FROM runners r WHERE r.race_id = x.id AND r.result_updated_at IS NOT NULL),
-        (SELECT COUNT(*) FROM runners r WHERE r.race_id = x.id AND r.finish_position = 1)
-    FROM races x
+        CAST(SUM(CASE WHEN r.result_updated_at IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT),
+        CAST(SUM(CASE WHEN r.finish_position = 1 THEN 1 ELSE 0 END) AS BIGINT)
+    FROM races x LEFT JOIN runners r ON r.race_id = x.id
     WHERE x.race_date BETWEEN $1 AND $2 AND x.has_result AND NOT COALESCE(x.is_abandoned, FALSE)
+    GROUP BY x.race_date, x.id
     ORDER BY x.race_date, x.id";
 
 /// Runners whose race has no `races` row (the whole table: such a runner has no date).
@@ -144,47 +145,35 @@ pub const RACES_WITHOUT_COURSES: Probe = Probe {
         ORDER BY x.race_date, x.id LIMIT $3",
 };
 
-/// Entity ids in runners (horse, jockey, trainer, owner, sire, dam, damsire) with no row in their table.
+/// Runners naming an entity id (horse, jockey, trainer, owner, sire, dam, damsire) that has no row
+/// in its table: one pass over the window's runners, each id looked up by its table's key.
 pub const ENTITIES_WITHOUT_ROWS: Probe = Probe {
     name: "entities_without_rows",
     params: &[Param::From, Param::To, Param::Limit],
-    sql: "SELECT e.runner || ' ' || e.col || ' ' || e.id, COUNT(*) OVER ()
+    sql: "SELECT e.runner || ' no row for'
+                || CASE WHEN e.horse THEN ' horse_id ' || e.horse_id ELSE '' END
+                || CASE WHEN e.jockey THEN ' jockey_id ' || e.jockey_id ELSE '' END
+                || CASE WHEN e.trainer THEN ' trainer_id ' || e.trainer_id ELSE '' END
+                || CASE WHEN e.owner THEN ' owner_id ' || e.owner_id ELSE '' END
+                || CASE WHEN e.sire THEN ' sire_id ' || e.sire_id ELSE '' END
+                || CASE WHEN e.dam THEN ' dam_id ' || e.dam_id ELSE '' END
+                || CASE WHEN e.damsire THEN ' damsire_id ' || e.damsire_id ELSE '' END,
+            COUNT(*) OVER ()
         FROM (
-            SELECT r.race_id || '/' || r.horse_id AS runner, 'horse_id' AS col, r.horse_id AS id
+            SELECT r.race_id || '/' || r.horse_id AS runner, r.horse_id, r.jockey_id, r.trainer_id, r.owner_id,
+                   r.sire_id, r.dam_id, r.damsire_id,
+                   NOT EXISTS (SELECT 1 FROM horses t WHERE t.id = r.horse_id) AS horse,
+                   r.jockey_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM jockeys t WHERE t.id = r.jockey_id) AS jockey,
+                   r.trainer_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM trainers t WHERE t.id = r.trainer_id) AS trainer,
+                   r.owner_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM owners t WHERE t.id = r.owner_id) AS owner,
+                   r.sire_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM sires t WHERE t.id = r.sire_id) AS sire,
+                   r.dam_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM dams t WHERE t.id = r.dam_id) AS dam,
+                   r.damsire_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM damsires t WHERE t.id = r.damsire_id) AS damsire
               FROM runners r JOIN races x ON x.id = r.race_id
-             WHERE x.race_date BETWEEN $1 AND $2 AND NOT EXISTS (SELECT 1 FROM horses t WHERE t.id = r.horse_id)
-            UNION ALL
-            SELECT r.race_id || '/' || r.horse_id, 'jockey_id', r.jockey_id
-              FROM runners r JOIN races x ON x.id = r.race_id
-             WHERE x.race_date BETWEEN $1 AND $2 AND r.jockey_id IS NOT NULL
-               AND NOT EXISTS (SELECT 1 FROM jockeys t WHERE t.id = r.jockey_id)
-            UNION ALL
-            SELECT r.race_id || '/' || r.horse_id, 'trainer_id', r.trainer_id
-              FROM runners r JOIN races x ON x.id = r.race_id
-             WHERE x.race_date BETWEEN $1 AND $2 AND r.trainer_id IS NOT NULL
-               AND NOT EXISTS (SELECT 1 FROM trainers t WHERE t.id = r.trainer_id)
-            UNION ALL
-            SELECT r.race_id || '/' || r.horse_id, 'owner_id', r.owner_id
-              FROM runners r JOIN races x ON x.id = r.race_id
-             WHERE x.race_date BETWEEN $1 AND $2 AND r.owner_id IS NOT NULL
-               AND NOT EXISTS (SELECT 1 FROM owners t WHERE t.id = r.owner_id)
-            UNION ALL
-            SELECT r.race_id || '/' || r.horse_id, 'sire_id', r.sire_id
-              FROM runners r JOIN races x ON x.id = r.race_id
-             WHERE x.race_date BETWEEN $1 AND $2 AND r.sire_id IS NOT NULL
-               AND NOT EXISTS (SELECT 1 FROM sires t WHERE t.id = r.sire_id)
-            UNION ALL
-            SELECT r.race_id || '/' || r.horse_id, 'dam_id', r.dam_id
-              FROM runners r JOIN races x ON x.id = r.race_id
-             WHERE x.race_date BETWEEN $1 AND $2 AND r.dam_id IS NOT NULL
-               AND NOT EXISTS (SELECT 1 FROM dams t WHERE t.id = r.dam_id)
-            UNION ALL
-            SELECT r.race_id || '/' || r.horse_id, 'damsire_id', r.damsire_id
-              FROM runners r JOIN races x ON x.id = r.race_id
-             WHERE x.race_date BETWEEN $1 AND $2 AND r.damsire_id IS NOT NULL
-               AND NOT EXISTS (SELECT 1 FROM damsires t WHERE t.id = r.damsire_id)
+             WHERE x.race_date BETWEEN $1 AND $2
         ) e
-        ORDER BY e.runner, e.col LIMIT $3",
+        WHERE e.horse OR e.jockey OR e.trainer OR e.owner OR e.sire OR e.dam OR e.damsire
+        ORDER BY e.runner LIMIT $3",
 };
 
 /// Two or more race ids for one race: the same course, off time and race name.

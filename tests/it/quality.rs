@@ -1,8 +1,9 @@
 //! `darkhorses quality` through the binary, on a database the sandbox loaded (SQLite always,
 //! Postgres in a schema of its own when `DARKHORSES_TEST_DATABASE_URL` is set): it exits 0 and its
 //! `--json` document is the committed snapshot on both backends; then, each on its own and undone
-//! after, an orphan runner, a duplicate race and a day's results deleted make the right check fail
-//! naming the runner, race or day (exit 1). Over Christmas, the blank days are not gaps.
+//! after, an orphan runner, a jockey's row deleted, a duplicate race and a day's results deleted
+//! make the right check fail naming the runner, race or day (exit 1). Over Christmas, the blank
+//! days are not gaps.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -211,6 +212,20 @@ fn a_sandbox_week_is_clean_then_each_fault_fails_its_check(backend: Backend) {
     assert_eq!(subjects(orphans), [format!("rac_orphan/{horse}")]);
     assert!(orphans["detail"].as_str().unwrap_or_default().starts_with("1 runners whose race_id"), "{orphans}");
     db.sql("DELETE FROM runners WHERE race_id = 'rac_orphan'");
+    assert_eq!(db.quality(NOW, &[]).0, 0, "clean again");
+
+    // A jockey's row gone while runners still name it.
+    let jockey = db.text("SELECT MIN(jockey_id) FROM runners");
+    let name = db.text(&format!("SELECT name FROM jockeys WHERE id = '{jockey}'"));
+    db.sql(&format!("DELETE FROM jockeys WHERE id = '{jockey}'"));
+    let (code, document) = db.quality(NOW, &[]);
+    assert_eq!(code, 1, "{document:#}");
+    assert_eq!(failing(&document), ["orphans.entities"]);
+    let entities = check(&document, "orphans.entities");
+    let named = subjects(entities);
+    assert!(!named.is_empty() && named.len() <= 10, "{entities}");
+    assert!(named.iter().all(|s| s.ends_with(&format!(" no row for jockey_id {jockey}"))), "{entities}");
+    db.sql(&format!("INSERT INTO jockeys (id, name) VALUES ('{jockey}', '{}')", name.replace('\'', "''")));
     assert_eq!(db.quality(NOW, &[]).0, 0, "clean again");
 
     // The same race under another id.

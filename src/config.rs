@@ -1085,6 +1085,21 @@ mod tests {
     }
 
     #[test]
+    fn quality_rules_are_typed_and_checked_naming_the_key() {
+        use crate::jobs::checks::Level;
+        let loaded = from_env(&[("DARKHORSES_QUALITY__MISSING__ALLOWED", "3")]).unwrap();
+        // A rule given in part keeps the rest of its family's default.
+        assert_eq!(loaded.config.quality.missing, CheckRule { severity: Level::Warning, allowed: 3 });
+        assert_eq!(loaded.config.quality.orphans, CheckRule { severity: Level::Critical, allowed: 0 });
+        let loaded = from_yaml("quality:\n  coverage:\n    severity: ok\n").unwrap();
+        assert_eq!(loaded.config.quality.coverage.severity, Level::Ok);
+        let message = err(from_env(&[("DARKHORSES_QUALITY__ORPHANS__SEVERITY", "fatal")]));
+        assert!(message.starts_with("quality.orphans.severity from environment variable"), "{message}");
+        assert!(message.contains("`ok`, `warning`, `critical`"), "{message}");
+        assert!(err(from_env(&[("DARKHORSES_QUALITY_WINDOW_DAYS", "0")])).contains("quality.window_days"));
+    }
+
+    #[test]
     fn every_shipped_interval_names_a_registered_job_whose_args_parse() {
         let loaded = load_from(Some((Path::new(DEFAULT_FILE), SHIPPED)), &BTreeMap::new(), &[]).unwrap();
         assert!(!loaded.config.intervals.is_empty());

@@ -10,6 +10,7 @@ use crate::health::{Health, HealthOptions};
 use crate::jobs::backfill::{Backfill, BackfillOptions};
 use crate::jobs::daily::{self, Daily, DailyOptions};
 use crate::jobs::live::{Live, LiveOptions};
+use crate::jobs::quality::{Quality, QualityOptions};
 use crate::jobs::rebuild::{Rebuild, RebuildOptions};
 use crate::jobs::reference::{Reference, ReferenceOptions};
 use crate::jobs::{FromArgs, UpdateJob};
@@ -183,6 +184,14 @@ pub enum JobCommand {
         Exit codes: 0 healthy, 1 a check is warning or critical, 2 could not check (database unreachable, bad configuration)."
     )]
     Health(HealthArgs),
+
+    #[command(
+        about = Quality::ABOUT,
+        after_help = "Examples:\n  darkhorses quality\n  darkhorses quality --calendar            # the checked days month by month: R c r . !\n  \
+        darkhorses quality --since 2026-01-01 --json\n\n\
+        Exit codes: 0 every check ok, 1 a check found something (warning or critical), 2 could not check."
+    )]
+    Quality(QualityArgs),
 }
 
 impl JobCommand {
@@ -195,6 +204,7 @@ impl JobCommand {
             JobCommand::Backfill(args) => Box::new(Backfill { options: args.into() }),
             JobCommand::Rebuild(args) => Box::new(Rebuild { options: args.into() }),
             JobCommand::Health(args) => Box::new(Health { options: args.into() }),
+            JobCommand::Quality(args) => Box::new(Quality { options: args.into() }),
         }
     }
 }
@@ -320,6 +330,22 @@ pub struct HealthArgs {
     #[arg(long)]
     pub offline: bool,
     /// Check only: send no alert and change no alert state. Example: --dry-run
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct QualityArgs {
+    /// First racing day checked (YYYY-MM-DD; default: the last quality.window_days days, 30, today
+    /// included). Example: --since 2026-01-01
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<chrono::NaiveDate>,
+    /// Draw the checked days month by month above the checks: R racecards and results, c racecards
+    /// only, r results only, . blank day, ! gap. Example: --calendar
+    #[arg(long)]
+    pub calendar: bool,
+    /// Open the database as a dry run does: never created, never migrated (the checks only read).
+    /// Example: --dry-run
     #[arg(long)]
     pub dry_run: bool,
 }
@@ -539,6 +565,18 @@ impl FromArgs for HealthOptions {
     }
 }
 
+impl From<QualityArgs> for QualityOptions {
+    fn from(a: QualityArgs) -> Self {
+        Self { since: a.since, calendar: a.calendar, dry_run: a.dry_run }
+    }
+}
+
+impl FromArgs for QualityOptions {
+    fn from_args(args: &[String]) -> crate::Result<Self> {
+        job_options::<QualityArgs, _>(Quality::NAME, args)
+    }
+}
+
 impl FromArgs for ReferenceOptions {
     fn from_args(args: &[String]) -> crate::Result<Self> {
         job_options::<ReferenceArgs, _>(Reference::NAME, args)
@@ -680,6 +718,11 @@ mod tests {
             ("health", &["--offline"], true),
             ("health", &["--offline", "--dry-run"], true),
             ("health", &["--days-ahead", "1"], false),
+            ("quality", &[], true),
+            ("quality", &["--since", "2026-01-01", "--calendar"], true),
+            ("quality", &["--dry-run"], true),
+            ("quality", &["--since", "yesterday"], false),
+            ("quality", &["--days-back", "3"], false),
         ];
         for &(job, args, accepted) in cases {
             let cli = command_line(job, args);
@@ -722,6 +765,12 @@ mod tests {
                     job,
                     args,
                     cli.and_then(|c| if let JobCommand::Health(a) = c { Ok(a.into()) } else { Err(format!("{c:?}")) }),
+                )
+                .is_some(),
+                "quality" => assert_same::<QualityOptions>(
+                    job,
+                    args,
+                    cli.and_then(|c| if let JobCommand::Quality(a) = c { Ok(a.into()) } else { Err(format!("{c:?}")) }),
                 )
                 .is_some(),
                 other => panic!("no case for job {other}"),

@@ -116,6 +116,7 @@ pub struct Config {
     pub alerts: AlertsConfig,
     pub logging: LoggingConfig,
     pub health_check: HealthCheckConfig,
+    pub quality: QualityConfig,
     pub orchestrator: OrchestratorConfig,
     pub features: FeaturesConfig,
     pub locks: LocksConfig,
@@ -156,6 +157,7 @@ impl Default for Config {
             alerts: AlertsConfig::default(),
             logging: LoggingConfig::default(),
             health_check: HealthCheckConfig::default(),
+            quality: QualityConfig::default(),
             orchestrator: OrchestratorConfig::default(),
             features: FeaturesConfig::default(),
             locks: LocksConfig::default(),
@@ -483,6 +485,57 @@ impl Default for HealthCheckConfig {
             check_api: true,
             port: 9187,
             bind: std::net::IpAddr::from([127, 0, 0, 1]),
+        }
+    }
+}
+
+/// `darkhorses quality`: the window it checks, the grace for results, and each family of checks'
+/// rule (see docs/quality.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QualityConfig {
+    /// Racing days checked, today included, when `--since` is not given.
+    pub window_days: u32,
+    /// Minutes after its off time a race may still lack its result.
+    pub result_grace_minutes: u32,
+    pub orphans: CheckRule,
+    pub duplicates: CheckRule,
+    pub missing: CheckRule,
+    pub regions: CheckRule,
+    pub results: CheckRule,
+    pub values: CheckRule,
+    pub coverage: CheckRule,
+}
+
+/// How a family of quality checks judges what it found: up to `allowed` findings are `ok`, more
+/// are `severity` (`ok` makes the family informational).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CheckRule {
+    pub severity: crate::jobs::checks::Level,
+    pub allowed: u64,
+}
+
+impl Default for CheckRule {
+    fn default() -> Self {
+        Self { severity: crate::jobs::checks::Level::Critical, allowed: 0 }
+    }
+}
+
+impl Default for QualityConfig {
+    fn default() -> Self {
+        use crate::jobs::checks::Level::{Critical, Warning};
+        let rule = |severity| CheckRule { severity, allowed: 0 };
+        Self {
+            window_days: 30,
+            result_grace_minutes: 60,
+            orphans: rule(Critical),
+            duplicates: rule(Critical),
+            missing: rule(Warning),
+            regions: rule(Warning),
+            results: rule(Warning),
+            values: rule(Critical),
+            coverage: rule(Critical),
         }
     }
 }
@@ -869,6 +922,7 @@ fn validate(config: &Config, layers: &Layers) -> Result<(), Error> {
         ("database.query_timeout", config.database.query_timeout),
         ("database.busy_timeout", config.database.busy_timeout),
         ("retry.max_attempts", u64::from(config.retry.max_attempts)),
+        ("quality.window_days", u64::from(config.quality.window_days)),
     ];
     for (key, value) in at_least_one {
         if value == 0 {
@@ -1137,6 +1191,21 @@ mod tests {
     }
 
     #[test]
+    fn quality_rules_are_typed_and_checked_naming_the_key() {
+        use crate::jobs::checks::Level;
+        let loaded = from_env(&[("DARKHORSES_QUALITY__MISSING__ALLOWED", "3")]).unwrap();
+        // A rule given in part keeps the rest of its family's default.
+        assert_eq!(loaded.config.quality.missing, CheckRule { severity: Level::Warning, allowed: 3 });
+        assert_eq!(loaded.config.quality.orphans, CheckRule { severity: Level::Critical, allowed: 0 });
+        let loaded = from_yaml("quality:\n  coverage:\n    severity: ok\n").unwrap();
+        assert_eq!(loaded.config.quality.coverage.severity, Level::Ok);
+        let message = err(from_env(&[("DARKHORSES_QUALITY__ORPHANS__SEVERITY", "fatal")]));
+        assert!(message.starts_with("quality.orphans.severity from environment variable"), "{message}");
+        assert!(message.contains("`ok`, `warning`, `critical`"), "{message}");
+        assert!(err(from_env(&[("DARKHORSES_QUALITY_WINDOW_DAYS", "0")])).contains("quality.window_days"));
+    }
+
+    #[test]
     fn every_shipped_interval_names_a_registered_job_whose_args_parse() {
         let loaded = load_from(Some((Path::new(DEFAULT_FILE), SHIPPED)), &BTreeMap::new(), &[]).unwrap();
         assert!(!loaded.config.intervals.is_empty());
@@ -1286,15 +1355,20 @@ mod tests {
         let message = err(from_yaml("intervals:\n  x:\n    frequency: '0 1 * * *'\n    job: dialy\n"));
         assert_eq!(
             message,
-            "unknown job `dialy` for interval x in x.yaml:4; valid jobs: reference, daily, live, backfill, rebuild, health"
+            "unknown job `dialy` for interval x in x.yaml:4; valid jobs: reference, daily, live, backfill, rebuild, health, quality"
         );
-        // Named in the original's docs but not registered yet: refused until they are.
-        let message = err(from_yaml("intervals:\n  x:\n    frequency: '0 1 * * *'\n    job: quality\n"));
-        assert!(message.starts_with("unknown job `quality` for interval x in x.yaml:4"), "{message}");
         // A registered checking job is a valid interval, its args parsed by its own flags.
         let health =
             from_yaml("intervals:\n  x:\n    frequency: '*/15 * * * *'\n    job: health\n    args: [--offline]\n");
         assert!(health.is_ok_and(|l| l.config.intervals["x"].job == "health"));
+        let loaded = from_yaml(
+            "intervals:\n  data_quality:\n    frequency: '0 7 * * *'\n    job: quality\n    args: [--calendar]\n",
+        );
+        assert_eq!(loaded.unwrap().config.intervals["data_quality"].job, "quality");
+        let message = err(from_yaml(
+            "intervals:\n  x:\n    frequency: '0 7 * * *'\n    job: quality\n    args: [--since, soon]\n",
+        ));
+        assert!(message.starts_with("intervals.x.args in x.yaml:5 is invalid: arguments"), "{message}");
         let message = err(from_yaml("intervals:\n  x:\n    frequency: '0 1 * * *'\n"));
         assert!(message.contains("interval x") && message.contains("names no job"), "{message}");
         let message = err(from_yaml(

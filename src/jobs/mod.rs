@@ -24,6 +24,7 @@ pub mod daily;
 pub mod enrich;
 pub mod live;
 mod progress;
+pub mod quality;
 pub mod rebuild;
 pub mod reference;
 pub mod runner;
@@ -174,6 +175,14 @@ pub struct JobReport {
     /// The findings of a checking job (`health`, `quality`), one per check; empty for the others.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<checks::Check>,
+    /// A checking job's figures beyond its checks (`quality`: the window, rows per table, the
+    /// calendar's days); absent for the others.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub figures: Option<serde_json::Value>,
+    /// Text a checking job prints above its check lines (`quality --calendar`'s calendar); the
+    /// JSON document has the same in `figures`.
+    #[serde(skip)]
+    pub preamble: Option<String>,
 }
 
 impl JobReport {
@@ -216,7 +225,8 @@ impl JobReport {
     /// A short human summary, a few lines; a checking job's is its checks, one line each.
     pub fn summary(&self) -> String {
         if !self.checks.is_empty() {
-            let mut s = checks::render(&self.checks);
+            let mut s = self.preamble.as_ref().map(|p| format!("{}\n", p.trim_end())).unwrap_or_default();
+            s.push_str(&checks::render(&self.checks));
             for note in &self.notes {
                 s.push_str(&format!("\n  note: {note}"));
             }
@@ -385,12 +395,17 @@ pub fn registry() -> Vec<JobSpec> {
             log_name: "rebuild",
             build: |args| Ok(Box::new(rebuild::Rebuild { options: FromArgs::from_args(args)? })),
         },
-        // --- health (src/health.rs) ---
         JobSpec {
             name: crate::health::Health::NAME,
             about: crate::health::Health::ABOUT,
             log_name: "health_check",
             build: |args| Ok(Box::new(crate::health::Health { options: FromArgs::from_args(args)? })),
+        },
+        JobSpec {
+            name: quality::Quality::NAME,
+            about: quality::Quality::ABOUT,
+            log_name: "data_quality",
+            build: |args| Ok(Box::new(quality::Quality { options: FromArgs::from_args(args)? })),
         },
     ]
 }
@@ -443,6 +458,7 @@ mod tests {
             assert_eq!(find(spec.name).map(|s| s.name), Some(spec.name));
         }
         assert!(find("health").is_some() && find("").is_none());
+        assert_eq!(find("quality").map(|s| s.log_name), Some("data_quality"));
     }
 
     #[test]

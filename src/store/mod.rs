@@ -409,6 +409,25 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// would and the would-write counts add up to what a real run writes. Nothing is committed.
     async fn begin_dry_run(&self) -> Result<()>;
 
+    // -----------------------------------------------------------------------------------------
+    // `darkhorses quality` (jobs::quality): read-only scans whose SQL is `store::quality`'s, the
+    // same text on both backends. What a finding means is the job's to decide.
+
+    /// The first and last racing day anything is stored for ([`quality::KNOWN_RANGE`]); `None`
+    /// for an empty database.
+    async fn known_range(&self) -> Result<Option<(NaiveDate, NaiveDate)>>;
+
+    /// Races, races with a racecard, races with a result and runners per racing day from `from`
+    /// to `to` ([`quality::DAY_COUNTS`]); days without races are absent.
+    async fn day_counts(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<quality::DayCounts>>;
+
+    /// The races with a result from `from` to `to`, not abandoned, with their runner counts
+    /// ([`quality::RESULTED_RACES`]).
+    async fn resulted_races(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<quality::ResultedRace>>;
+
+    /// Run one probe with `scope`'s values bound to its parameters.
+    async fn probe(&self, probe: &quality::Probe, scope: &quality::ProbeScope) -> Result<quality::Found>;
+
     /// Roll back everything the dry-run session wrote.
     async fn end_dry_run(&self) -> Result<()>;
 
@@ -577,6 +596,7 @@ pub const CONTRACT_TABLES: [&str; 18] = [
 pub mod migrations;
 pub mod plan;
 pub mod postgres;
+pub mod quality;
 pub mod sqlite;
 
 /// Open the store `database.url` names: empty or `sqlite:PATH` is SQLite, `postgres://` or

@@ -138,12 +138,13 @@ fn examples_section(help: &str) -> &str {
 #[test]
 fn every_help_explains_every_flag_with_an_example() {
     let dir = TempDir::new().unwrap();
-    let commands: [&[&str]; 15] = [
+    let commands: [&[&str]; 16] = [
         &[],
         &["reference"],
         &["daily"],
         &["live"],
         &["backfill"],
+        &["quality"],
         &["schedule"],
         &["status"],
         &["orchestrate"],

@@ -206,12 +206,12 @@ fn unknown_job_lists_the_valid_ones() {
 
 #[test]
 fn jobs_nothing_registers_are_refused_naming_the_interval() {
-    // `quality` is a command of the original that is not a registered job yet (`health` is).
+    // `data_quality_check` names a script of the original, not a job: the message lists the jobs.
     assert_rejected(
-        "intervals:\n  checks:\n    frequency: '0 * * * *'\n    job: quality\n",
+        "intervals:\n  checks:\n    frequency: '0 * * * *'\n    job: data_quality_check\n",
         &[
-            "unknown job `quality` for interval checks in FILE:4",
-            "valid jobs: reference, daily, live, backfill, rebuild, health",
+            "unknown job `data_quality_check` for interval checks in FILE:4",
+            "valid jobs: reference, daily, live, backfill, rebuild, health, quality",
         ],
     );
 }

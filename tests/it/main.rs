@@ -26,6 +26,7 @@ mod lock;
 mod orchestrate;
 mod output;
 mod postgres;
+mod quality;
 mod rebuild;
 mod repository;
 mod sandbox;

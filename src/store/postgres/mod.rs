@@ -12,6 +12,7 @@
 mod budget;
 mod health;
 mod migrate;
+mod quality;
 mod read;
 mod stage;
 mod tls;
@@ -614,6 +615,29 @@ impl Store for PgStore {
 
     async fn alert_states(&self) -> Result<Vec<crate::store::AlertState>> {
         read::alert_states(self).await
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // `darkhorses quality`: the shared SQL of `store::quality` (see `quality.rs` here).
+
+    async fn known_range(&self) -> Result<Option<(NaiveDate, NaiveDate)>> {
+        quality::known_range(self).await
+    }
+
+    async fn day_counts(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<crate::store::quality::DayCounts>> {
+        quality::day_counts(self, from, to).await
+    }
+
+    async fn resulted_races(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<crate::store::quality::ResultedRace>> {
+        quality::resulted_races(self, from, to).await
+    }
+
+    async fn probe(
+        &self,
+        probe: &crate::store::quality::Probe,
+        scope: &crate::store::quality::ProbeScope,
+    ) -> Result<crate::store::quality::Found> {
+        quality::probe(self, probe, scope).await
     }
 }
 

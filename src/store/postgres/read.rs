@@ -16,7 +16,7 @@ use crate::store::{
 
 impl PgStore {
     /// Run one read in its own short transaction (the prologue sets the schema and timeout).
-    async fn read(&self, what: &str, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
+    pub(super) async fn read(&self, what: &str, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
         let mut client = self.client().await?;
         let tx = self.begin(&mut client).await?;
         let rows = tx.query(sql, params).await.map_err(query_error(what))?;

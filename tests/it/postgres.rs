@@ -30,7 +30,7 @@ struct TestDb {
 impl TestDb {
     async fn new() -> Option<TestDb> {
         let url = std::env::var("DARKHORSES_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty())?;
-        let schema = format!("pg_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst));
+        let schema = format!("tp_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst));
         let db = TestDb { url, schema };
         db.sql(&format!("DROP SCHEMA IF EXISTS {0} CASCADE; CREATE SCHEMA {0}", db.schema)).await;
         Some(db)

@@ -79,11 +79,22 @@ fn type_matches(doc: &str, sqlite: bool, actual: &str) -> bool {
 }
 
 /// Differences between the page and a backend's tables, one line each.
+/// Tables one backend keeps for itself (table, is SQLite): the shared API budget's row lives in
+/// Postgres (on SQLite it is a file beside the database).
+const BACKEND_PRIVATE: [(&str, bool); 1] = [("api_budget", false)];
+
 fn compare(actual: &BTreeMap<String, BTreeMap<String, String>>, sqlite: bool) -> Vec<String> {
     let doc = documented();
     let backend = if sqlite { "SQLite" } else { "PostgreSQL" };
     let mut problems = Vec::new();
     for (table, columns) in actual {
+        // A backend's own bookkeeping, outside the contract: named in the page's prose instead.
+        if BACKEND_PRIVATE.contains(&(table.as_str(), sqlite)) {
+            if !page().contains(&format!("`{table}`")) {
+                problems.push(format!("table {table} ({backend}) is not mentioned in docs/schema.md"));
+            }
+            continue;
+        }
         let Some(documented) = doc.get(table) else {
             problems.push(format!("table {table} ({backend}) is not in docs/schema.md"));
             continue;

@@ -19,25 +19,10 @@ use crate::acceptance::{darkhorses, run};
 
 const NOW: &str = "2025-10-15T12:00:00Z";
 const MONTH: [&str; 4] = ["--from", "2025-09-15", "--to", "2025-10-14"];
-/// Tables of the dump; `job_runs` and `alert_state` are left out (see the module comment).
-const TABLES: [&str; 16] = [
-    "courses",
-    "regions",
-    "bookmakers",
-    "horses",
-    "jockeys",
-    "owners",
-    "trainers",
-    "sires",
-    "dams",
-    "damsires",
-    "races",
-    "runners",
-    "runner_odds",
-    "api_responses",
-    "fetch_coverage",
-    "schema_migrations",
-];
+/// Tables of the dump: the contract's, but `job_runs` and `alert_state` (see the module comment).
+fn tables() -> Vec<&'static str> {
+    darkhorses::store::CONTRACT_TABLES.into_iter().filter(|t| !matches!(*t, "job_runs" | "alert_state")).collect()
+}
 /// Columns left out of the dump: when a row was written, and raw bodies.
 const LEFT_OUT: [&str; 5] = ["updated_at", "racecard_updated_at", "result_updated_at", "applied_at", "body"];
 /// The typed tables a rebuild derives (emptied before the in-place rebuild).
@@ -83,7 +68,7 @@ fn tool(dir: &Path, url: &str, schema: Option<&str>, sandbox: bool, args: &[&str
 
 fn sqlite_dump(db: &Path) -> BTreeMap<&'static str, Vec<String>> {
     let conn = rusqlite::Connection::open(db).unwrap();
-    TABLES
+    tables()
         .iter()
         .map(|table| {
             let mut stmt = conn.prepare(&format!("SELECT * FROM {table}")).unwrap();
@@ -140,7 +125,7 @@ impl Schema {
     fn dump(&self) -> BTreeMap<&'static str, Vec<String>> {
         let client = self.client();
         let left_out = LEFT_OUT.iter().map(|c| format!("'{c}'")).collect::<Vec<_>>().join(", ");
-        TABLES
+        tables()
             .iter()
             .map(|table| {
                 let sql = format!(
@@ -162,7 +147,7 @@ impl Drop for Schema {
 }
 
 fn assert_same(what: &str, a: &BTreeMap<&'static str, Vec<String>>, b: &BTreeMap<&'static str, Vec<String>>) {
-    for table in TABLES {
+    for table in tables() {
         let (ra, rb) = (&a[table], &b[table]);
         if let Some((x, y)) = ra.iter().zip(rb).find(|(x, y)| x != y) {
             panic!("{what}: {table} differs:\n  expected: {x}\n  rebuilt:  {y}");

@@ -226,13 +226,7 @@ pub async fn open_and_gather(config: &Config, now: DateTime<Utc>) -> Result<Stat
             config.database.url.expose()
         )));
     };
-    let pending: Vec<String> = store
-        .migration_status()
-        .await?
-        .iter()
-        .filter(|m| m.applied_at.is_none())
-        .map(|m| format!("{:04}_{}", m.version, m.name))
-        .collect();
+    let pending = crate::store::pending_migrations(store.as_ref()).await?;
     if !pending.is_empty() {
         return Err(Error::Usage(format!(
             "{} has migrations pending ({}), and status only reads: run `darkhorses db migrate` first",

@@ -628,6 +628,18 @@ pub async fn open_existing(cfg: &crate::config::DatabaseConfig) -> Result<Option
     open_with(cfg, false).await.map(Some)
 }
 
+/// The migrations `store` has not applied yet, as `0004_api_budget`: what a command that must not
+/// change the schema (a dry run, `status`) names when it refuses.
+pub async fn pending_migrations(store: &dyn Store) -> Result<Vec<String>> {
+    Ok(store
+        .migration_status()
+        .await?
+        .iter()
+        .filter(|m| m.applied_at.is_none())
+        .map(|m| format!("{:04}_{}", m.version, m.name))
+        .collect())
+}
+
 /// The store a dry run reads and rolls back, leaving the database exactly as it was: no file
 /// created, no migration applied. A SQLite file that does not exist yet is stood in for by an
 /// empty, migrated in-memory database (what a real first run would write into); a database with
@@ -642,13 +654,7 @@ pub async fn open_for_dry_run(cfg: &crate::config::DatabaseConfig) -> Result<std
         );
         return Ok(std::sync::Arc::new(sqlite::SqliteStore::open_in_memory(cfg).await?));
     };
-    let pending: Vec<String> = store
-        .migration_status()
-        .await?
-        .iter()
-        .filter(|m| m.applied_at.is_none())
-        .map(|m| format!("{:04}_{}", m.version, m.name))
-        .collect();
+    let pending = pending_migrations(store.as_ref()).await?;
     if !pending.is_empty() {
         return Err(Error::Migration(format!(
             "{} has migrations pending ({}) and a dry run never changes the schema: run `darkhorses db migrate` \

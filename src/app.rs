@@ -388,7 +388,7 @@ async fn orchestrate_once(
     let clock = clock_of(global);
     let _sandbox = if global.sandbox { Some(start_sandbox(&mut config, clock.clone())?) } else { None };
     let mut ctx = context(Arc::new(config), Some(clock), opts.test, Needs { store: true, api: false }).await?;
-    let (mut tick, due) = crate::orchestrate::plan_tick(&ctx, opts).await?;
+    let (mut tick, due) = crate::orchestrate::prepare_tick(&ctx, opts).await?;
     // The API client (and its credentials) only when something is due: a tick with nothing to
     // run, the common case under cron, needs neither.
     if !due.is_empty() {

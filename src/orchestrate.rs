@@ -4,7 +4,7 @@
 //! The ledger is `job_runs`: a slot (`job` = the interval's name, `slot` = its fire time, UTC) is
 //! run by the process whose insert of that row wins (`Store::claim_slot`), and every slot passed
 //! over gets a `skipped` row with its reason, so each slot has exactly one row. A tick reads each
-//! interval's last slot with a row and plans the slots due since ([`plan`]); an interval without
+//! interval's last slot with a row and plans the slots due since ([`due_steps`]); an interval without
 //! one looks back one period (its latest fire), never further.
 
 use std::sync::Arc;
@@ -56,7 +56,7 @@ pub fn previous_fire(schedule: &Schedule, now: DateTime<Utc>) -> Option<DateTime
 
 /// The slots of one interval due at `now`, given the last slot it has a row for, under its
 /// misfire policy. Every fire in `(last, now]` gets exactly one step.
-pub fn plan(
+pub fn due_steps(
     schedule: &Schedule,
     policy: MisfirePolicy,
     last: Option<DateTime<Utc>>,
@@ -258,16 +258,16 @@ pub struct Due {
     pub trigger: Trigger,
 }
 
-/// One tick: [`plan_tick`], then [`run_due`]. `ctx` holds the store, the API client and the clock.
+/// One tick: [`prepare_tick`], then [`run_due`]. `ctx` holds the store, the API client and the clock.
 pub async fn tick(ctx: &JobContext, opts: &Options) -> Result<Tick> {
-    let (mut tick, due) = plan_tick(ctx, opts).await?;
+    let (mut tick, due) = prepare_tick(ctx, opts).await?;
     run_due(ctx, &mut tick, due, &|_| {}).await;
     Ok(tick)
 }
 
 /// The first half of a tick, which needs only the store: every interval's due slots, the
 /// passed-over ones recorded as skipped (unless a dry run), the due runs in priority order.
-pub async fn plan_tick(ctx: &JobContext, opts: &Options) -> Result<(Tick, Vec<Due>)> {
+pub async fn prepare_tick(ctx: &JobContext, opts: &Options) -> Result<(Tick, Vec<Due>)> {
     let config = Arc::clone(&ctx.config);
     let store = Arc::clone(ctx.store()?);
     let now = ctx.clock.now();
@@ -290,7 +290,7 @@ pub async fn plan_tick(ctx: &JobContext, opts: &Options) -> Result<(Tick, Vec<Du
         for (name, interval) in &intervals {
             let schedule = schedule_of(name, interval)?;
             let last = store.last_slot(name).await?;
-            for step in plan(&schedule, interval.misfire, last, now, grace) {
+            for step in due_steps(&schedule, interval.misfire, last, now, grace) {
                 match step {
                     Step::Run { slot, covers } => due.push(Due {
                         priority: interval.priority,
@@ -603,18 +603,23 @@ mod tests {
     #[test]
     fn a_new_interval_looks_back_one_period_only() {
         let s = Schedule::parse("0 6 * * *", "UTC").unwrap();
-        let steps = plan(&s, MisfirePolicy::RunAll, None, utc("2026-03-10T11:00:00Z"), GRACE);
+        let steps = due_steps(&s, MisfirePolicy::RunAll, None, utc("2026-03-10T11:00:00Z"), GRACE);
         assert_eq!(slots(&steps), [("2026-03-10T06:00:00Z".to_string(), true)]);
         let monthly = Schedule::parse("0 3 1 * *", "UTC").unwrap();
-        let steps = plan(&monthly, MisfirePolicy::RunOnce, None, utc("2026-03-10T11:00:00Z"), GRACE);
+        let steps = due_steps(&monthly, MisfirePolicy::RunOnce, None, utc("2026-03-10T11:00:00Z"), GRACE);
         assert_eq!(slots(&steps), [("2026-03-01T03:00:00Z".to_string(), true)]);
     }
 
     #[test]
     fn run_once_runs_the_latest_covering_the_earlier_ones() {
         let s = Schedule::parse("0 6 * * *", "UTC").unwrap();
-        let steps =
-            plan(&s, MisfirePolicy::RunOnce, Some(utc("2026-03-07T06:00:00Z")), utc("2026-03-10T07:00:00Z"), GRACE);
+        let steps = due_steps(
+            &s,
+            MisfirePolicy::RunOnce,
+            Some(utc("2026-03-07T06:00:00Z")),
+            utc("2026-03-10T07:00:00Z"),
+            GRACE,
+        );
         assert_eq!(
             steps,
             [Step::Run {
@@ -628,19 +633,25 @@ mod tests {
     fn run_all_runs_each_and_skip_runs_only_within_grace() {
         let s = Schedule::parse("*/15 * * * *", "UTC").unwrap();
         let last = Some(utc("2026-03-10T09:00:00Z"));
-        let all = plan(&s, MisfirePolicy::RunAll, last, utc("2026-03-10T09:40:00Z"), GRACE);
+        let all = due_steps(&s, MisfirePolicy::RunAll, last, utc("2026-03-10T09:40:00Z"), GRACE);
         assert_eq!(all.iter().filter(|s| matches!(s, Step::Run { .. })).count(), 2);
-        let skip = plan(&s, MisfirePolicy::Skip, last, utc("2026-03-10T09:40:00Z"), GRACE);
+        let skip = due_steps(&s, MisfirePolicy::Skip, last, utc("2026-03-10T09:40:00Z"), GRACE);
         assert_eq!(
             slots(&skip),
             [("2026-03-10T09:15:00Z".to_string(), false), ("2026-03-10T09:30:00Z".to_string(), true)]
         );
-        let late = plan(&s, MisfirePolicy::Skip, last, utc("2026-03-10T09:44:00Z"), GRACE);
+        let late = due_steps(&s, MisfirePolicy::Skip, last, utc("2026-03-10T09:44:00Z"), GRACE);
         assert_eq!(late.len(), 2);
         assert!(matches!(&late[1], Step::Skip { reason, .. } if reason.contains("misfire_grace (600s)")), "{late:?}");
         assert!(
-            plan(&s, MisfirePolicy::RunOnce, Some(utc("2026-03-10T09:30:00Z")), utc("2026-03-10T09:44:00Z"), GRACE)
-                .is_empty()
+            due_steps(
+                &s,
+                MisfirePolicy::RunOnce,
+                Some(utc("2026-03-10T09:30:00Z")),
+                utc("2026-03-10T09:44:00Z"),
+                GRACE
+            )
+            .is_empty()
         );
     }
 

@@ -3,8 +3,8 @@
 
 pub mod budget;
 pub mod client;
-pub mod models;
 pub mod normalize;
+pub mod payload;
 pub mod plan;
 pub mod retry;
 pub mod shared_budget;

@@ -1,6 +1,6 @@
 //! API payloads to typed `model` rows under the rules of docs/schema.md.
 //!
-//! The body is read as a list whose records are each read on their own (`models::Lenient`), so a
+//! The body is read as a list whose records are each read on their own (`payload::Lenient`), so a
 //! record that cannot be used is appended to `unit.skipped` with its reason and never fails the
 //! page; only a body that is not JSON or lacks its list is an error. Within a record, a field
 //! that cannot be stored (a list where a scalar belongs, a value that does not parse) is NULL and
@@ -15,7 +15,7 @@
 //! [`finish_position`], [`odds_decimal`], [`off_instant`], [`uk_local_instant`], [`race_day`].
 
 use super::Error;
-use super::models::{
+use super::payload::{
     CoursePayload, CoursesPage, HorsePro, Lenient, List, Odds, RacecardRace, RacecardRunner, RacecardsPage, Records,
     RegionPayload, Rejected, ResultRace, ResultRunner, ResultsPage, Text,
 };
@@ -253,7 +253,7 @@ impl<'u> Normalizer<'u> {
     // the field as the API names it) and counts it in `unit.dropped` when it was sent but cannot
     // be stored (a list or an object where a scalar belongs, or a value its rule cannot read).
     // The field is then NULL in its row: a column both sources write keeps its stored value, a
-    // column of one source takes its newest response's (store::plan).
+    // column of one source takes its newest response's (store::keep).
 
     fn dropped(&mut self, field: &str) {
         match self.unit.dropped.get_mut(field) {

@@ -11,7 +11,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
-use super::{Options, SlotRun, Tick, plan_tick, run_due, schedule_of};
+use super::{Options, SlotRun, Tick, prepare_tick, run_due, schedule_of};
 use crate::error::{Error, Result};
 use crate::jobs::JobContext;
 
@@ -249,7 +249,7 @@ pub async fn run(ctx: &JobContext, opts: &Options, metrics: &Metrics) -> Result<
         // Each run is counted as it ends, so /metrics shows a long tick's finished runs.
         let observe = |run: &SlotRun| metrics.record_run(run, ctx.clock.now());
         let work = async {
-            let (mut tick, due) = plan_tick(ctx, opts).await?;
+            let (mut tick, due) = prepare_tick(ctx, opts).await?;
             for run in &tick.runs {
                 observe(run);
             }

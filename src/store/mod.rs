@@ -329,7 +329,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Both backends mean the same:
     /// - every write is an upsert on the contract key that leaves a row untouched (timestamps
     ///   included) when no compared value would change, and counts it `unchanged`;
-    /// - columns both sources provide follow the row's state ([`plan::Settled`]): a result writes
+    /// - columns both sources provide follow the row's state ([`keep::Settled`]): a result writes
     ///   `COALESCE(new, old)`; a racecard writes `COALESCE(new, old)` until a result is stored for
     ///   the row, then `COALESCE(old, new)`, so the final rows do not depend on the order units
     ///   arrive in; a source's own columns take the new value as is (the racecard-only
@@ -345,7 +345,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ///   `day_over` = `unit.day_over`, so a later run can tell what this fetch covers;
     /// - skipped (in `WriteStats::skipped`, never fatal): a runner whose race is not in the unit,
     ///   a runner whose horse is in neither the unit nor the table, odds of a runner not written,
-    ///   rows with an empty key and earlier duplicates of a key; decided once in [`plan`].
+    ///   rows with an empty key and earlier duplicates of a key; decided once in [`keep`].
     async fn write_unit(&self, unit: &Unit, dry_run: bool) -> Result<WriteStats>;
 
     /// Record a unit that failed after its retries (`fetch_coverage.status = failed`, with
@@ -593,8 +593,8 @@ pub const CONTRACT_TABLES: [&str; 18] = [
     "schema_migrations",
 ];
 
+pub mod keep;
 pub mod migrations;
-pub mod plan;
 pub mod postgres;
 pub mod quality;
 pub mod sqlite;

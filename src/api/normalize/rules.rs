@@ -2,7 +2,7 @@
 //! values (blanks and dashes, numbers, money with currency, distances, finish times, positions,
 //! odds, instants). `normalize` applies them to whole payloads.
 
-use super::super::models::Text;
+use super::super::payload::Text;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Europe::London;
 

@@ -2,7 +2,7 @@
 //! gzipped with their sha256, and the transpose of rows into one typed array per column that an
 //! upsert reads with `unnest($1::text[], $2::int4[], ...)`. A statement binds one parameter per
 //! column whatever the row count, so the 65,535 bind-parameter limit never applies; rows arrive
-//! one per key from `store::plan` (ON CONFLICT cannot touch a row twice).
+//! one per key from `store::keep` (ON CONFLICT cannot touch a row twice).
 
 use std::io::Write as _;
 

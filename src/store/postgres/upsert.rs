@@ -10,7 +10,7 @@ use tokio_postgres::types::ToSql;
 use super::query_error;
 use super::stage::{Columns, Staged, unnest};
 use crate::model::Source;
-use crate::store::plan::Settled;
+use crate::store::keep::Settled;
 use crate::store::{Result, TableCounts};
 
 /// How an update combines the stored value `t.col` with the incoming `EXCLUDED.col`.

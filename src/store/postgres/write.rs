@@ -7,7 +7,7 @@
 //! A statement binds one parameter per column, never per row, so the 65,535 bind limit never
 //! applies and `database.batch_size` has nothing to batch here. The guard leaves a row that would
 //! not change untouched (timestamps included), and the RETURNING rows tell inserted (`xmax = 0`)
-//! from updated; unchanged = rows - returned. What is kept and skipped is `store::plan`'s call.
+//! from updated; unchanged = rows - returned. What is kept and skipped is `store::keep`'s call.
 
 use std::collections::HashSet;
 
@@ -19,7 +19,7 @@ use super::stage::{StagedBookmaker, StagedResponse};
 use super::upsert::{Merge, Upsert, col, cols, num, prepare, race_cols, runner_cols, stamps, text};
 use super::{PgStore, query_error};
 use crate::model::{Ancestor, Course, Entities, Horse, Kind, Person, Race, RawResponse, Runner, Source, Trainer, Unit};
-use crate::store::plan::{self, EntityRows, UnitRows, dedupe};
+use crate::store::keep::{self, EntityRows, UnitRows, dedupe};
 use crate::store::{Error, ReferenceData, Result, TableCounts, WriteStats, regions_text};
 
 const ID: &[&str] = &["id"];
@@ -316,11 +316,11 @@ pub(super) async fn write_reference(store: &PgStore, data: &ReferenceData, dry_r
     let kept = EntityRows::new(&entities_in, &mut skipped);
     let regions =
         dedupe(&data.regions, "region", |r| r.code.clone(), |r| r.code.clone(), |r| !r.code.is_empty(), &mut skipped);
-    let books: Vec<StagedBookmaker> = plan::bookmakers(&data.bookmakers, &mut skipped)
+    let books: Vec<StagedBookmaker> = keep::bookmakers(&data.bookmakers, &mut skipped)
         .into_iter()
         .map(|b| StagedBookmaker::new(b, &b.source))
         .collect();
-    let gz = gzipped(&plan::responses(&data.responses, &mut skipped))?;
+    let gz = gzipped(&keep::responses(&data.responses, &mut skipped))?;
     let mut upserts = entities(&kept)?;
     upserts.extend(Upsert::new("regions", &["code"], vec![col("name", Merge::Replace)], &regions)?);
     upserts.extend(bookmakers(&books)?);
@@ -352,8 +352,8 @@ pub(super) async fn write_horses(
     dry_run: bool,
 ) -> Result<WriteStats> {
     let mut skipped = Vec::new();
-    let kept = plan::horses(horses_in, &mut skipped);
-    let gz = gzipped(&plan::responses(responses_in, &mut skipped))?;
+    let kept = keep::horses(horses_in, &mut skipped);
+    let gz = gzipped(&keep::responses(responses_in, &mut skipped))?;
     let mut upserts: Vec<Upsert<'_>> = horses(&kept)?.into_iter().collect();
     upserts.extend(responses(&gz)?);
 

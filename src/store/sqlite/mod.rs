@@ -27,8 +27,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
+use super::keep::{self, EntityRows};
 use super::migrations::{self, Applied, Migration};
-use super::plan::{self, EntityRows};
 use super::quality;
 use super::{
     AlertState, Backend, Coverage, CoverageStatus, DayCalls, Error, FinishedJobRun, Freshness, HeldLock, JobRun,
@@ -543,7 +543,7 @@ impl Store for SqliteStore {
                 let now = Value::Text(instant(Utc::now()));
                 let entities = crate::model::Entities { courses: data.courses.clone(), ..Default::default() };
                 entity_rows(tx, &EntityRows::new(&entities, &mut skipped), &now, &mut stats)?;
-                let regions = plan::dedupe(
+                let regions = keep::dedupe(
                     &data.regions,
                     "region",
                     |r| r.code.clone(),
@@ -555,9 +555,9 @@ impl Store for SqliteStore {
                     vec![("code", Rule::Key, v_str(&r.code)), ("name", Rule::Newest, v_str(&r.name))]
                 });
                 upsert_all(tx, "regions", regions.collect(), None, &mut stats)?;
-                let bookmakers = plan::bookmakers(&data.bookmakers, &mut skipped).into_iter().map(bookmaker_cols);
+                let bookmakers = keep::bookmakers(&data.bookmakers, &mut skipped).into_iter().map(bookmaker_cols);
                 upsert_all(tx, "bookmakers", bookmakers.collect(), Some(BOOKMAKER_GUARD), &mut stats)?;
-                response_rows(tx, &plan::responses(&data.responses, &mut skipped), &mut stats)?;
+                response_rows(tx, &keep::responses(&data.responses, &mut skipped), &mut stats)?;
                 stats.skipped = skipped;
                 Ok(stats)
             })
@@ -573,9 +573,9 @@ impl Store for SqliteStore {
                 let mut stats = WriteStats::default();
                 let mut skipped = Vec::new();
                 let now = Value::Text(instant(Utc::now()));
-                let horses = plan::horses(&horses, &mut skipped).into_iter().map(|h| horse_cols(h, &now));
+                let horses = keep::horses(&horses, &mut skipped).into_iter().map(|h| horse_cols(h, &now));
                 upsert_all(tx, "horses", horses.collect(), None, &mut stats)?;
-                response_rows(tx, &plan::responses(&responses, &mut skipped), &mut stats)?;
+                response_rows(tx, &keep::responses(&responses, &mut skipped), &mut stats)?;
                 stats.skipped = skipped;
                 Ok(stats)
             })

@@ -10,8 +10,8 @@ use rusqlite::{Connection, Statement, TransactionBehavior, params_from_iter};
 
 use super::Ctx;
 use crate::model::{Bookmaker, Course, Horse, Race, RawResponse, Runner, RunnerOdds, Source, Unit};
+use crate::store::keep::{EntityRows, Settled, UnitRows};
 use crate::store::migrations;
-use crate::store::plan::{EntityRows, Settled, UnitRows};
 use crate::store::{CoverageStatus, Error, Result, TableCounts, WriteStats, regions_text};
 
 // Values
@@ -253,7 +253,7 @@ pub(super) fn race_cols(r: &Race, now: &Value) -> Vec<Col> {
     // Columns both sources provide follow the row's state (`Settled`); a result always writes
     // `COALESCE(new, old)`.
     let shared = match r.source {
-        Source::Racecard => Settled(crate::store::plan::Settled::Race),
+        Source::Racecard => Settled(crate::store::keep::Settled::Race),
         Source::Result => Coalesce,
     };
     let mut c = vec![
@@ -317,7 +317,7 @@ pub(super) fn race_cols(r: &Race, now: &Value) -> Vec<Col> {
 pub(super) fn runner_cols(r: &Runner, now: &Value) -> Vec<Col> {
     use Rule::*;
     let shared = match r.source {
-        Source::Racecard => Settled(crate::store::plan::Settled::Runner),
+        Source::Racecard => Settled(crate::store::keep::Settled::Runner),
         Source::Result => Coalesce,
     };
     let mut c = vec![

@@ -166,3 +166,67 @@ fn the_configuration_reference_lists_every_key_of_the_config_tree() {
         assert!(written.contains(&format!("| `intervals.live_data.{key}` |")), "intervals.*.{key}");
     }
 }
+
+/// `a/{b,c}.rs` -> `a/b.rs`, `a/c.rs` (one brace group, as the codemap writes them).
+fn expand(path: &str) -> Vec<String> {
+    match (path.find('{'), path.find('}')) {
+        (Some(open), Some(close)) if open < close => path[open + 1..close]
+            .split(',')
+            .map(|alt| format!("{}{alt}{}", &path[..open], &path[close + 1..]))
+            .collect(),
+        _ => vec![path.to_string()],
+    }
+}
+
+/// The codemap's rows: the paths of its first cell, and every path the row names (first cell or
+/// text); a name without a directory (`enrich.rs`, `normalize/`) is beside the row's first path.
+fn codemap(root: &Path) -> Vec<(Vec<String>, Vec<String>)> {
+    let text = std::fs::read_to_string(root.join("ARCHITECTURE.md")).unwrap();
+    let section = text.split("## Codemap").nth(1).unwrap().split("\n## ").next().unwrap();
+    let mut rows = Vec::new();
+    for line in section.lines().filter(|l| l.starts_with("| `")) {
+        let cells: Vec<&str> = line.split(" | ").collect();
+        let ticked = |cell: &str| -> Vec<String> {
+            cell.split('`').skip(1).step_by(2).map(str::to_string).filter(|t| !t.contains(' ')).collect()
+        };
+        let raw: Vec<String> = ticked(cells[0]).iter().flat_map(|p| expand(p)).collect();
+        let base = raw[0].rfind('/').map_or(String::new(), |i| raw[0][..=i].to_string());
+        let resolve = |p: String| {
+            let bare = !p.trim_end_matches('/').contains('/');
+            if bare && raw.first() != Some(&p) { format!("{base}{p}") } else { p }
+        };
+        let first: Vec<String> = raw.iter().cloned().map(resolve).collect();
+        let named: Vec<String> = cells
+            .iter()
+            .flat_map(|c| ticked(c))
+            .filter(|t| t.ends_with(".rs") || t.ends_with('/'))
+            .flat_map(|p| expand(&p))
+            .map(resolve)
+            .collect();
+        rows.push((first, named));
+    }
+    rows
+}
+
+#[test]
+fn the_codemap_names_every_source_file_and_nothing_that_is_gone() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let rows = codemap(root);
+    let mut missing: Vec<String> = rows
+        .iter()
+        .flat_map(|(first, _)| first.iter())
+        .filter(|p| !root.join(p).exists())
+        .map(|p| format!("ARCHITECTURE.md names {p}, which does not exist"))
+        .collect();
+    let named: Vec<&String> = rows.iter().flat_map(|(_, named)| named.iter()).collect();
+    let mut sources = Vec::new();
+    files(&root.join("src"), root, &mut sources);
+    for file in sources.iter().filter(|f| f.extension().is_some_and(|e| e == "rs")) {
+        let file = file.to_string_lossy().to_string();
+        let covered = named.iter().any(|n| **n == file || n.ends_with('/') && file.starts_with(n.as_str()));
+        if !covered {
+            missing.push(format!("{file} is not in ARCHITECTURE.md's codemap"));
+        }
+    }
+    assert!(missing.is_empty(), "the codemap and the tree disagree:\n{}", missing.join("\n"));
+}

@@ -161,20 +161,6 @@ pub enum Merge {
     Touch(Stamp),
 }
 
-/// The rule a column is written with by one write, after [`Merge::Settled`] is resolved for the
-/// source.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rule {
-    Key,
-    Replace,
-    Keep,
-    Filled,
-    /// Written by a racecard: [`Settled::racecard_merge`].
-    Settled(Settled),
-    KeepSeed,
-    Touch(Stamp),
-}
-
 /// How a column's value is read from the row.
 pub enum Get<R> {
     Row(fn(&R) -> Val<'_>),
@@ -196,10 +182,11 @@ pub struct Table<R: 'static> {
     pub columns: &'static [Column<R>],
 }
 
-/// A column written by one write, with its rule resolved.
+/// A column written by one write, with its merge rule resolved for the write's source: a
+/// [`Merge::Settled`] column is [`Merge::Keep`] when a result writes it.
 pub struct Written<R: 'static> {
     pub column: &'static Column<R>,
-    pub rule: Rule,
+    pub rule: Merge,
 }
 
 impl<R> Table<R> {
@@ -220,14 +207,8 @@ impl<R> Table<R> {
             })
             .map(|column| {
                 let rule = match column.merge {
-                    Merge::Key => Rule::Key,
-                    Merge::Replace => Rule::Replace,
-                    Merge::Keep => Rule::Keep,
-                    Merge::Filled => Rule::Filled,
-                    Merge::Settled(s) if source == Some(Source::Racecard) => Rule::Settled(s),
-                    Merge::Settled(_) => Rule::Keep,
-                    Merge::KeepSeed => Rule::KeepSeed,
-                    Merge::Touch(stamp) => Rule::Touch(stamp),
+                    Merge::Settled(_) if source != Some(Source::Racecard) => Merge::Keep,
+                    merge => merge,
                 };
                 Written { column, rule }
             })
@@ -244,6 +225,22 @@ macro_rules! col {
             owner: Owner::$owner,
             merge: $merge,
             get: Get::Row(|r| Val::from(&r.$name)),
+        }
+    };
+}
+
+/// A table both feeds write (races, runners): its columns, then the stamps of a racecard's write,
+/// a result's write and any write.
+macro_rules! feed_table {
+    ($name:literal, [$($col:expr),* $(,)?]) => {
+        Table {
+            name: $name,
+            columns: &[
+                $($col,)*
+                stamp("racecard_updated_at", Owner::Racecards, Stamp::Write),
+                stamp("result_updated_at", Owner::Results, Stamp::Write),
+                stamp("updated_at", Owner::All, Stamp::Write),
+            ],
         }
     };
 }
@@ -346,9 +343,9 @@ pub static BOOKMAKERS: Table<BookmakerRow> = Table {
 
 /// Races. The columns both feeds send follow the row's state ([`Settled`]); a feed's own columns
 /// are written only by it, so neither feed ever blanks the other's.
-pub static RACES: Table<Race> = Table {
-    name: "races",
-    columns: &[
+pub static RACES: Table<Race> = feed_table!(
+    "races",
+    [
         col!(id, Text, All, KEY),
         col!(course_id, BlankText, All, RACE),
         col!(course_name, BlankText, All, RACE),
@@ -399,16 +396,13 @@ pub static RACES: Table<Race> = Table {
             merge: Replace,
             get: Get::Row(|_| Val::Bool(Some(true))),
         },
-        stamp("racecard_updated_at", Owner::Racecards, Stamp::Write),
-        stamp("result_updated_at", Owner::Results, Stamp::Write),
-        stamp("updated_at", Owner::All, Stamp::Write),
-    ],
-};
+    ]
+);
 
 /// Runners, as races: shared columns follow the runner's own state ([`Settled::Runner`]).
-pub static RUNNERS: Table<Runner> = Table {
-    name: "runners",
-    columns: &[
+pub static RUNNERS: Table<Runner> = feed_table!(
+    "runners",
+    [
         col!(race_id, Text, All, KEY),
         col!(horse_id, Text, All, KEY),
         col!(horse_name, BlankText, All, RUNNER),
@@ -449,11 +443,8 @@ pub static RUNNERS: Table<Runner> = Table {
         col!(finish_time, Text, Results, Replace),
         col!(finish_time_s, Numeric, Results, Replace),
         col!(comment, Text, Results, Replace),
-        stamp("racecard_updated_at", Owner::Racecards, Stamp::Write),
-        stamp("result_updated_at", Owner::Results, Stamp::Write),
-        stamp("updated_at", Owner::All, Stamp::Write),
-    ],
-};
+    ]
+);
 
 pub static RUNNER_ODDS: Table<RunnerOdds> = Table {
     name: "runner_odds",
@@ -619,8 +610,8 @@ mod tests {
         assert!(result.contains(&"has_result") && !result.contains(&"verdict"));
         assert!(card.contains(&"course_name") && result.contains(&"course_name"));
         let rule = |s, n| RUNNERS.written(Some(s)).into_iter().find(|w| w.column.name == n).map(|w| w.rule);
-        assert_eq!(rule(Source::Racecard, "draw"), Some(Rule::Settled(Settled::Runner)));
-        assert_eq!(rule(Source::Result, "draw"), Some(Rule::Keep));
+        assert_eq!(rule(Source::Racecard, "draw"), Some(Merge::Settled(Settled::Runner)));
+        assert_eq!(rule(Source::Result, "draw"), Some(Merge::Keep));
         assert_eq!(rule(Source::Racecard, "position"), None);
     }
 

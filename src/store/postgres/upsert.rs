@@ -12,7 +12,7 @@ use tokio_postgres::types::ToSql;
 use super::query_error;
 use super::stage::{Columns, unnest};
 use crate::model::Source;
-use crate::store::columns::{Get, Rule, Stamp, Table, Ty};
+use crate::store::columns::{Get, Merge, Stamp, Table, Ty};
 use crate::store::{Error, Result, TableCounts};
 
 /// A written column that is not part of the key: its incoming value (`expr`, over the unnested
@@ -20,7 +20,7 @@ use crate::store::{Error, Result, TableCounts};
 struct Col {
     name: &'static str,
     expr: String,
-    rule: Rule,
+    rule: Merge,
 }
 
 /// A statement prepared once per connection (`cache`), or for this use only: behind a
@@ -39,14 +39,14 @@ pub(super) async fn prepare(
 fn merged(c: &Col, stored: &str, incoming: &dyn Fn(&str) -> String) -> String {
     let (n, new) = (c.name, incoming(c.name));
     match c.rule {
-        Rule::Keep => format!("COALESCE({new}, {stored}.{n})"),
-        Rule::Key | Rule::Replace | Rule::Touch(_) => new,
-        Rule::Filled => format!("COALESCE(NULLIF({new}, ''), {stored}.{n})"),
-        Rule::KeepSeed => format!(
+        Merge::Keep => format!("COALESCE({new}, {stored}.{n})"),
+        Merge::Key | Merge::Replace | Merge::Touch(_) => new,
+        Merge::Filled => format!("COALESCE(NULLIF({new}, ''), {stored}.{n})"),
+        Merge::KeepSeed => format!(
             "CASE WHEN {stored}.source = 'seed' AND {} <> 'seed' THEN {stored}.{n} ELSE {new} END",
             incoming("source")
         ),
-        Rule::Settled(settled) => settled.racecard_merge(stored, n, &new),
+        Merge::Settled(settled) => settled.racecard_merge(stored, n, &new),
     }
 }
 
@@ -84,8 +84,8 @@ impl<'r> Upsert<'r> {
         for w in &written {
             let (name, ty) = (w.column.name, w.column.ty);
             match (w.rule, &w.column.get) {
-                (Rule::Touch(Stamp::Write), _) => stamps.push((name, "now()")),
-                (Rule::Touch(Stamp::Fetched), _) => {
+                (Merge::Touch(Stamp::Write), _) => stamps.push((name, "now()")),
+                (Merge::Touch(Stamp::Fetched), _) => {
                     let Some(at) = fetched_at else {
                         return Err(Error::Query(format!(
                             "internal: {}.{name} is stamped with the fetch time, which this write lacks; this is a bug",
@@ -95,7 +95,7 @@ impl<'r> Upsert<'r> {
                     before = vec![at];
                     stamps.push((name, "$1::timestamptz"));
                 }
-                (Rule::Key, _) => {
+                (Merge::Key, _) => {
                     key.push(name);
                     staged.push((name, ty));
                 }
@@ -203,16 +203,19 @@ mod tests {
     use super::*;
     use crate::store::columns::RUNNERS;
 
-    #[test]
-    fn upserts_merge_shared_columns_and_guard_unchanged_rows() {
+    /// The upsert of one runner of `source`.
+    fn runner_sql(source: Source) -> String {
         let runner: crate::model::Runner = serde_json::from_value(serde_json::json!({
-            "source": "result", "race_id": "rac_1", "horse_id": "hrs_1", "horse_name": "H"
+            "source": source, "race_id": "rac_1", "horse_id": "hrs_1", "horse_name": "H"
         }))
         .unwrap_or_else(|e| panic!("{e}"));
-        let upsert = Upsert::new(&RUNNERS, Some(Source::Result), &[&runner], None)
-            .unwrap_or_else(|e| panic!("{e}"))
-            .unwrap_or_else(|| panic!("one row"));
-        let sql = upsert.sql();
+        let upsert = Upsert::new(&RUNNERS, Some(source), &[&runner], None).unwrap_or_else(|e| panic!("{e}"));
+        upsert.map(|u| u.sql()).unwrap_or_else(|| panic!("one row"))
+    }
+
+    #[test]
+    fn upserts_merge_shared_columns_and_guard_unchanged_rows() {
+        let sql = runner_sql(Source::Result);
         assert!(sql.contains("FROM unnest($1::text[], $2::text[], $3::text[], $4::int4[]"), "{sql}");
         assert!(sql.contains("draw = COALESCE(EXCLUDED.draw, t.draw)"), "{sql}");
         assert!(sql.contains("position = EXCLUDED.position"), "{sql}");
@@ -227,14 +230,7 @@ mod tests {
 
     #[test]
     fn a_racecard_defers_to_a_settled_row_and_a_seed_keeps_its_bookmaker() {
-        let runner: crate::model::Runner = serde_json::from_value(serde_json::json!({
-            "source": "racecard", "race_id": "rac_1", "horse_id": "hrs_1", "horse_name": "H"
-        }))
-        .unwrap_or_else(|e| panic!("{e}"));
-        let sql = Upsert::new(&RUNNERS, Some(Source::Racecard), &[&runner], None)
-            .unwrap_or_else(|e| panic!("{e}"))
-            .map(|u| u.sql())
-            .unwrap_or_default();
+        let sql = runner_sql(Source::Racecard);
         assert!(
             sql.contains("draw = CASE WHEN t.result_updated_at IS NOT NULL THEN COALESCE(t.draw, EXCLUDED.draw)"),
             "{sql}"

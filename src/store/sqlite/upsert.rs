@@ -10,7 +10,7 @@ use rusqlite::{Connection, Statement, params_from_iter};
 use super::Ctx;
 use super::write::instant;
 use crate::model::Source;
-use crate::store::columns::{Get, Rule, Stamp, Table, Ty, Val, Written};
+use crate::store::columns::{Get, Merge, Stamp, Table, Ty, Val, Written};
 use crate::store::{Error, Result, TableCounts, WriteStats};
 
 /// The stamps of one write, as stored text.
@@ -55,7 +55,7 @@ fn bind(v: Val<'_>) -> ToSqlOutput<'_> {
 }
 
 /// The value a column takes on conflict, `table.name` being the stored one.
-fn merged(table: &str, name: &str, ty: Ty, rule: Rule) -> String {
+fn merged(table: &str, name: &str, ty: Ty, rule: Merge) -> String {
     // A text where '' is absent never overwrites (SQLite's schema has these NOT NULL, so a first
     // '' is stored as is).
     let new = match ty {
@@ -63,11 +63,11 @@ fn merged(table: &str, name: &str, ty: Ty, rule: Rule) -> String {
         _ => format!("excluded.{name}"),
     };
     match rule {
-        Rule::Key | Rule::Replace | Rule::Touch(_) => new,
-        Rule::Keep => format!("COALESCE({new}, {table}.{name})"),
-        Rule::Filled => format!("COALESCE(NULLIF(excluded.{name}, ''), {table}.{name})"),
-        Rule::Settled(settled) => settled.racecard_merge(table, name, &new),
-        Rule::KeepSeed => {
+        Merge::Key | Merge::Replace | Merge::Touch(_) => new,
+        Merge::Keep => format!("COALESCE({new}, {table}.{name})"),
+        Merge::Filled => format!("COALESCE(NULLIF(excluded.{name}, ''), {table}.{name})"),
+        Merge::Settled(settled) => settled.racecard_merge(table, name, &new),
+        Merge::KeepSeed => {
             format!(
                 "CASE WHEN {table}.source = 'seed' AND excluded.source <> 'seed' THEN {table}.{name} ELSE {new} END"
             )
@@ -77,18 +77,18 @@ fn merged(table: &str, name: &str, ty: Ty, rule: Rule) -> String {
 
 /// The SQL of an upsert that only touches a row when a compared column would change, and the
 /// existence check that tells an insert from an update. Keys come first in `cols`.
-pub(super) fn upsert_sql(table: &str, cols: &[(&str, Ty, Rule)]) -> (String, String) {
+pub(super) fn upsert_sql(table: &str, cols: &[(&str, Ty, Merge)]) -> (String, String) {
     let names: Vec<&str> = cols.iter().map(|c| c.0).collect();
-    let keys: Vec<&str> = cols.iter().filter(|c| c.2 == Rule::Key).map(|c| c.0).collect();
+    let keys: Vec<&str> = cols.iter().filter(|c| c.2 == Merge::Key).map(|c| c.0).collect();
     let placeholders: Vec<String> = (1..=cols.len()).map(|i| format!("?{i}")).collect();
     let mut sets = Vec::new();
     let mut changes = Vec::new();
     for &(name, ty, rule) in cols {
-        if rule == Rule::Key {
+        if rule == Merge::Key {
             continue;
         }
         let expr = merged(table, name, ty, rule);
-        if !matches!(rule, Rule::Touch(_)) {
+        if !matches!(rule, Merge::Touch(_)) {
             changes.push(format!("{expr} IS NOT {table}.{name}"));
         }
         sets.push(format!("{name} = {expr}"));
@@ -137,8 +137,8 @@ struct Upserter<'c, R: 'static> {
 impl<'c, R> Upserter<'c, R> {
     fn new(conn: &'c Connection, table: &'static Table<R>, source: Option<Source>) -> Result<Self> {
         let cols = table.written(source);
-        let spec: Vec<(&str, Ty, Rule)> = cols.iter().map(|w| (w.column.name, w.column.ty, w.rule)).collect();
-        let n_keys = spec.iter().take_while(|c| c.2 == Rule::Key).count();
+        let spec: Vec<(&str, Ty, Merge)> = cols.iter().map(|w| (w.column.name, w.column.ty, w.rule)).collect();
+        let n_keys = spec.iter().take_while(|c| c.2 == Merge::Key).count();
         let (upsert, exists) = upsert_sql(table.name, &spec);
         let what = format!("preparing the upsert into {}", table.name);
         Ok(Upserter {
@@ -209,10 +209,10 @@ mod tests {
         let (upsert, exists) = upsert_sql(
             "horses",
             &[
-                ("id", Ty::Text, Rule::Key),
-                ("name", Ty::Text, Rule::Replace),
-                ("dob", Ty::Date, Rule::Keep),
-                ("updated_at", Ty::Instant, Rule::Touch(Stamp::Write)),
+                ("id", Ty::Text, Merge::Key),
+                ("name", Ty::Text, Merge::Replace),
+                ("dob", Ty::Date, Merge::Keep),
+                ("updated_at", Ty::Instant, Merge::Touch(Stamp::Write)),
             ],
         );
         assert_eq!(
@@ -227,13 +227,13 @@ mod tests {
     #[test]
     fn a_seeded_bookmaker_keeps_its_columns_and_a_blank_name_never_overwrites() {
         let (upsert, _) =
-            upsert_sql("bookmakers", &[("code", Ty::Text, Rule::Key), ("name", Ty::Text, Rule::KeepSeed)]);
+            upsert_sql("bookmakers", &[("code", Ty::Text, Merge::Key), ("name", Ty::Text, Merge::KeepSeed)]);
         assert!(upsert.contains(
             "name = CASE WHEN bookmakers.source = 'seed' AND excluded.source <> 'seed' THEN bookmakers.name \
              ELSE excluded.name END"
         ));
         let (upsert, _) =
-            upsert_sql("runners", &[("race_id", Ty::Text, Rule::Key), ("horse_name", Ty::BlankText, Rule::Keep)]);
+            upsert_sql("runners", &[("race_id", Ty::Text, Merge::Key), ("horse_name", Ty::BlankText, Merge::Keep)]);
         assert!(
             upsert.contains("horse_name = COALESCE(NULLIF(excluded.horse_name, ''), runners.horse_name)"),
             "{upsert}"

@@ -593,6 +593,7 @@ pub const CONTRACT_TABLES: [&str; 18] = [
     "schema_migrations",
 ];
 
+pub mod columns;
 pub mod keep;
 pub mod migrations;
 pub mod postgres;

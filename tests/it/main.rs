@@ -15,6 +15,7 @@ mod acceptance;
 mod backfill;
 mod budget;
 mod client;
+mod columns;
 mod config;
 mod deploy;
 mod faults;

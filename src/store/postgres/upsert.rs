@@ -1,52 +1,26 @@
-//! The one upsert statement per table and source: `INSERT ... SELECT` from the rows' column
-//! arrays (`unnest`), `ON CONFLICT DO UPDATE` merging by column ownership, guarded by
+//! The PostgreSQL upsert, rendered from a table's declaration (`store::columns`): one statement
+//! per table and source, `INSERT ... SELECT` from the rows' column arrays (`unnest`),
+//! `ON CONFLICT DO UPDATE` merging each column by its declared rule, guarded by
 //! `IS DISTINCT FROM` so a row that would not change is not touched, `RETURNING (xmax = 0)` to
 //! tell inserts from updates. Statements are prepared once per connection (the text depends only
 //! on the table and source, never on the row count).
 
+use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use tokio_postgres::types::ToSql;
 
 use super::query_error;
-use super::stage::{Columns, Staged, unnest};
+use super::stage::{Columns, unnest};
 use crate::model::Source;
-use crate::store::keep::Settled;
-use crate::store::{Result, TableCounts};
+use crate::store::columns::{Get, Merge, Stamp, Table, Ty};
+use crate::store::{Error, Result, TableCounts};
 
-/// How an update combines the stored value `t.col` with the incoming `EXCLUDED.col`.
-#[derive(Clone, Copy)]
-pub(super) enum Merge {
-    /// Shared column: the incoming value unless it is NULL (a source's blank never erases).
-    Keep,
-    /// Owned column: the incoming value.
-    Replace,
-    /// A bookmaker column: a seeded row keeps its value unless the incoming row is a seed too.
-    KeepSeed,
-    /// A required text: the incoming value unless it is `''` (a name the source did not know).
-    Filled,
-    /// A shared column written by a racecard: `Keep` until a result settled the stored row, then
-    /// the stored value unless it is NULL (see [`Settled`]).
-    Settled(Settled),
-}
-
-pub(super) struct Col {
-    pub(super) name: &'static str,
-    pub(super) expr: String,
-    pub(super) merge: Merge,
-}
-
-pub(super) fn col(name: &'static str, merge: Merge) -> Col {
-    Col { name, expr: format!("s.{name}"), merge }
-}
-
-/// A text column where `""` means absent.
-pub(super) fn text(name: &'static str, merge: Merge) -> Col {
-    Col { name, expr: format!("NULLIF(s.{name}, '')"), merge }
-}
-
-/// A numeric column staged as float8.
-pub(super) fn num(name: &'static str, merge: Merge) -> Col {
-    Col { name, expr: format!("s.{name}::numeric"), merge }
+/// A written column that is not part of the key: its incoming value (`expr`, over the unnested
+/// row `s`) and how it merges.
+struct Col {
+    name: &'static str,
+    expr: String,
+    rule: Merge,
 }
 
 /// A statement prepared once per connection (`cache`), or for this use only: behind a
@@ -64,9 +38,9 @@ pub(super) async fn prepare(
 /// incoming value of a column.
 fn merged(c: &Col, stored: &str, incoming: &dyn Fn(&str) -> String) -> String {
     let (n, new) = (c.name, incoming(c.name));
-    match c.merge {
+    match c.rule {
         Merge::Keep => format!("COALESCE({new}, {stored}.{n})"),
-        Merge::Replace => new,
+        Merge::Key | Merge::Replace | Merge::Touch(_) => new,
         Merge::Filled => format!("COALESCE(NULLIF({new}, ''), {stored}.{n})"),
         Merge::KeepSeed => format!(
             "CASE WHEN {stored}.source = 'seed' AND {} <> 'seed' THEN {stored}.{n} ELSE {new} END",
@@ -76,18 +50,14 @@ fn merged(c: &Col, stored: &str, incoming: &dyn Fn(&str) -> String) -> String {
     }
 }
 
-pub(super) fn cols(names: &[&'static str], merge: Merge) -> Vec<Col> {
-    names.iter().map(|n| col(n, merge)).collect()
-}
-
 /// One `INSERT ... SELECT ... ON CONFLICT DO UPDATE ... WHERE changed RETURNING (xmax = 0)`,
 /// with the rows it writes.
 pub(super) struct Upsert<'r> {
     pub(super) table: &'static str,
-    pub(super) key: &'static [&'static str],
-    pub(super) cols: Vec<Col>,
+    key: Vec<&'static str>,
+    cols: Vec<Col>,
     /// Columns set to an expression on insert and on every real change (`updated_at`).
-    pub(super) stamps: Vec<(&'static str, &'static str)>,
+    stamps: Vec<(&'static str, &'static str)>,
     /// The `unnest(...) AS s(...)` that reads the rows.
     from: String,
     rows: Columns<'r>,
@@ -96,30 +66,59 @@ pub(super) struct Upsert<'r> {
 }
 
 impl<'r> Upsert<'r> {
-    /// An upsert of `rows` into `table` keyed on `key`; `None` when there are no rows.
-    pub(super) fn new<T: Staged>(
-        table: &'static str,
-        key: &'static [&'static str],
-        cols: Vec<Col>,
-        rows: &[&'r T],
+    /// The upsert of `rows` into `table` as one write sends them (`source`: the feed of races
+    /// and runners, `None` for other tables); `None` when there are no rows. `fetched_at` is the
+    /// unit's fetch time, for tables stamped with it.
+    pub(super) fn new<R>(
+        table: &'static Table<R>,
+        source: Option<Source>,
+        rows: &[&'r R],
+        fetched_at: Option<&'r DateTime<Utc>>,
     ) -> Result<Option<Self>> {
         if rows.is_empty() {
             return Ok(None);
         }
-        let rows = Columns::new(table, rows)?;
-        Ok(Some(Upsert { table, key, cols, stamps: Vec::new(), from: unnest::<T>(1), rows, before: Vec::new() }))
-    }
-
-    pub(super) fn stamped(mut self, stamps: Vec<(&'static str, &'static str)>) -> Self {
-        self.stamps = stamps;
-        self
-    }
-
-    /// Parameters the stamps name (`$1`, ...); the arrays are numbered after them.
-    pub(super) fn with_params<T: Staged>(mut self, before: Vec<&'r (dyn ToSql + Sync)>) -> Self {
-        self.from = unnest::<T>(before.len() + 1);
-        self.before = before;
-        self
+        let written = table.written(source);
+        let (mut key, mut cols, mut stamps, mut staged) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut before: Vec<&'r (dyn ToSql + Sync)> = Vec::new();
+        for w in &written {
+            let (name, ty) = (w.column.name, w.column.ty);
+            match (w.rule, &w.column.get) {
+                (Merge::Touch(Stamp::Write), _) => stamps.push((name, "now()")),
+                (Merge::Touch(Stamp::Fetched), _) => {
+                    let Some(at) = fetched_at else {
+                        return Err(Error::Query(format!(
+                            "internal: {}.{name} is stamped with the fetch time, which this write lacks; this is a bug",
+                            table.name
+                        )));
+                    };
+                    before = vec![at];
+                    stamps.push((name, "$1::timestamptz"));
+                }
+                (Merge::Key, _) => {
+                    key.push(name);
+                    staged.push((name, ty));
+                }
+                (rule, Get::Row(_)) => {
+                    let expr = match ty {
+                        Ty::BlankText => format!("NULLIF(s.{name}, '')"),
+                        Ty::Numeric => format!("s.{name}::numeric"),
+                        _ => format!("s.{name}"),
+                    };
+                    cols.push(Col { name, expr, rule });
+                    staged.push((name, ty));
+                }
+                (_, Get::Stamp(_)) => {
+                    return Err(Error::Query(format!(
+                        "internal: {}.{name} is a stamp not declared as touched; this is a bug",
+                        table.name
+                    )));
+                }
+            }
+        }
+        let rows = Columns::new(table.name, &written, rows)?;
+        let from = unnest(&staged, before.len() + 1);
+        Ok(Some(Upsert { table: table.name, key, cols, stamps, from, rows, before }))
     }
 
     pub(super) fn sql(&self) -> String {
@@ -199,159 +198,59 @@ impl<'r> Upsert<'r> {
     }
 }
 
-const RACE_SHARED_TEXT: &[&str] = &["course_id", "course_name", "region"];
-const RACE_SHARED: &[&str] = &[
-    "race_date",
-    "off_at",
-    "race_name",
-    "race_type",
-    "race_class",
-    "pattern",
-    "rating_band",
-    "age_band",
-    "sex_restriction",
-    "distance",
-    "distance_y",
-    "distance_m",
-    "going",
-    "surface",
-    "jumps",
-];
-const RACE_SHARED_NUM: &[&str] = &["distance_f"];
-/// Only racecards send these; a blank card never erases an earlier card's value.
-const RACE_RACECARD_KEEP: &[&str] = &["going_detailed", "prize_currency", "field_size"];
-const RACE_RACECARD_KEEP_NUM: &[&str] = &["prize_amount"];
-const RACE_RACECARD: &[&str] =
-    &["big_race", "is_abandoned", "stalls", "weather", "rail_movements", "tip", "verdict", "betting_forecast"];
-const RACE_RESULT: &[&str] = &[
-    "ran",
-    "winning_time_detail",
-    "comments",
-    "non_runners",
-    "tote_win",
-    "tote_pl",
-    "tote_ex",
-    "tote_csf",
-    "tote_tricast",
-    "tote_trifecta",
-];
-
-const RUNNER_SHARED: &[&str] = &[
-    "number",
-    "draw",
-    "age",
-    "sex_code",
-    "jockey_id",
-    "jockey_name",
-    "jockey_claim_lbs",
-    "trainer_id",
-    "trainer_name",
-    "owner_id",
-    "owner_name",
-    "sire_id",
-    "dam_id",
-    "damsire_id",
-    "weight_lbs",
-    "headgear",
-    "official_rating",
-    "silk_url",
-];
-/// The ratings going into the race: racecards' own, a blank card never erases them.
-const RUNNER_RACECARD_KEEP: &[&str] = &["rpr", "topspeed"];
-const RUNNER_RACECARD: &[&str] = &["form", "spotlight", "card_comment"];
-const RUNNER_RESULT: &[&str] =
-    &["result_rpr", "result_topspeed", "position", "finish_position", "sp", "prize_currency", "finish_time", "comment"];
-const RUNNER_RESULT_NUM: &[&str] = &["btn", "ovr_btn", "sp_decimal", "prize_amount", "finish_time_s"];
-
-/// How a source writes the columns both sources provide: a result `Keep`s (`COALESCE(new,
-/// old)`); a racecard defers to a stored result ([`Settled`]).
-fn shared(source: Source, settled: Settled) -> Merge {
-    match source {
-        Source::Racecard => Merge::Settled(settled),
-        Source::Result => Merge::Keep,
-    }
-}
-
-/// The columns a source writes, the shared ones first.
-pub(super) fn race_cols(source: Source) -> Vec<Col> {
-    let merge = shared(source, Settled::Race);
-    let mut out: Vec<Col> = RACE_SHARED_TEXT.iter().map(|n| text(n, merge)).collect();
-    out.extend(cols(RACE_SHARED, merge));
-    out.extend(RACE_SHARED_NUM.iter().map(|n| num(n, merge)));
-    match source {
-        Source::Racecard => {
-            out.extend(cols(RACE_RACECARD_KEEP, Merge::Keep));
-            out.extend(RACE_RACECARD_KEEP_NUM.iter().map(|n| num(n, Merge::Keep)));
-            out.extend(cols(RACE_RACECARD, Merge::Replace));
-        }
-        Source::Result => {
-            out.extend(cols(RACE_RESULT, Merge::Replace));
-            out.push(Col { name: "has_result", expr: "true".into(), merge: Merge::Replace });
-        }
-    }
-    out
-}
-
-pub(super) fn runner_cols(source: Source) -> Vec<Col> {
-    let merge = shared(source, Settled::Runner);
-    let mut out = vec![text("horse_name", merge)];
-    out.extend(cols(RUNNER_SHARED, merge));
-    match source {
-        Source::Racecard => {
-            out.extend(cols(RUNNER_RACECARD_KEEP, Merge::Keep));
-            out.extend(cols(RUNNER_RACECARD, Merge::Replace));
-        }
-        Source::Result => {
-            out.extend(cols(RUNNER_RESULT, Merge::Replace));
-            out.extend(RUNNER_RESULT_NUM.iter().map(|n| num(n, Merge::Replace)));
-        }
-    }
-    out
-}
-
-pub(super) fn stamps(source: Source) -> Vec<(&'static str, &'static str)> {
-    match source {
-        Source::Racecard => vec![("racecard_updated_at", "now()"), ("updated_at", "now()")],
-        Source::Result => vec![("result_updated_at", "now()"), ("updated_at", "now()")],
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::columns::RUNNERS;
+
+    /// The upsert of one runner of `source`.
+    fn runner_sql(source: Source) -> String {
+        let runner: crate::model::Runner = serde_json::from_value(serde_json::json!({
+            "source": source, "race_id": "rac_1", "horse_id": "hrs_1", "horse_name": "H"
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let upsert = Upsert::new(&RUNNERS, Some(source), &[&runner], None).unwrap_or_else(|e| panic!("{e}"));
+        upsert.map(|u| u.sql()).unwrap_or_else(|| panic!("one row"))
+    }
 
     #[test]
     fn upserts_merge_shared_columns_and_guard_unchanged_rows() {
-        let runner: crate::model::Runner = serde_json::from_value(serde_json::json!({
-            "source": "result", "race_id": "rac_1", "horse_id": "hrs_1", "horse_name": "H"
-        }))
-        .unwrap_or_else(|e| panic!("{e}"));
-        let upsert = Upsert::new("runners", &["race_id", "horse_id"], runner_cols(Source::Result), &[&runner])
-            .unwrap_or_else(|e| panic!("{e}"))
-            .unwrap_or_else(|| panic!("one row"))
-            .stamped(stamps(Source::Result));
-        let sql = upsert.sql();
+        let sql = runner_sql(Source::Result);
         assert!(sql.contains("FROM unnest($1::text[], $2::text[], $3::text[], $4::int4[]"), "{sql}");
         assert!(sql.contains("draw = COALESCE(EXCLUDED.draw, t.draw)"), "{sql}");
         assert!(sql.contains("position = EXCLUDED.position"), "{sql}");
         assert!(sql.contains("s.btn::numeric"), "{sql}");
-        let (insert, rest) = sql.split_once(" SELECT ").unwrap_or_default();
-        let set = rest.split_once(" DO UPDATE SET ").map(|(_, s)| s).unwrap_or_default();
-        assert!(
-            !insert.contains("spotlight") && !set.contains("spotlight"),
-            "a result never writes racecard columns: {sql}"
-        );
+        assert!(sql.contains("NULLIF(s.horse_name, '')"), "{sql}");
+        assert!(!sql.contains("spotlight"), "a result never writes racecard columns: {sql}");
         assert!(sql.contains("IS DISTINCT FROM"), "{sql}");
         assert!(sql.contains("result_updated_at = EXCLUDED.result_updated_at"), "{sql}");
+        assert!(sql.contains("updated_at = EXCLUDED.updated_at"), "{sql}");
         assert!(sql.ends_with("RETURNING (xmax = 0)"), "{sql}");
     }
 
     #[test]
-    fn racecards_never_write_result_columns() {
-        let names: Vec<&str> = race_cols(Source::Racecard).iter().map(|c| c.name).collect();
-        assert!(names.contains(&"verdict"));
-        assert!(!names.contains(&"tote_win") && !names.contains(&"has_result"));
-        let names: Vec<&str> = runner_cols(Source::Racecard).iter().map(|c| c.name).collect();
-        assert!(!names.contains(&"position") && !names.contains(&"comment"));
+    fn a_racecard_defers_to_a_settled_row_and_a_seed_keeps_its_bookmaker() {
+        let sql = runner_sql(Source::Racecard);
+        assert!(
+            sql.contains("draw = CASE WHEN t.result_updated_at IS NOT NULL THEN COALESCE(t.draw, EXCLUDED.draw)"),
+            "{sql}"
+        );
+        assert!(!sql.contains("position") && !sql.contains("result_updated_at = "), "{sql}");
+        let book = crate::store::columns::BookmakerRow {
+            code: "b".into(),
+            name: "B".into(),
+            kind: "online",
+            source: "odds".into(),
+        };
+        let sql = Upsert::new(&crate::store::columns::BOOKMAKERS, None, &[&book], None)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .map(|u| u.sql())
+            .unwrap_or_default();
+        assert!(
+            sql.contains(
+                "name = CASE WHEN t.source = 'seed' AND EXCLUDED.source <> 'seed' THEN t.name ELSE EXCLUDED.name END"
+            ),
+            "{sql}"
+        );
     }
 }

@@ -15,50 +15,24 @@ use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::GenericClient;
 use futures_util::future::{try_join_all, try_join3};
 
-use super::stage::{StagedBookmaker, StagedResponse};
-use super::upsert::{Merge, Upsert, col, cols, num, prepare, race_cols, runner_cols, stamps, text};
+use super::upsert::Upsert;
 use super::{PgStore, query_error};
-use crate::model::{Ancestor, Course, Entities, Horse, Kind, Person, Race, RawResponse, Runner, Source, Trainer, Unit};
+use crate::model::{Entities, Horse, Kind, Race, RawResponse, Runner, Source, Unit};
+use crate::store::columns::{self, BookmakerRow, CoverageRow, ResponseRow};
 use crate::store::keep::{self, EntityRows, UnitRows, dedupe};
-use crate::store::{Error, ReferenceData, Result, TableCounts, WriteStats, regions_text};
-
-const ID: &[&str] = &["id"];
-
-fn courses<'r>(rows: &[&'r Course]) -> Result<Option<Upsert<'r>>> {
-    use Merge::{Keep, Replace};
-    let c = vec![col("name", Replace), text("region_code", Keep), text("region", Keep)];
-    Ok(Upsert::new("courses", ID, c, rows)?.map(|u| u.stamped(vec![("updated_at", "now()")])))
-}
-
-fn horses<'r>(rows: &[&'r Horse]) -> Result<Option<Upsert<'r>>> {
-    let mut c = vec![col("name", Merge::Replace)];
-    c.extend(cols(&["sex_code", "dob", "colour", "breeder", "region", "sire_id", "dam_id", "damsire_id"], Merge::Keep));
-    Ok(Upsert::new("horses", ID, c, rows)?.map(|u| u.stamped(vec![("updated_at", "now()")])))
-}
-
-fn people<'r>(table: &'static str, rows: &[&'r Person]) -> Result<Option<Upsert<'r>>> {
-    Upsert::new(table, ID, vec![col("name", Merge::Filled)], rows)
-}
-
-fn trainers<'r>(rows: &[&'r Trainer]) -> Result<Option<Upsert<'r>>> {
-    Upsert::new("trainers", ID, vec![col("name", Merge::Replace), col("location", Merge::Keep)], rows)
-}
-
-fn ancestors<'r>(table: &'static str, rows: &[&'r Ancestor]) -> Result<Option<Upsert<'r>>> {
-    Upsert::new(table, ID, vec![col("name", Merge::Replace), col("region", Merge::Keep)], rows)
-}
+use crate::store::{Error, ReferenceData, Result, TableCounts, WriteStats};
 
 /// The entity upserts, in the order they must run (horses before the runners that name them).
 fn entities<'r>(e: &EntityRows<'r>) -> Result<Vec<Upsert<'r>>> {
     Ok([
-        courses(&e.courses)?,
-        horses(&e.horses)?,
-        people("jockeys", &e.jockeys)?,
-        trainers(&e.trainers)?,
-        people("owners", &e.owners)?,
-        ancestors("sires", &e.sires)?,
-        ancestors("dams", &e.dams)?,
-        ancestors("damsires", &e.damsires)?,
+        Upsert::new(&columns::COURSES, None, &e.courses, None)?,
+        Upsert::new(&columns::HORSES, None, &e.horses, None)?,
+        Upsert::new(&columns::JOCKEYS, None, &e.jockeys, None)?,
+        Upsert::new(&columns::TRAINERS, None, &e.trainers, None)?,
+        Upsert::new(&columns::OWNERS, None, &e.owners, None)?,
+        Upsert::new(&columns::SIRES, None, &e.sires, None)?,
+        Upsert::new(&columns::DAMS, None, &e.dams, None)?,
+        Upsert::new(&columns::DAMSIRES, None, &e.damsires, None)?,
     ]
     .into_iter()
     .flatten()
@@ -70,25 +44,23 @@ fn races_and_runners<'r>(races: &[&'r Race], runners: &[&'r Runner]) -> Result<V
     let mut out = Vec::new();
     for source in [Source::Racecard, Source::Result] {
         let rows: Vec<&Race> = races.iter().copied().filter(|r| r.source == source).collect();
-        out.extend(Upsert::new("races", ID, race_cols(source), &rows)?.map(|u| u.stamped(stamps(source))));
+        out.extend(Upsert::new(&columns::RACES, Some(source), &rows, None)?);
     }
     for source in [Source::Racecard, Source::Result] {
         let rows: Vec<&Runner> = runners.iter().copied().filter(|r| r.source == source).collect();
-        let key = &["race_id", "horse_id"];
-        out.extend(Upsert::new("runners", key, runner_cols(source), &rows)?.map(|u| u.stamped(stamps(source))));
+        out.extend(Upsert::new(&columns::RUNNERS, Some(source), &rows, None)?);
     }
     Ok(out)
 }
 
-fn bookmakers<'r>(rows: &'r [StagedBookmaker]) -> Result<Option<Upsert<'r>>> {
-    let refs: Vec<&StagedBookmaker> = rows.iter().collect();
-    Upsert::new("bookmakers", &["code"], cols(&["name", "kind", "source"], Merge::KeepSeed), &refs)
+fn bookmakers(rows: &[BookmakerRow]) -> Result<Option<Upsert<'_>>> {
+    let refs: Vec<&BookmakerRow> = rows.iter().collect();
+    Upsert::new(&columns::BOOKMAKERS, None, &refs, None)
 }
 
-fn responses<'r>(rows: &'r [StagedResponse]) -> Result<Option<Upsert<'r>>> {
-    let refs: Vec<&StagedResponse> = rows.iter().collect();
-    let c = cols(&["fetched_at", "status", "sha256", "encoding", "body"], Merge::Replace);
-    Upsert::new("api_responses", &["endpoint", "params"], c, &refs)
+fn responses(rows: &[ResponseRow]) -> Result<Option<Upsert<'_>>> {
+    let refs: Vec<&ResponseRow> = rows.iter().collect();
+    Upsert::new(&columns::API_RESPONSES, None, &refs, None)
 }
 
 /// Send every upsert at once (they run in order on the server) and add up what they did.
@@ -112,8 +84,8 @@ async fn stored_horses(tx: &impl GenericClient, ids: &[&str]) -> Result<HashSet<
     Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect())
 }
 
-fn gzipped(rows: &[&RawResponse]) -> Result<Vec<StagedResponse>> {
-    rows.iter().map(|r| StagedResponse::new(r)).collect()
+fn gzipped(rows: &[&RawResponse]) -> Result<Vec<ResponseRow>> {
+    rows.iter().map(|r| ResponseRow::new(r)).collect()
 }
 
 /// Counts as `integer` (saturating: no real unit comes near 2^31 rows).
@@ -129,58 +101,11 @@ async fn write_coverage(
     fetched_at: DateTime<Utc>,
     cache: bool,
 ) -> Result<TableCounts> {
-    let status = if races > 0 { "complete" } else { "empty" };
-    let regions: Option<String> = unit.regions.as_deref().map(regions_text);
-    let statement = prepare(
-        tx,
-        // The LEFT JOIN drops an unchanged row before ON CONFLICT would lock it: a rerun of an
-        // unchanged unit then writes nothing at all, and its COMMIT needs no WAL flush.
-        "INSERT INTO fetch_coverage AS t
-             (kind, race_date, status, races, runners, pages, api_calls, fetched_at, error, regions, day_over)
-             SELECT v.* FROM (VALUES ($1::text, $2::date, $3::text, $4::int4, $5::int4, $6::int4, $7::int4,
-                                      $8::timestamptz, NULL::text, $9::text, $10::bool))
-                  AS v (kind, race_date, status, races, runners, pages, api_calls, fetched_at, error, regions, day_over)
-             LEFT JOIN fetch_coverage c ON c.kind = v.kind AND c.race_date = v.race_date
-             WHERE c.kind IS NULL
-                OR ROW(c.status, c.races, c.runners, c.pages, c.api_calls, c.fetched_at, c.error, c.regions, c.day_over)
-                   IS DISTINCT FROM ROW(v.status, v.races, v.runners, v.pages, v.api_calls, v.fetched_at, v.error,
-                                        v.regions, v.day_over)
-             ON CONFLICT (kind, race_date) DO UPDATE SET status = EXCLUDED.status, races = EXCLUDED.races,
-                 runners = EXCLUDED.runners, pages = EXCLUDED.pages, api_calls = EXCLUDED.api_calls,
-                 fetched_at = EXCLUDED.fetched_at, error = NULL, regions = EXCLUDED.regions,
-                 day_over = EXCLUDED.day_over
-             WHERE ROW(t.status, t.races, t.runners, t.pages, t.api_calls, t.fetched_at, t.error, t.regions, t.day_over)
-                   IS DISTINCT FROM ROW(EXCLUDED.status, EXCLUDED.races, EXCLUDED.runners, EXCLUDED.pages,
-                                        EXCLUDED.api_calls, EXCLUDED.fetched_at, NULL::text, EXCLUDED.regions,
-                                        EXCLUDED.day_over)
-             RETURNING (xmax = 0)",
-        cache,
-    )
-    .await
-    .map_err(query_error("prepare the upsert into fetch_coverage"))?;
-    let rows = tx
-        .query(
-            &statement,
-            &[
-                &unit.kind.as_str(),
-                &unit.race_date,
-                &status,
-                &int(races),
-                &int(runners),
-                &int(unit.pages),
-                &int(unit.api_calls),
-                &fetched_at,
-                &regions,
-                &unit.day_over,
-            ],
-        )
-        .await
-        .map_err(query_error("upsert into fetch_coverage"))?;
-    Ok(match rows.first() {
-        Some(row) if row.get::<_, bool>(0) => TableCounts { inserted: 1, ..Default::default() },
-        Some(_) => TableCounts { updated: 1, ..Default::default() },
-        None => TableCounts { unchanged: 1, ..Default::default() },
-    })
+    let row = CoverageRow::new(unit, races, runners, fetched_at);
+    match Upsert::new(&columns::FETCH_COVERAGE, None, &[&row], None)? {
+        Some(upsert) => upsert.run(tx, cache).await,
+        None => Ok(TableCounts::default()),
+    }
 }
 
 /// Run one write inside the dry-run session as a savepoint: kept (released) when it worked, so
@@ -225,7 +150,7 @@ fn in_context(what: &str) -> impl Fn(Error) -> Error + '_ {
 pub(super) async fn write_unit(store: &PgStore, unit: &Unit, dry_run: bool) -> Result<WriteStats> {
     let what = format!("{} of {}", unit.kind, unit.race_date);
     let mut rows = UnitRows::new(unit);
-    let seen: Vec<StagedBookmaker> = rows.bookmakers.iter().map(|b| StagedBookmaker::new(b, "odds")).collect();
+    let seen: Vec<BookmakerRow> = rows.bookmakers.iter().map(|b| BookmakerRow::new(b, Some("odds"))).collect();
     let gz = gzipped(&rows.responses)?;
     // The unit's time: when its responses were fetched, so writing the same unit again is a no-op.
     let fetched_at = unit.responses.iter().map(|r| r.fetched_at).max().unwrap_or_else(Utc::now);
@@ -263,8 +188,8 @@ async fn unit_statements(
     mut prologue: Option<String>,
     unit: &Unit,
     rows: &mut UnitRows<'_>,
-    seen: &[StagedBookmaker],
-    gz: &[StagedResponse],
+    seen: &[BookmakerRow],
+    gz: &[ResponseRow],
     fetched_at: DateTime<Utc>,
     cache: bool,
     stats: &mut WriteStats,
@@ -281,15 +206,7 @@ async fn unit_statements(
         rows.settle(&known);
         let mut upserts = entities(&rows.entities)?;
         upserts.extend(races_and_runners(&rows.races, &rows.runners)?);
-        let mut odds_cols = cols(&["fractional", "ew_places", "ew_denom", "quoted_at"], Merge::Replace);
-        odds_cols.push(num("decimal", Merge::Replace));
-        let key = &["race_id", "horse_id", "bookmaker"];
-        if let Some(u) = Upsert::new("runner_odds", key, odds_cols, &rows.odds)? {
-            let before: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&fetched_at];
-            upserts.push(
-                u.stamped(vec![("fetched_at", "$1::timestamptz")]).with_params::<crate::model::RunnerOdds>(before),
-            );
-        }
+        upserts.extend(Upsert::new(&columns::RUNNER_ODDS, None, &rows.odds, Some(&fetched_at))?);
         upserts.extend(bookmakers(seen)?);
         upserts.extend(responses(gz)?);
         // Everything in one flight: settings, every upsert, the coverage row; one round trip.
@@ -316,13 +233,11 @@ pub(super) async fn write_reference(store: &PgStore, data: &ReferenceData, dry_r
     let kept = EntityRows::new(&entities_in, &mut skipped);
     let regions =
         dedupe(&data.regions, "region", |r| r.code.clone(), |r| r.code.clone(), |r| !r.code.is_empty(), &mut skipped);
-    let books: Vec<StagedBookmaker> = keep::bookmakers(&data.bookmakers, &mut skipped)
-        .into_iter()
-        .map(|b| StagedBookmaker::new(b, &b.source))
-        .collect();
+    let books: Vec<BookmakerRow> =
+        keep::bookmakers(&data.bookmakers, &mut skipped).into_iter().map(|b| BookmakerRow::new(b, None)).collect();
     let gz = gzipped(&keep::responses(&data.responses, &mut skipped))?;
     let mut upserts = entities(&kept)?;
-    upserts.extend(Upsert::new("regions", &["code"], vec![col("name", Merge::Replace)], &regions)?);
+    upserts.extend(Upsert::new(&columns::REGIONS, None, &regions, None)?);
     upserts.extend(bookmakers(&books)?);
     upserts.extend(responses(&gz)?);
 
@@ -354,7 +269,7 @@ pub(super) async fn write_horses(
     let mut skipped = Vec::new();
     let kept = keep::horses(horses_in, &mut skipped);
     let gz = gzipped(&keep::responses(responses_in, &mut skipped))?;
-    let mut upserts: Vec<Upsert<'_>> = horses(&kept)?.into_iter().collect();
+    let mut upserts: Vec<Upsert<'_>> = Upsert::new(&columns::HORSES, None, &kept, None)?.into_iter().collect();
     upserts.extend(responses(&gz)?);
 
     let mut stats = WriteStats::default();

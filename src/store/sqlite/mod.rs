@@ -27,7 +27,6 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use super::keep::{self, EntityRows};
 use super::migrations::{self, Applied, Migration};
 use super::quality;
 use super::{
@@ -36,8 +35,9 @@ use super::{
 };
 use crate::config::DatabaseConfig;
 
+mod upsert;
 mod write;
-use crate::model::{Horse, Kind, RawResponse, Region, Unit};
+use crate::model::{Horse, Kind, RawResponse, Unit};
 use write::*;
 
 /// The file used when `database.url` is empty.
@@ -537,30 +537,7 @@ impl Store for SqliteStore {
     async fn write_reference(&self, data: &ReferenceData, dry_run: bool) -> Result<WriteStats> {
         let data = data.clone();
         self.call_writer(dry_run, move |conn| {
-            in_transaction(conn, dry_run, "reference data", |tx| {
-                let mut stats = WriteStats::default();
-                let mut skipped = Vec::new();
-                let now = Value::Text(instant(Utc::now()));
-                let entities = crate::model::Entities { courses: data.courses.clone(), ..Default::default() };
-                entity_rows(tx, &EntityRows::new(&entities, &mut skipped), &now, &mut stats)?;
-                let regions = keep::dedupe(
-                    &data.regions,
-                    "region",
-                    |r| r.code.clone(),
-                    |r| r.code.clone(),
-                    |r| !r.code.is_empty(),
-                    &mut skipped,
-                );
-                let regions = regions.into_iter().map(|r: &Region| -> Vec<Col> {
-                    vec![("code", Rule::Key, v_str(&r.code)), ("name", Rule::Newest, v_str(&r.name))]
-                });
-                upsert_all(tx, "regions", regions.collect(), None, &mut stats)?;
-                let bookmakers = keep::bookmakers(&data.bookmakers, &mut skipped).into_iter().map(bookmaker_cols);
-                upsert_all(tx, "bookmakers", bookmakers.collect(), Some(BOOKMAKER_GUARD), &mut stats)?;
-                response_rows(tx, &keep::responses(&data.responses, &mut skipped), &mut stats)?;
-                stats.skipped = skipped;
-                Ok(stats)
-            })
+            in_transaction(conn, dry_run, "reference data", |tx| write_reference_tx(tx, &data))
         })
         .await
     }
@@ -569,16 +546,7 @@ impl Store for SqliteStore {
         let horses = horses.to_vec();
         let responses = responses.to_vec();
         self.call_writer(dry_run, move |conn| {
-            in_transaction(conn, dry_run, "horse profiles", |tx| {
-                let mut stats = WriteStats::default();
-                let mut skipped = Vec::new();
-                let now = Value::Text(instant(Utc::now()));
-                let horses = keep::horses(&horses, &mut skipped).into_iter().map(|h| horse_cols(h, &now));
-                upsert_all(tx, "horses", horses.collect(), None, &mut stats)?;
-                response_rows(tx, &keep::responses(&responses, &mut skipped), &mut stats)?;
-                stats.skipped = skipped;
-                Ok(stats)
-            })
+            in_transaction(conn, dry_run, "horse profiles", |tx| write_horses_tx(tx, &horses, &responses))
         })
         .await
     }

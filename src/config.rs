@@ -30,6 +30,7 @@ mod types;
 mod validate;
 mod yaml;
 
+pub use compat::{ACCEPTED, Accepted};
 pub use env::{PLAIN_ENV, env_name};
 pub use error::Error;
 pub use load::{DEFAULT_FILE, FlagOverride, LoadOptions, Loaded, Origin, load, load_from};

@@ -269,7 +269,6 @@ impl Calendar {
 async fn api(config: &Config, calendar: &Calendar) -> Check {
     let mut api = config.api.clone();
     api.timeout = api.timeout.clamp(1, API_WAIT.as_secs());
-    api.max_retries = 0;
     let retry = crate::config::RetryConfig { max_attempts: 1, ..config.retry.clone() };
     // The wall clock: this call's answer is timed, never stored.
     let clock = std::sync::Arc::new(crate::clock::SystemClock);

@@ -261,7 +261,7 @@ impl Client {
                 username: api.username.clone(),
                 password: api.password.clone(),
                 plan: api.plan,
-                policy: RetryPolicy::from_config(retry, api.max_retries),
+                policy: RetryPolicy::from_config(retry),
                 clock,
                 budget,
                 rate: api.rate_limit,
@@ -313,7 +313,7 @@ impl Client {
         self.shared.base.as_str()
     }
 
-    /// The retry settings in force (`retry.*` resolved with `api.max_retries`).
+    /// The retry settings in force (`retry.*`).
     pub fn retry_policy(&self) -> &RetryPolicy {
         &self.shared.policy
     }

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use super::compat::{self, Given};
 use super::layer::{Layers, join, leaves, open_map_template, set};
 use super::typed::from_text;
 use super::{Error, Origin};
@@ -75,6 +76,13 @@ impl Layers {
             }
             if text.is_empty() {
                 self.empty_variable(var)?;
+                continue;
+            }
+            // A seed-era name that is no key of the tree (`compat::ACCEPTED`).
+            if let Some(accepted) = compat::by_env(var) {
+                let origin = Origin::Env { var: var.clone() };
+                let value = compat::from_text(accepted, text, &origin)?;
+                self.given.push(Given { key: accepted.key, value, origin });
                 continue;
             }
             match self.env_key(var) {
@@ -205,7 +213,7 @@ mod tests {
         let key = |var: &str| layers.env_key(var);
         assert_eq!(key("DARKHORSES_API_RATE_LIMIT").as_deref(), Some("api.rate_limit"));
         assert_eq!(key("DARKHORSES_LOGGING_LEVEL").as_deref(), Some("logging.level"));
-        assert_eq!(key("DARKHORSES_DATABASE_BATCH_SIZE").as_deref(), Some("database.batch_size"));
+        assert_eq!(key("DARKHORSES_DATABASE_BATCH_SIZE"), None, "accepted (compat), but no key of the tree");
         assert_eq!(key("DARKHORSES_ALERTS_ENABLED").as_deref(), Some("alerts.enabled"));
         assert_eq!(key("DARKHORSES_FEATURES_DRY_RUN").as_deref(), Some("features.dry_run"));
         assert_eq!(key("DARKHORSES_HEALTH_CHECK_STUCK_AFTER").as_deref(), Some("health_check.stuck_after"));
@@ -255,6 +263,7 @@ mod tests {
             ("DATABASE_URL", "postgres://u:p@localhost/db"),
             ("DARKHORSES_API_RATE_LIMIT", "0.5"),
             ("DARKHORSES_DATABASE_BATCH_SIZE", "250"),
+            ("DARKHORSES_API_MAX_RETRIES", "2"),
             ("DARKHORSES_ALERTS_ENABLED", "no"),
             ("DARKHORSES_FEATURES_DRY_RUN", "1"),
             ("DARKHORSES_INTERVALS__LIVE_DATA__TIMEOUT", "60"),
@@ -268,7 +277,7 @@ mod tests {
         assert_eq!(c.api.password.expose(), "123456");
         assert_eq!(c.database.url.expose(), "postgres://u:p@localhost/db");
         assert_eq!(c.api.rate_limit, 0.5);
-        assert_eq!(c.database.batch_size, 250);
+        assert_eq!(c.retry.max_attempts, 3, "the seed's retries, plus the first attempt");
         assert!(!c.alerts.enabled);
         assert!(c.features.dry_run);
         assert_eq!(c.intervals["live_data"].timeout, 60);
@@ -277,7 +286,16 @@ mod tests {
         assert_eq!(c.sandbox.password.expose(), "007");
         assert_eq!(loaded.origins["api.rate_limit"], Origin::Env { var: "DARKHORSES_API_RATE_LIMIT".into() });
         assert_eq!(loaded.origins["api.password"], Origin::Env { var: "RACING_API_PASSWORD".into() });
-        assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+        assert_eq!(loaded.origins["retry.max_attempts"], Origin::Env { var: "DARKHORSES_API_MAX_RETRIES".into() });
+        // Accepted for compatibility, read by nothing: one warning naming it and saying why.
+        assert_eq!(loaded.warnings.len(), 1, "{:?}", loaded.warnings);
+        let warning = &loaded.warnings[0];
+        assert!(
+            warning.starts_with(
+                "database.batch_size from environment variable DARKHORSES_DATABASE_BATCH_SIZE has no effect"
+            ),
+            "{warning}"
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
+use super::compat::Given;
 use super::typed::from_json;
 use super::{Config, Error, FlagOverride, IntervalConfig, Origin, defaults};
 
@@ -71,6 +72,9 @@ pub struct Layers {
     defaults: Value,
     pub origins: BTreeMap<String, Origin>,
     pub warnings: Vec<String>,
+    /// Values of the seed's keys that are no key of the tree (`compat::ACCEPTED`), in the order
+    /// the layers gave them; `resolve_accepted` reads them once every layer is applied.
+    pub given: Vec<Given>,
 }
 
 impl Layers {
@@ -81,7 +85,7 @@ impl Layers {
         let mut paths = Vec::new();
         leaves(&tree, "", &mut paths);
         let origins = paths.into_iter().map(|p| (p, Origin::Default)).collect();
-        Ok(Self { defaults: tree.clone(), tree, origins, warnings: Vec::new() })
+        Ok(Self { defaults: tree.clone(), tree, origins, warnings: Vec::new(), given: Vec::new() })
     }
 
     /// The value that types a new value at `key`: its built-in default or, for an entry of an open

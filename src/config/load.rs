@@ -109,6 +109,7 @@ pub fn load_from(
     }
     layers.apply_env(env)?;
     layers.apply_flags(flags)?;
+    layers.resolve_accepted();
     let mut config: Config = serde_path_to_error::deserialize(layers.tree.clone()).map_err(|e| {
         let key = e.path().to_string();
         Error::InvalidValue { place: layers.place_of(&key), key, message: e.inner().to_string() }

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
+use super::compat::{self, Given};
 use super::env::nearest;
 use super::layer::{Layers, all_paths, join, leaves, open_map_template};
 use super::typed::from_yaml;
@@ -15,7 +16,7 @@ use super::{Error, Origin};
 impl Layers {
     /// Overlay a parsed YAML file.
     pub fn apply_file(&mut self, root: &Node, file: &Path) -> Result<(), Error> {
-        let mut cx = FileCx { file, origins: &mut self.origins, warnings: &mut self.warnings };
+        let mut cx = FileCx { file, origins: &mut self.origins, warnings: &mut self.warnings, given: &mut self.given };
         cx.overlay(&mut self.tree, root, "", root.line)
     }
 }
@@ -24,6 +25,7 @@ pub(super) struct FileCx<'a> {
     pub file: &'a Path,
     pub origins: &'a mut BTreeMap<String, Origin>,
     pub warnings: &'a mut Vec<String>,
+    pub given: &'a mut Vec<Given>,
 }
 
 impl FileCx<'_> {
@@ -79,6 +81,12 @@ impl FileCx<'_> {
         for entry in entries {
             let child_path = join(path, &entry.key);
             let Some(child) = map.get_mut(&entry.key) else {
+                if let Some(accepted) = compat::accepted(&child_path) {
+                    let origin = Origin::File { path: self.file.to_path_buf(), line: entry.line };
+                    let value = compat::from_yaml(accepted, &entry.value, &origin)?;
+                    self.given.push(Given { key: accepted.key, value, origin });
+                    continue;
+                }
                 return Err(self.unknown_key(&child_path, entry.line, map, path));
             };
             self.overlay(child, &entry.value, &child_path, entry.line)?;
@@ -140,16 +148,16 @@ mod tests {
     #[test]
     fn file_values_are_typed_and_located() {
         let loaded = from_yaml(
-            "# top\napi:\n  rate_limit: 0.5\n  regions: [gb]\n  password: 123456\ndatabase:\n  batch_size: 50\n",
+            "# top\napi:\n  rate_limit: 0.5\n  regions: [gb]\n  password: 123456\ndatabase:\n  pool_size: 50\n",
         )
         .unwrap();
         assert_eq!(loaded.config.api.rate_limit, 0.5);
         assert_eq!(loaded.config.api.regions, vec!["gb"]);
         assert_eq!(loaded.config.api.password.expose(), "123456");
-        assert_eq!(loaded.config.database.batch_size, 50);
+        assert_eq!(loaded.config.database.pool_size, 50);
         assert_eq!(loaded.origins["api.rate_limit"], file_origin(3));
         assert_eq!(loaded.origins["api.regions"], file_origin(4));
-        assert_eq!(loaded.origins["database.batch_size"], file_origin(7));
+        assert_eq!(loaded.origins["database.pool_size"], file_origin(7));
         assert_eq!(loaded.origins["api.timeout"], Origin::Default);
         assert_eq!(loaded.file.as_deref(), Some(Path::new("x.yaml")));
     }

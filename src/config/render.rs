@@ -149,7 +149,7 @@ mod tests {
         let text = show_human(&loaded);
         assert!(text.contains("api.rate_limit: 0.5  (env DARKHORSES_API_RATE_LIMIT)\n"), "{text}");
         assert!(text.contains("api.timeout: 9  (x.yaml:2)\n"), "{text}");
-        assert!(text.contains("api.max_retries: 5  (default)\n"), "{text}");
+        assert!(text.contains("retry.max_attempts: 5  (default)\n"), "{text}");
         assert!(text.contains("api.password: ***  (env RACING_API_PASSWORD)\n"), "{text}");
         assert!(text.contains("database.url: postgres://bob:***@db:5432/racing  (env DATABASE_URL)\n"), "{text}");
         assert!(text.contains("api.regions: [gb, ire]  (default)\n"), "{text}");

@@ -186,7 +186,6 @@ pub struct ApiConfig {
     pub share_budget: bool,
     /// Seconds per request.
     pub timeout: u64,
-    pub max_retries: u32,
     pub user_agent: String,
     pub plan: Plan,
     pub results_history: ResultsHistory,
@@ -204,7 +203,6 @@ impl Default for ApiConfig {
             burst_allowance: defaults::API_BURST_ALLOWANCE,
             share_budget: true,
             timeout: defaults::API_TIMEOUT_SECS,
-            max_retries: defaults::API_MAX_RETRIES,
             user_agent: format!("darkhorses/{}", env!("CARGO_PKG_VERSION")),
             plan: Plan::default(),
             results_history: ResultsHistory::default(),
@@ -220,8 +218,6 @@ pub struct DatabaseConfig {
     pub url: Secret,
     /// Postgres schema holding every table.
     pub schema: String,
-    /// Rows per statement.
-    pub batch_size: usize,
     /// Seconds.
     pub connection_timeout: u64,
     /// Seconds.
@@ -240,7 +236,6 @@ impl Default for DatabaseConfig {
         Self {
             url: Secret::new(defaults::DATABASE_URL),
             schema: defaults::DATABASE_SCHEMA.to_string(),
-            batch_size: defaults::DATABASE_BATCH_SIZE,
             connection_timeout: defaults::DATABASE_CONNECTION_TIMEOUT_SECS,
             query_timeout: defaults::DATABASE_QUERY_TIMEOUT_SECS,
             pool_size: defaults::DATABASE_POOL_SIZE,

@@ -64,7 +64,6 @@ pub(super) fn validate(config: &Config, layers: &Layers) -> Result<(), Error> {
     }
     let at_least_one = [
         ("api.timeout", config.api.timeout),
-        ("database.batch_size", config.database.batch_size as u64),
         ("database.pool_size", config.database.pool_size as u64),
         ("database.connection_timeout", config.database.connection_timeout),
         ("database.query_timeout", config.database.query_timeout),

@@ -51,7 +51,7 @@ async fn bench(s: Settings) -> Result<Outcome, String> {
         rate_limit: s.rate,
         ..ApiConfig::default()
     };
-    let client = Client::new(&api, &RetryConfig::default()).map_err(|e| e.to_string())?;
+    let client = Client::new(&api, &RetryConfig::default(), Arc::new(SystemClock)).map_err(|e| e.to_string())?;
 
     let next = Arc::new(AtomicUsize::new(0));
     let done: Arc<Mutex<Vec<Instant>>> = Arc::new(Mutex::new(Vec::with_capacity(s.requests)));

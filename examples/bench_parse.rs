@@ -100,7 +100,8 @@ async fn sandbox_days(days: i64) -> Result<Vec<Body>, String> {
         rate_limit: 1000.0,
         ..ApiConfig::default()
     };
-    let client = darkhorses::api::Client::new(&api, &RetryConfig::default()).map_err(|e| e.to_string())?;
+    let client = darkhorses::api::Client::new(&api, &RetryConfig::default(), Arc::new(FixedClock::new(now)))
+        .map_err(|e| e.to_string())?;
     let first = NaiveDate::from_ymd_opt(2026, 2, 1).ok_or("a valid date")?;
     let mut bodies = Vec::new();
     for offset in 0..days {

@@ -392,7 +392,7 @@ async fn orchestrate_once(
     // The API client (and its credentials) only when something is due: a tick with nothing to
     // run, the common case under cron, needs neither.
     if !due.is_empty() {
-        ctx.api = Some(api_client(&ctx.config, &ctx.cancel, ctx.store.as_deref())?);
+        ctx.api = Some(api_client(&ctx.config, &ctx.clock, &ctx.cancel, ctx.store.as_deref())?);
     }
     crate::orchestrate::run_due(&ctx, &mut tick, due, &|_| {}).await;
     tracing::info!(runs = tick.runs.len(), failed = tick.failed(), "orchestrate tick finished");
@@ -534,7 +534,8 @@ pub async fn context(
     let dry_run = dry_run || config.features.dry_run;
     // The client first: missing credentials are a configuration error, found before a database
     // is created or migrated.
-    let api = if needs.api { Some(api_client(&config, &cancel, None)?) } else { None };
+    let clock = clock.unwrap_or_else(|| Arc::new(SystemClock));
+    let api = if needs.api { Some(api_client(&config, &clock, &cancel, None)?) } else { None };
     let store = match (needs.store, dry_run) {
         (false, _) => None,
         (true, false) => Some(crate::store::open(&config.database).await?),
@@ -543,26 +544,20 @@ pub async fn context(
     if let (Some(api), Some(store)) = (&api, &store) {
         share_budget(&config, api, store.as_ref())?;
     }
-    Ok(JobContext {
-        dry_run,
-        clock: clock.unwrap_or_else(|| Arc::new(SystemClock)),
-        config,
-        cancel,
-        store,
-        api,
-        covers_since: None,
-        committed: Default::default(),
-    })
+    Ok(JobContext { dry_run, clock, config, cancel, store, api, covers_since: None, committed: Default::default() })
 }
 
-/// The API client of a run, stopped by `cancel`; with `api.share_budget` (the default) its rate
-/// limit is shared with every process using the run's database.
+/// The API client of a run, stamping responses with the run's `clock` and stopped by `cancel`;
+/// with `api.share_budget` (the default) its rate limit is shared with every process using the
+/// run's database.
 fn api_client(
     config: &Config,
+    clock: &Arc<dyn Clock>,
     cancel: &CancellationToken,
     store: Option<&dyn crate::store::Store>,
 ) -> Result<Arc<crate::api::Client>> {
-    let client = Arc::new(crate::api::Client::new(&config.api, &config.retry)?.with_cancel(cancel.clone()));
+    let client =
+        Arc::new(crate::api::Client::new(&config.api, &config.retry, Arc::clone(clock))?.with_cancel(cancel.clone()));
     if let Some(store) = store {
         share_budget(config, &client, store)?;
     }

@@ -269,9 +269,10 @@ impl Calendar {
 async fn api(config: &Config, calendar: &Calendar) -> Check {
     let mut api = config.api.clone();
     api.timeout = api.timeout.clamp(1, API_WAIT.as_secs());
-    api.max_retries = 0;
     let retry = crate::config::RetryConfig { max_attempts: 1, ..config.retry.clone() };
-    let client = match crate::api::Client::new(&api, &retry) {
+    // The wall clock: this call's answer is timed, never stored.
+    let clock = std::sync::Arc::new(crate::clock::SystemClock);
+    let client = match crate::api::Client::new(&api, &retry, clock) {
         Ok(client) => client,
         Err(e) => return Check::new("api", Level::Critical, format!("cannot call The Racing API: {e}")),
     };

@@ -18,6 +18,7 @@ use super::budget::{Budget, Priority, SendId};
 use super::plan;
 use super::retry::{self, Decision, MAX_RATE_LIMITED_PER_REQUEST, Outcome, RetryPolicy};
 use super::shared_budget::{self, Ledger, SharedBudget};
+use crate::clock::Clock;
 use crate::config::{ApiConfig, Plan, RetryConfig, Secret, defaults};
 use crate::model::RawResponse;
 
@@ -106,6 +107,9 @@ struct Shared {
     password: Secret,
     plan: Plan,
     policy: RetryPolicy,
+    /// The run's clock, which stamps every response's `fetched_at`: under `--now` a fetch is
+    /// recorded at the pinned time, whichever job made it.
+    clock: Arc<dyn Clock>,
     budget: Arc<Budget>,
     rate: f64,
     burst: u32,
@@ -219,9 +223,10 @@ pub fn parse_base_url(text: &str) -> Result<Url, Error> {
 }
 
 impl Client {
-    /// Builds a client from `api.*` and `retry.*`. Fails with `Error::Config` on a bad base URL,
-    /// plain http to a non-loopback host, missing credentials or impossible settings.
-    pub fn new(api: &ApiConfig, retry: &RetryConfig) -> Result<Self, Error> {
+    /// Builds a client from `api.*` and `retry.*`, stamping responses with `clock` (the run's).
+    /// Fails with `Error::Config` on a bad base URL, plain http to a non-loopback host, missing
+    /// credentials or impossible settings.
+    pub fn new(api: &ApiConfig, retry: &RetryConfig, clock: Arc<dyn Clock>) -> Result<Self, Error> {
         let base = parse_base_url(&api.base_url)?;
         if api.username.is_empty() || api.password.is_empty() {
             return Err(Error::Config(format!("The Racing API credentials are missing: {CREDENTIALS_HELP}")));
@@ -256,7 +261,8 @@ impl Client {
                 username: api.username.clone(),
                 password: api.password.clone(),
                 plan: api.plan,
-                policy: RetryPolicy::from_config(retry, api.max_retries),
+                policy: RetryPolicy::from_config(retry),
+                clock,
                 budget,
                 rate: api.rate_limit,
                 burst: api.burst_allowance,
@@ -307,7 +313,7 @@ impl Client {
         self.shared.base.as_str()
     }
 
-    /// The retry settings in force (`retry.*` resolved with `api.max_retries`).
+    /// The retry settings in force (`retry.*`).
     pub fn retry_policy(&self) -> &RetryPolicy {
         &self.shared.policy
     }
@@ -474,6 +480,11 @@ impl Client {
                 });
             }
         }
+        // The pages of one fetch carry one time: `rebuild` regroups them into their unit by it.
+        let fetched_at = self.shared.clock.now();
+        for page in &mut pages {
+            page.fetched_at = fetched_at;
+        }
         Ok(pages)
     }
 
@@ -558,7 +569,7 @@ impl Client {
                         endpoint: request.endpoint.clone(),
                         params: request.params.clone(),
                         status: attempt.status,
-                        fetched_at: Utc::now(),
+                        fetched_at: shared.clock.now(),
                         body: attempt.body,
                     });
                 }
@@ -637,6 +648,7 @@ impl Client {
             .headers()
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
+            // Wall-clock time: an HTTP-date is the server's real time, and the pause is real.
             .and_then(|v| retry::parse_retry_after(v, Utc::now()));
         match response.bytes().await {
             Ok(body) => {
@@ -707,6 +719,7 @@ fn repeated<'a>(key: &'a str, values: &[String]) -> Vec<(&'a str, String)> {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+    use crate::clock::SystemClock;
 
     fn api(base: &str) -> ApiConfig {
         ApiConfig {
@@ -747,13 +760,15 @@ mod tests {
     fn missing_credentials_name_the_variables() {
         let mut config = api("https://api.theracingapi.com/v1");
         config.password = Secret::default();
-        let err = Client::new(&config, &RetryConfig::default()).unwrap_err().to_string();
+        let err = Client::new(&config, &RetryConfig::default(), Arc::new(SystemClock)).unwrap_err().to_string();
         assert!(err.contains("RACING_API_USERNAME") && err.contains("RACING_API_PASSWORD"), "{err}");
     }
 
     #[test]
     fn urls_carry_repeated_keys_in_order_and_encode_ids() {
-        let client = Client::new(&api("https://api.theracingapi.com/v1/"), &RetryConfig::default()).unwrap();
+        let client =
+            Client::new(&api("https://api.theracingapi.com/v1/"), &RetryConfig::default(), Arc::new(SystemClock))
+                .unwrap();
         let regions = vec!["gb".to_string(), "ire".to_string()];
         let mut query = vec![("date", "2025-10-14".to_string())];
         query.extend(repeated("region_codes", &regions));
@@ -774,13 +789,14 @@ mod tests {
     async fn requests_above_the_plan_are_refused_without_a_call() {
         let mut config = api("https://api.theracingapi.com/v1");
         config.plan = Plan::Standard;
-        let client = Client::new(&config, &RetryConfig::default()).unwrap();
+        let client = Client::new(&config, &RetryConfig::default(), Arc::new(SystemClock)).unwrap();
         let today: NaiveDate = "2025-10-14".parse().unwrap();
         let err = client.racecards_pro(today, &[]).await.unwrap_err();
         assert!(matches!(&err, Error::Plan(m) if m.contains("/racecards/pro") && m.contains("pro plan")), "{err}");
         let err = client.horse_pro("hrs_1").await.unwrap_err();
         assert!(matches!(err, Error::Plan(_)));
-        let pro = Client::new(&api("https://api.theracingapi.com/v1"), &RetryConfig::default()).unwrap();
+        let pro = Client::new(&api("https://api.theracingapi.com/v1"), &RetryConfig::default(), Arc::new(SystemClock))
+            .unwrap();
         let err = pro.racecards_pro("2022-12-31".parse().unwrap(), &[]).await.unwrap_err();
         assert!(matches!(&err, Error::Plan(m) if m.contains("2023-01-23")), "{err}");
         assert_eq!(client.stats().calls + pro.stats().calls, 0);

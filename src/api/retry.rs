@@ -16,7 +16,8 @@ pub const MAX_RATE_LIMITED_PER_REQUEST: u32 = 20;
 /// Characters of an error body kept in a `Rejected` message.
 pub const ERROR_BODY_EXCERPT_CHARS: usize = 300;
 
-/// The retry settings the client obeys, resolved from `retry.*` and `api.max_retries`.
+/// The retry settings the client obeys, from `retry.*` (the seed's `api.max_retries` is resolved
+/// into `retry.max_attempts` when the configuration loads: `config::compat`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetryPolicy {
     /// Attempts per request, the first included; at least 1.
@@ -31,13 +32,10 @@ pub struct RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// Resolves `retry.*` with `api.max_retries` (the original's name for the same idea: the
-    /// number of retries after the first attempt). The stricter of the two wins:
-    /// `max_attempts = min(retry.max_attempts, api.max_retries + 1)`, and never below 1.
-    pub fn from_config(retry: &RetryConfig, api_max_retries: u32) -> Self {
-        let max_attempts = retry.max_attempts.min(api_max_retries.saturating_add(1)).max(1);
+    /// `retry.*` as the client obeys it: at least one attempt, delays never negative or shrinking.
+    pub fn from_config(retry: &RetryConfig) -> Self {
         Self {
-            max_attempts,
+            max_attempts: retry.max_attempts.max(1),
             initial_delay: secs_to_duration(retry.initial_delay),
             max_delay: secs_to_duration(retry.max_delay),
             backoff_factor: if retry.backoff_factor.is_finite() && retry.backoff_factor >= 1.0 {
@@ -177,7 +175,7 @@ mod tests {
     use chrono::TimeZone;
 
     fn policy() -> RetryPolicy {
-        RetryPolicy::from_config(&RetryConfig::default(), 5)
+        RetryPolicy::from_config(&RetryConfig::default())
     }
 
     fn response(status: u16) -> Outcome {
@@ -210,20 +208,18 @@ mod tests {
     }
 
     #[test]
-    fn attempts_take_the_stricter_of_the_two_settings() {
-        let retry = RetryConfig { max_attempts: 5, ..RetryConfig::default() };
-        assert_eq!(RetryPolicy::from_config(&retry, 5).max_attempts, 5);
-        assert_eq!(RetryPolicy::from_config(&retry, 2).max_attempts, 3);
-        assert_eq!(RetryPolicy::from_config(&retry, 0).max_attempts, 1);
+    fn attempts_are_retry_max_attempts_and_never_below_one() {
+        let retry = RetryConfig { max_attempts: 3, ..RetryConfig::default() };
+        assert_eq!(RetryPolicy::from_config(&retry).max_attempts, 3);
         let none = RetryConfig { max_attempts: 0, ..RetryConfig::default() };
-        assert_eq!(RetryPolicy::from_config(&none, 5).max_attempts, 1);
+        assert_eq!(RetryPolicy::from_config(&none).max_attempts, 1);
     }
 
     #[test]
     fn odd_settings_never_give_negative_or_shrinking_delays() {
         let retry =
             RetryConfig { initial_delay: -1.0, max_delay: f64::NAN, backoff_factor: 0.5, ..RetryConfig::default() };
-        let p = RetryPolicy::from_config(&retry, 5);
+        let p = RetryPolicy::from_config(&retry);
         assert_eq!(p.backoff(3), Duration::ZERO);
         assert_eq!(p.backoff_factor, 1.0);
     }

@@ -99,6 +99,10 @@ pub fn check_json(loaded: &Loaded) -> Value {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 mod tests {
+    use std::path::Path;
+
+    use super::super::load_from;
+    use super::super::testing::*;
     use super::*;
 
     #[test]
@@ -127,5 +131,44 @@ mod tests {
         assert_eq!(shown("sqlite:darkhorses.db"), json!("sqlite:darkhorses.db"));
         // Not a URL we know: nothing of it is shown.
         assert_eq!(shown("host=db password=hunter2"), json!("***"));
+    }
+
+    #[test]
+    fn show_prints_origins_and_hides_secrets() {
+        let loaded = load_from(
+            Some((Path::new("x.yaml"), "api:\n  timeout: 9\n")),
+            &env(&[
+                ("DARKHORSES_API_RATE_LIMIT", "0.5"),
+                ("RACING_API_PASSWORD", "hunter2"),
+                ("RACING_API_USERNAME", "alice-hunter2"),
+                ("DATABASE_URL", "postgres://bob:hunter2@db:5432/racing"),
+            ]),
+            &[],
+        )
+        .unwrap();
+        let text = show_human(&loaded);
+        assert!(text.contains("api.rate_limit: 0.5  (env DARKHORSES_API_RATE_LIMIT)\n"), "{text}");
+        assert!(text.contains("api.timeout: 9  (x.yaml:2)\n"), "{text}");
+        assert!(text.contains("retry.max_attempts: 5  (default)\n"), "{text}");
+        assert!(text.contains("api.password: ***  (env RACING_API_PASSWORD)\n"), "{text}");
+        assert!(text.contains("database.url: postgres://bob:***@db:5432/racing  (env DATABASE_URL)\n"), "{text}");
+        assert!(text.contains("api.regions: [gb, ire]  (default)\n"), "{text}");
+        let json = show_json(&loaded).to_string();
+        assert!(
+            json.contains(
+                r#""api.rate_limit":{"value":0.5,"origin":{"kind":"env","var":"DARKHORSES_API_RATE_LIMIT"}}"#
+            ),
+            "{json}"
+        );
+        for out in [&text, &json, &format!("{loaded:?}")] {
+            assert!(!out.contains("hunter2"), "{out}");
+        }
+        assert_eq!(text.lines().count(), loaded.origins.len());
+    }
+
+    #[test]
+    fn check_names_the_file_or_the_defaults() {
+        assert_eq!(check_line(&from_env(&[]).unwrap()), "configuration OK: defaults (no config file)");
+        assert_eq!(check_line(&from_yaml("").unwrap()), "configuration OK: x.yaml");
     }
 }

@@ -96,7 +96,7 @@ pub fn dates_newest_first(from: NaiveDate, to: NaiveDate) -> impl Iterator<Item 
 pub async fn fetch(ctx: &JobContext, key: UnitKey) -> std::result::Result<Unit, api::Error> {
     let api = ctx.api.as_ref().ok_or_else(|| api::Error::Config("no API client in this run".into()))?;
     let regions = &ctx.config.api.regions;
-    let mut responses = match key.kind {
+    let responses = match key.kind {
         Kind::Racecards => {
             let raw = match racecard_source(api.plan(), key.date, ctx.clock.racing_day()).map_err(api::Error::Plan)? {
                 RacecardSource::Pro => api.racecards_pro(key.date, regions).await?,
@@ -112,12 +112,6 @@ pub async fn fetch(ctx: &JobContext, key: UnitKey) -> std::result::Result<Unit, 
             }
         }
     };
-    // Stamped with the run's clock (the wall clock unless `--now` pins it), so the coverage and
-    // odds `fetched_at` that decide what `live` refetches live in the same time as the run.
-    let fetched_at = ctx.clock.now();
-    for r in &mut responses {
-        r.fetched_at = fetched_at;
-    }
     let mut unit = unit_from_responses(ctx, key, responses, regions).await?;
     // What the coverage row will say this fetch covers: the regions asked for, and whether the
     // racing day was over (results fetched during the day miss the races still to run).

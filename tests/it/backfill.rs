@@ -385,6 +385,16 @@ fn horse_enrichment_follows_the_cap_the_plan_and_dry_run() {
         let profile = query(&db, &format!("SELECT dob, colour, breeder, sire_id FROM horses WHERE id = '{id}'"));
         assert!(profile[0].iter().all(|v| v != "NULL"), "{id}: {profile:?}");
     }
+    // Under `--now` the profiles' responses carry the pinned time, as the results' do: the client
+    // stamps every response with the run's clock.
+    assert_eq!(scalar(&db, "SELECT count(*) FROM api_responses WHERE endpoint LIKE '/horses/%'"), 10);
+    for endpoint in ["/results", "/horses/%"] {
+        let stamps =
+            query(&db, &format!("SELECT DISTINCT fetched_at FROM api_responses WHERE endpoint LIKE '{endpoint}'"));
+        assert_eq!(stamps.len(), 1, "{endpoint}: {stamps:?}");
+        let at = DateTime::parse_from_rfc3339(&stamps[0][0]).unwrap_or_else(|e| panic!("{stamps:?}: {e}"));
+        assert_eq!(at, now(), "{endpoint}");
+    }
 }
 
 /// A plan the sandbox does not grant: `/horses/{id}/pro` answers 401, which is fatal (exit 2,

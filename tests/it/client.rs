@@ -10,6 +10,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use darkhorses::api::{Client, Day, Error, Priority};
+use darkhorses::clock::SystemClock;
 use darkhorses::config::{ApiConfig, Plan, RetryConfig, Secret};
 use darkhorses::model::RawResponse;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -131,7 +132,7 @@ fn settings(base: &str) -> (ApiConfig, RetryConfig) {
 
 fn client(fake: &Fake) -> Client {
     let (api, retry) = settings(&fake.base);
-    Client::new(&api, &retry).unwrap()
+    Client::new(&api, &retry, Arc::new(SystemClock)).unwrap()
 }
 
 fn assert_no_secret(text: &str) {
@@ -167,7 +168,7 @@ async fn retries_stop_at_max_attempts() {
     let fake = Fake::start(|_, _| json(503, "{}")).await;
     let (api, mut retry) = settings(&fake.base);
     retry.max_attempts = 3;
-    let client = Client::new(&api, &retry).unwrap();
+    let client = Client::new(&api, &retry, Arc::new(SystemClock)).unwrap();
     let err = client.regions().await.unwrap_err();
     assert!(matches!(&err, Error::Exhausted { attempts: 3, .. }), "{err}");
     assert!(err.to_string().contains("/courses/regions") && err.to_string().contains("503"), "{err}");
@@ -188,7 +189,7 @@ async fn a_429_waits_for_retry_after_without_using_an_attempt() {
     let (api, mut retry) = settings(&fake.base);
     // One attempt only: the 429 must not count as one.
     retry.max_attempts = 1;
-    let client = Client::new(&api, &retry).unwrap();
+    let client = Client::new(&api, &retry, Arc::new(SystemClock)).unwrap();
     client.courses(&[]).await.unwrap();
     let hits = fake.hits();
     assert_eq!(hits.len(), 2);
@@ -310,7 +311,7 @@ async fn a_connection_dropped_before_any_answer_is_retried() {
         }
     });
     let (api, retry) = settings(&format!("http://{addr}/v1"));
-    let client = Client::new(&api, &retry).unwrap();
+    let client = Client::new(&api, &retry, Arc::new(SystemClock)).unwrap();
     let raw = client.courses(&[]).await.unwrap();
     assert_eq!(raw.status, 200);
     server.await.unwrap();
@@ -330,7 +331,7 @@ async fn list_parameters_are_repeated_keys_and_requests_carry_auth_and_agent() {
     .await;
     let (mut api, retry) = settings(&fake.base);
     api.plan = Plan::Standard;
-    let client = Client::new(&api, &retry).unwrap();
+    let client = Client::new(&api, &retry, Arc::new(SystemClock)).unwrap();
     let date = "2025-10-07".parse().unwrap();
     let pages = client.results(date, &regions()).await.unwrap();
     let day = client.racecards_day(Day::Tomorrow, &regions()).await.unwrap();
@@ -402,9 +403,9 @@ async fn the_budget_never_lets_more_than_the_rate_into_any_second() {
     let (mut api, retry) = settings(&fake.base);
     api.rate_limit = 2.0;
     api.burst_allowance = 1;
-    let client = Client::new(&api, &retry).unwrap();
+    let client = Client::new(&api, &retry, Arc::new(SystemClock)).unwrap();
     // A second client built separately for the same account shares the budget.
-    let other = Client::new(&api, &retry).unwrap();
+    let other = Client::new(&api, &retry, Arc::new(SystemClock)).unwrap();
     let mut tasks = Vec::new();
     for i in 0..10 {
         let c = if i % 2 == 0 { client.with_priority(Priority::Backfill) } else { other.clone() };
@@ -445,14 +446,14 @@ async fn cancelling_stops_a_client_waiting_on_the_budget() {
 #[tokio::test]
 async fn plain_http_to_another_host_and_missing_credentials_are_refused() {
     let (api, retry) = settings("http://api.theracingapi.com/v1");
-    let err = Client::new(&api, &retry).unwrap_err();
+    let err = Client::new(&api, &retry, Arc::new(SystemClock)).unwrap_err();
     assert!(matches!(&err, Error::Config(m) if m.contains("http://api.theracingapi.com/v1")), "{err}");
     assert_no_secret(&err.to_string());
     let (mut api, retry) = settings("https://api.theracingapi.com/v1");
     api.username = Secret::default();
-    let err = Client::new(&api, &retry).unwrap_err().to_string();
+    let err = Client::new(&api, &retry, Arc::new(SystemClock)).unwrap_err().to_string();
     assert!(err.contains("RACING_API_USERNAME") && err.contains("RACING_API_PASSWORD"), "{err}");
     let (api, retry) = settings("https://api.theracingapi.com/v1");
-    let client = Client::new(&api, &retry).unwrap();
+    let client = Client::new(&api, &retry, Arc::new(SystemClock)).unwrap();
     assert_no_secret(&format!("{client:?}"));
 }

@@ -138,6 +138,15 @@ fn configuration_page() -> String {
             page.push_str(&format!("| `{}` | `{default}` | {env} | {meaning} |\n", key.path));
         }
     }
+    page.push_str(
+        "\n## Accepted for compatibility\n\nKeys of the seed's configuration that are no key of the tree: still \
+         accepted from the file and from their variable, resolved when the configuration loads (`config show` lists \
+         the key they set, with where the value came from).\n\n| key | environment | meaning |\n|---|---|---|\n",
+    );
+    for accepted in darkhorses::config::ACCEPTED {
+        let env = darkhorses::config::env_name(accepted.key);
+        page.push_str(&format!("| `{}` | `{env}` | {} |\n", accepted.key, accepted.meaning.replace('|', "\\|")));
+    }
     page
 }
 

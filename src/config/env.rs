@@ -106,6 +106,13 @@ impl Layers {
     /// It is ignored, with a warning naming it, except where falling back would quietly write
     /// somewhere else: an empty schema would mean `public`, so that is an error.
     fn empty_variable(&mut self, var: &str) -> Result<(), Error> {
+        if let Some(accepted) = compat::by_env(var) {
+            self.warnings.push(format!(
+                "environment variable {var} is set but empty and is ignored ({} is not set)",
+                accepted.key
+            ));
+            return Ok(());
+        }
         let Some(key) = self.env_key(var) else { return Ok(()) };
         if REQUIRED_IF_SET.contains(&key.as_str()) {
             return Err(Error::InvalidValue {
@@ -340,6 +347,16 @@ mod tests {
     fn empty_variables_are_ignored() {
         let loaded = from_env(&[("RACING_API_PASSWORD", ""), ("DARKHORSES_API_RATE_LIMIT", "")]).unwrap();
         assert_eq!(loaded.config, Config::default());
+        // The seed's names accepted for compatibility too, each with its warning.
+        let loaded = from_env(&[("DARKHORSES_API_MAX_RETRIES", ""), ("DARKHORSES_DATABASE_BATCH_SIZE", "")]).unwrap();
+        assert_eq!(loaded.config, Config::default());
+        assert_eq!(
+            loaded.warnings,
+            [
+                "environment variable DARKHORSES_API_MAX_RETRIES is set but empty and is ignored (api.max_retries is not set)",
+                "environment variable DARKHORSES_DATABASE_BATCH_SIZE is set but empty and is ignored (database.batch_size is not set)"
+            ]
+        );
     }
 
     #[test]

@@ -8,7 +8,8 @@
 //! (`JobReport::dropped_fields`). Every field is optional (a missing field is `Missing`), and every
 //! record keeps the fields it does not know in `extra`, so a new API field never fails a parse.
 //! Only a record that is not an object becomes a [`Lenient::Bad`] with the reason, so one bad
-//! record never fails its page.
+//! record never fails its page. The fields racecards and results both send under one name are one
+//! struct each ([`RaceShared`], [`RunnerShared`]), flattened into each feed's record.
 
 use serde::de::{self, DeserializeOwned, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
@@ -319,30 +320,43 @@ where
     Ok(Some(Option::<Records<T>>::deserialize(d)?.unwrap_or_default()))
 }
 
+/// The race fields racecards and results both send, under the same names: read once for both
+/// feeds, flattened into [`RacecardRace`] and [`ResultRace`].
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct RaceShared {
+    pub race_id: Text,
+    pub date: Text,
+    pub region: Text,
+    pub course: Text,
+    pub course_id: Text,
+    pub off_dt: Text,
+    pub race_name: Text,
+    #[serde(rename = "type")]
+    pub race_type: Text,
+    pub pattern: Text,
+    pub rating_band: Text,
+    pub age_band: Text,
+    pub going: Text,
+    pub surface: Text,
+    pub jumps: Text,
+}
+
 /// One race of a racecard (free racecards send no ids, basic ones no odds).
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct RacecardRace {
-    pub race_id: Text,
-    pub course: Text,
-    pub course_id: Text,
-    pub date: Text,
+    /// Declared before `extra`, so the shared fields are taken before `extra` gets what is left.
+    #[serde(flatten)]
+    pub shared: RaceShared,
     /// 12-hour clock without am/pm: never used for times (see `off_dt`).
     pub off_time: Text,
-    pub off_dt: Text,
-    pub race_name: Text,
     pub distance_round: Text,
     pub distance: Text,
     /// Furlongs as a decimal string: `"8.0"`.
     pub distance_f: Text,
-    pub region: Text,
-    pub pattern: Text,
     pub sex_restriction: Text,
     pub race_class: Text,
-    #[serde(rename = "type")]
-    pub race_type: Text,
-    pub age_band: Text,
-    pub rating_band: Text,
     /// Formatted money: `"£3,140"`, `"€7,080"`.
     pub prize: Text,
     pub field_size: Text,
@@ -350,9 +364,6 @@ pub struct RacecardRace {
     pub rail_movements: Text,
     pub stalls: Text,
     pub weather: Text,
-    pub going: Text,
-    pub surface: Text,
-    pub jumps: Text,
     /// Yes/no flags: a JSON bool, or `true`/`false`/`1`/`0`/`yes`/`no` (`normalize::flag`).
     pub big_race: Text,
     pub is_abandoned: Text,
@@ -364,14 +375,42 @@ pub struct RacecardRace {
     pub extra: Map<String, Value>,
 }
 
+/// The runner fields racecards and results both send, under the same names and with the same
+/// meaning: read once for both feeds, flattened into [`RacecardRunner`] and [`ResultRunner`].
+/// (`comment` and `rpr` are sent by both but mean different things, so each feed keeps its own.)
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct RunnerShared {
+    pub horse_id: Text,
+    pub horse: Text,
+    pub number: Text,
+    pub draw: Text,
+    pub age: Text,
+    pub headgear: Text,
+    pub jockey: Text,
+    pub jockey_id: Text,
+    pub jockey_claim_lbs: Text,
+    pub trainer: Text,
+    pub trainer_id: Text,
+    pub owner: Text,
+    pub owner_id: Text,
+    pub sire: Text,
+    pub sire_id: Text,
+    pub dam: Text,
+    pub dam_id: Text,
+    pub damsire: Text,
+    pub damsire_id: Text,
+    pub silk_url: Text,
+}
+
 /// One runner of a racecard race.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct RacecardRunner {
-    pub horse_id: Text,
-    pub horse: Text,
+    /// Declared before `extra`, so the shared fields are taken before `extra` gets what is left.
+    #[serde(flatten)]
+    pub shared: RunnerShared,
     pub dob: Text,
-    pub age: Text,
     /// A word: `gelding`; the code is `sex_code`.
     pub sex: Text,
     pub sex_code: Text,
@@ -379,33 +418,16 @@ pub struct RacecardRunner {
     /// The horse's breeding region: `IRE`.
     pub region: Text,
     pub breeder: Text,
-    pub dam: Text,
-    pub dam_id: Text,
     pub dam_region: Text,
-    pub sire: Text,
-    pub sire_id: Text,
     pub sire_region: Text,
-    pub damsire: Text,
-    pub damsire_id: Text,
     pub damsire_region: Text,
-    pub trainer: Text,
-    pub trainer_id: Text,
     pub trainer_location: Text,
-    pub owner: Text,
-    pub owner_id: Text,
     pub comment: Text,
     pub spotlight: Text,
-    pub number: Text,
-    pub draw: Text,
-    pub headgear: Text,
     pub lbs: Text,
     pub ofr: Text,
     pub rpr: Text,
     pub ts: Text,
-    pub jockey: Text,
-    pub jockey_id: Text,
-    pub jockey_claim_lbs: Text,
-    pub silk_url: Text,
     pub last_run: Text,
     pub form: Text,
     pub odds: List<Odds>,
@@ -447,30 +469,18 @@ pub struct ResultsPage {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct ResultRace {
-    pub race_id: Text,
-    pub date: Text,
-    pub region: Text,
-    pub course: Text,
-    pub course_id: Text,
+    /// Declared before `extra`, so the shared fields are taken before `extra` gets what is left.
+    #[serde(flatten)]
+    pub shared: RaceShared,
     /// 12-hour clock without am/pm: never used for times (see `off_dt`).
     pub off: Text,
-    pub off_dt: Text,
-    pub race_name: Text,
-    #[serde(rename = "type")]
-    pub race_type: Text,
     pub class: Text,
-    pub pattern: Text,
-    pub rating_band: Text,
-    pub age_band: Text,
     pub sex_rest: Text,
     pub dist: Text,
     pub dist_y: Text,
     pub dist_m: Text,
     /// Furlongs with a unit: `"11f"`.
     pub dist_f: Text,
-    pub going: Text,
-    pub surface: Text,
-    pub jumps: Text,
     /// Not sent by results today, and not used: `races.field_size` is the racecard's declared
     /// field, and a result's `ran` is the runners it lists.
     pub field_size: Text,
@@ -492,23 +502,20 @@ pub struct ResultRace {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct ResultRunner {
-    pub horse_id: Text,
-    pub horse: Text,
+    /// Declared before `extra`, so the shared fields are taken before `extra` gets what is left.
+    #[serde(flatten)]
+    pub shared: RunnerShared,
     pub sp: Text,
     pub sp_dec: Text,
-    pub number: Text,
     /// `"1"`, `"PU"`, `"UR"`, `"Died as a 5"`.
     pub position: Text,
-    pub draw: Text,
     pub btn: Text,
     pub ovr_btn: Text,
-    pub age: Text,
     /// The code: `G`.
     pub sex: Text,
     /// Stones and pounds: `"8-10"`.
     pub weight: Text,
     pub weight_lbs: Text,
-    pub headgear: Text,
     /// `"1:43.25"`.
     pub time: Text,
     #[serde(rename = "or")]
@@ -517,21 +524,7 @@ pub struct ResultRunner {
     pub tsr: Text,
     /// A bare number (`"4187.20"`) or with a currency sign (`"€7080"`); `""` when unplaced.
     pub prize: Text,
-    pub jockey: Text,
-    pub jockey_claim_lbs: Text,
-    pub jockey_id: Text,
-    pub trainer: Text,
-    pub trainer_id: Text,
-    pub owner: Text,
-    pub owner_id: Text,
-    pub sire: Text,
-    pub sire_id: Text,
-    pub dam: Text,
-    pub dam_id: Text,
-    pub damsire: Text,
-    pub damsire_id: Text,
     pub comment: Text,
-    pub silk_url: Text,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -600,9 +593,9 @@ mod tests {
     fn text_takes_any_scalar() {
         let r: RacecardRunner =
             serde_json::from_str(r#"{"horse_id":"hrs_1","age":5,"draw":null,"lbs":"133","new_field":[1]}"#).unwrap();
-        assert_eq!(r.horse_id.as_deref(), Some("hrs_1"));
-        assert_eq!(r.age.as_deref(), Some("5"));
-        assert_eq!(r.draw.as_deref(), None);
+        assert_eq!(r.shared.horse_id.as_deref(), Some("hrs_1"));
+        assert_eq!(r.shared.age.as_deref(), Some("5"));
+        assert_eq!(r.shared.draw.as_deref(), None);
         assert_eq!(r.ofr.as_deref(), None);
         assert_eq!(r.extra.get("new_field"), Some(&serde_json::json!([1])));
     }
@@ -614,11 +607,11 @@ mod tests {
         )
         .unwrap();
         let list = page.results.unwrap();
-        assert!(matches!(&list[0], Lenient::Ok(r) if r.race_id.as_deref() == Some("rac_1")));
+        assert!(matches!(&list[0], Lenient::Ok(r) if r.shared.race_id.as_deref() == Some("rac_1")));
         match &list[1] {
             Lenient::Ok(r) => {
-                assert_eq!(r.race_id.as_deref(), Some("rac_2"));
-                assert_eq!(r.course, Text::Unreadable("an object"));
+                assert_eq!(r.shared.race_id.as_deref(), Some("rac_2"));
+                assert_eq!(r.shared.course, Text::Unreadable("an object"));
                 assert_eq!((r.runners.len(), r.runners.unreadable), (0, Some("a string")));
             }
             Lenient::Bad(r) => panic!("an object course drops the field, not the race: {r:?}"),
@@ -626,7 +619,7 @@ mod tests {
         assert!(matches!(&list[2], Lenient::Bad(r) if r.error.contains("a number")));
         let r: ResultRunner = serde_json::from_str(r#"{"horse_id":"hrs_1","sp":["9/2"],"or":{"v":1}}"#).unwrap();
         assert_eq!((r.sp.unreadable(), r.official_rating.unreadable()), (Some("a list"), Some("an object")));
-        assert_eq!(r.horse_id.as_deref(), Some("hrs_1"));
+        assert_eq!(r.shared.horse_id.as_deref(), Some("hrs_1"));
     }
 
     #[test]

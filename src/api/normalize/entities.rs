@@ -21,50 +21,27 @@ fn keep_name(old: &mut String, new: String) {
     }
 }
 
-impl Keyed for Horse {
-    fn key(&self) -> &str {
-        &self.id
-    }
-    fn merge(&mut self, n: Self) {
-        keep_name(&mut self.name, n.name);
-        keep(&mut self.sex_code, n.sex_code);
-        keep(&mut self.dob, n.dob);
-        keep(&mut self.colour, n.colour);
-        keep(&mut self.breeder, n.breeder);
-        keep(&mut self.region, n.region);
-        keep(&mut self.sire_id, n.sire_id);
-        keep(&mut self.dam_id, n.dam_id);
-        keep(&mut self.damsire_id, n.damsire_id);
-    }
+/// `Keyed` for an entity keyed by `id` whose later record wins field by field: its `name` unless
+/// empty, and each listed optional field unless `None`.
+macro_rules! keyed_by_id {
+    ($($entity:ty { name $(, $field:ident)* })*) => {$(
+        impl Keyed for $entity {
+            fn key(&self) -> &str {
+                &self.id
+            }
+            fn merge(&mut self, n: Self) {
+                keep_name(&mut self.name, n.name);
+                $(keep(&mut self.$field, n.$field);)*
+            }
+        }
+    )*};
 }
 
-impl Keyed for Person {
-    fn key(&self) -> &str {
-        &self.id
-    }
-    fn merge(&mut self, n: Self) {
-        keep_name(&mut self.name, n.name);
-    }
-}
-
-impl Keyed for Trainer {
-    fn key(&self) -> &str {
-        &self.id
-    }
-    fn merge(&mut self, n: Self) {
-        keep_name(&mut self.name, n.name);
-        keep(&mut self.location, n.location);
-    }
-}
-
-impl Keyed for Ancestor {
-    fn key(&self) -> &str {
-        &self.id
-    }
-    fn merge(&mut self, n: Self) {
-        keep_name(&mut self.name, n.name);
-        keep(&mut self.region, n.region);
-    }
+keyed_by_id! {
+    Horse { name, sex_code, dob, colour, breeder, region, sire_id, dam_id, damsire_id }
+    Person { name }
+    Trainer { name, location }
+    Ancestor { name, region }
 }
 
 impl Keyed for Course {

@@ -143,9 +143,10 @@ struct Step {
     keys: Vec<ResponseKey>,
 }
 
-/// The replay plan: fetches in their original order (by `fetched_at`; a tie, as under a pinned
+/// The replay steps from the stored responses' keys and `--from`/`--to`, and the keys of units
+/// outside them: fetches in their original order (by `fetched_at`; a tie, as under a pinned
 /// clock, goes newest day first with racecards before results, the order `backfill` writes).
-fn plan(keys: Vec<ResponseKey>, from: Option<NaiveDate>, to: Option<NaiveDate>) -> (Vec<Step>, Vec<ResponseKey>) {
+fn steps(keys: Vec<ResponseKey>, from: Option<NaiveDate>, to: Option<NaiveDate>) -> (Vec<Step>, Vec<ResponseKey>) {
     let mut groups: BTreeMap<(DateTime<Utc>, Target), Vec<ResponseKey>> = BTreeMap::new();
     let mut outside = Vec::new();
     for key in keys {
@@ -200,7 +201,7 @@ impl UpdateJob for Rebuild {
         let target = ctx.store()?.clone();
         let source = self.source(ctx, &target).await?;
         let copying = source.lock_scope() != target.lock_scope();
-        let (steps, outside) = plan(source.response_keys().await?, self.options.from, self.options.to);
+        let (steps, outside) = steps(source.response_keys().await?, self.options.from, self.options.to);
         let coverage = coverage_of(source.as_ref(), self.options.from, self.options.to).await?;
         tracing::info!(
             source = %source.describe(),
@@ -544,7 +545,7 @@ mod tests {
             key("/racecards/pro", "date=2026-03-03&region_codes=gb", "2026-03-03T10:00:00Z"),
             key("/racecards/pro", "date=2026-02-01&region_codes=gb", "2026-03-03T10:00:00Z"),
         ];
-        let (steps, outside) = plan(keys, Some(day("2026-03-01")), None);
+        let (steps, outside) = steps(keys, Some(day("2026-03-01")), None);
         assert_eq!(outside.len(), 1, "2026-02-01 is before --from");
         let shown: Vec<(String, Vec<u64>)> = steps
             .iter()
@@ -562,5 +563,80 @@ mod tests {
         assert_eq!(shown, expected);
         assert_eq!(regions_asked("date=2026-03-02&region_codes=ire&region_codes=gb"), ["gb", "ire"]);
         assert_eq!(regions_asked("region=gb&limit=50"), ["gb"]);
+    }
+
+    #[test]
+    #[allow(clippy::type_complexity)]
+    fn steps_keep_fetch_order_under_a_pinned_clock_and_the_from_to_window() {
+        let at = "2026-03-03T10:00:00Z";
+        let all = || {
+            vec![
+                key("/horses/hrs_1/pro", "", at),
+                key("/results", "start_date=2026-03-01&end_date=2026-03-01&region=gb&limit=50&skip=0", at),
+                key("/racecards/pro", "date=2026-03-01&region_codes=gb", at),
+                key("/courses/regions", "", at),
+                key("/results/rac_1", "", at),
+                key("/racecards/pro", "date=2026-03-02&region_codes=gb", at),
+                key("/courses", "region_codes=gb", at),
+            ]
+        };
+        // (what, --from, --to, the steps in order, how many responses are left outside)
+        let cases: [(&str, Option<&str>, Option<&str>, Vec<&str>, usize); 5] = [
+            (
+                "a tie: courses, regions, units newest day first (racecards before results), horses, copies",
+                None,
+                None,
+                vec![
+                    "Courses",
+                    "Regions",
+                    "racecards 2026-03-02",
+                    "racecards 2026-03-01",
+                    "results 2026-03-01",
+                    "Horse",
+                    "CopyOnly",
+                ],
+                0,
+            ),
+            (
+                "--from leaves earlier units out, never reference data",
+                Some("2026-03-02"),
+                None,
+                vec!["Courses", "Regions", "racecards 2026-03-02", "Horse", "CopyOnly"],
+                2,
+            ),
+            (
+                "--to leaves later units out",
+                None,
+                Some("2026-03-01"),
+                vec!["Courses", "Regions", "racecards 2026-03-01", "results 2026-03-01", "Horse", "CopyOnly"],
+                1,
+            ),
+            (
+                "--from and --to one day",
+                Some("2026-03-01"),
+                Some("2026-03-01"),
+                vec!["Courses", "Regions", "racecards 2026-03-01", "results 2026-03-01", "Horse", "CopyOnly"],
+                1,
+            ),
+            (
+                "a window with no unit: reference data only",
+                Some("2026-04-01"),
+                None,
+                vec!["Courses", "Regions", "Horse", "CopyOnly"],
+                3,
+            ),
+        ];
+        for (name, from, to, expected, outside) in cases {
+            let (steps, left) = steps(all(), from.map(day), to.map(day));
+            let shown: Vec<String> = steps
+                .iter()
+                .map(|s| match &s.target {
+                    Target::Unit { key, .. } => key.to_string(),
+                    other => format!("{other:?}"),
+                })
+                .collect();
+            assert_eq!(shown, expected, "{name}");
+            assert_eq!(left.len(), outside, "{name}");
+        }
     }
 }

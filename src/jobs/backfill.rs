@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use chrono::{Months, NaiveDate};
 
 use super::units::{UnitKey, allowed_range, dates_newest_first, log_notes, run_units};
-use super::{JobContext, JobReport, Progress, UpdateJob};
+use super::{Job, JobContext, JobReport, Progress, UpdateJob};
 use crate::api::Priority;
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -31,11 +31,6 @@ pub struct BackfillOptions {
     pub dry_run: bool,
 }
 
-#[derive(Debug, Clone, Default)]
-pub struct Backfill {
-    pub options: BackfillOptions,
-}
-
 /// The units a backfill fetches and what it skips, printed before it starts.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BackfillUnits {
@@ -49,6 +44,9 @@ pub struct BackfillUnits {
     pub seconds: f64,
     pub notes: Vec<String>,
 }
+
+/// The `backfill` job.
+pub type Backfill = Job<BackfillOptions>;
 
 impl Backfill {
     pub const NAME: &'static str = "backfill";
@@ -130,16 +128,10 @@ pub fn human_duration(seconds: f64) -> String {
 
 #[async_trait]
 impl UpdateJob for Backfill {
-    fn name(&self) -> &str {
-        Self::NAME
-    }
-
-    fn dry_run(&self) -> bool {
-        self.options.dry_run
-    }
+    super::builtin_job!();
 
     async fn run(&self, ctx: &JobContext) -> Result<JobReport> {
-        let mut report = JobReport::new(Self::NAME, ctx.dry_run);
+        let mut report = self.new_report(ctx);
         // History waits behind every other job sharing the budget.
         let ctx = &ctx.at_priority(Priority::Backfill);
         let today = ctx.clock.racing_day();
@@ -236,19 +228,8 @@ mod tests {
     }
 
     fn cov(kind: Kind, date: &str, status: CoverageStatus, regions: Option<&[&str]>, day_over: bool) -> Coverage {
-        Coverage {
-            kind,
-            race_date: d(date),
-            status,
-            races: 0,
-            runners: 0,
-            pages: 1,
-            api_calls: 1,
-            fetched_at: chrono::DateTime::default(),
-            error: None,
-            regions: regions.map(|r| r.iter().map(ToString::to_string).collect()),
-            day_over,
-        }
+        let regions = regions.map(|r| r.iter().map(ToString::to_string).collect());
+        Coverage { regions, day_over, ..super::super::units::test_coverage(kind, d(date), status) }
     }
 
     /// Stored and covering the default `api.regions` (gb, ire); results fetched after the day.

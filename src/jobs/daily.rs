@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Days, NaiveDate, Utc};
 
 use super::units::{UnitKey, Units, allowed_range, dates_newest_first, log_notes, run_units};
-use super::{JobContext, JobReport, Progress, UpdateJob};
+use super::{Job, JobContext, JobReport, Progress, UpdateJob};
 use crate::config::Config;
 use crate::error::Result;
 use crate::model::Kind;
@@ -50,10 +50,8 @@ impl Default for DailyOptions {
     }
 }
 
-#[derive(Debug, Clone, Default)]
-pub struct Daily {
-    pub options: DailyOptions,
-}
+/// The `daily` job.
+pub type Daily = Job<DailyOptions>;
 
 impl Daily {
     pub const NAME: &'static str = "daily";
@@ -99,16 +97,10 @@ impl Daily {
 
 #[async_trait]
 impl UpdateJob for Daily {
-    fn name(&self) -> &str {
-        Self::NAME
-    }
-
-    fn dry_run(&self) -> bool {
-        self.options.dry_run
-    }
+    super::builtin_job!();
 
     async fn run(&self, ctx: &JobContext) -> Result<JobReport> {
-        let mut report = JobReport::new(Self::NAME, ctx.dry_run);
+        let mut report = self.new_report(ctx);
         let units = self.units(&ctx.config, ctx.clock.racing_day(), ctx.covers_since);
         log_notes(&units.notes);
         report.notes.extend(units.notes);

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
 use super::units::{UnitKey, run_units};
-use super::{JobContext, JobReport, Progress, UpdateJob};
+use super::{Job, JobContext, JobReport, Progress, UpdateJob};
 use crate::config::Config;
 use crate::error::Result;
 use crate::model::Kind;
@@ -52,11 +52,6 @@ pub struct LiveOptions {
     /// Only today's results.
     pub results_only: bool,
     pub dry_run: bool,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct Live {
-    pub options: LiveOptions,
 }
 
 /// Whether a part of the live run makes a call, and why (the line for the report).
@@ -195,6 +190,9 @@ pub fn results_decision(
     Decision::Fetch(format!("results for {today}: {} result(s) due by {} and not stored", due.len(), hm(latest_due)))
 }
 
+/// The `live` job.
+pub type Live = Job<LiveOptions>;
+
 impl Live {
     pub const NAME: &'static str = "live";
     pub const ABOUT: &'static str =
@@ -276,16 +274,10 @@ pub enum CardsFetched {
 
 #[async_trait]
 impl UpdateJob for Live {
-    fn name(&self) -> &str {
-        Self::NAME
-    }
-
-    fn dry_run(&self) -> bool {
-        self.options.dry_run
-    }
+    super::builtin_job!();
 
     async fn run(&self, ctx: &JobContext) -> Result<JobReport> {
-        let mut report = JobReport::new(Self::NAME, ctx.dry_run);
+        let mut report = self.new_report(ctx);
         // Fresh results go before every other job sharing the budget.
         let ctx = &ctx.at_priority(crate::api::Priority::Live);
         let store = ctx.store()?;
@@ -343,19 +335,7 @@ mod tests {
 
     /// A successful fetch for every region at `at`.
     fn cov(kind: Kind, status: CoverageStatus, at: &str) -> Coverage {
-        Coverage {
-            kind,
-            race_date: today(),
-            status,
-            races: 0,
-            runners: 0,
-            pages: 1,
-            api_calls: 1,
-            fetched_at: t(at),
-            error: None,
-            regions: Some(Vec::new()),
-            day_over: false,
-        }
+        Coverage { fetched_at: t(at), day_over: false, ..super::super::units::test_coverage(kind, today(), status) }
     }
 
     fn cards(at: &str) -> Option<Coverage> {

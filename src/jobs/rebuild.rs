@@ -22,7 +22,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::units::{UnitKey, unit_from_responses};
-use super::{JobContext, JobReport, Needs, UpdateJob};
+use super::{Job, JobContext, JobReport, Needs, UpdateJob};
 use crate::api;
 use crate::clock::racing_day_of;
 use crate::config::Secret;
@@ -40,17 +40,6 @@ pub struct RebuildOptions {
     /// The database whose `api_responses` are read (only read); default the target itself.
     pub source: Option<Secret>,
     pub dry_run: bool,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct Rebuild {
-    pub options: RebuildOptions,
-}
-
-impl Rebuild {
-    pub const NAME: &'static str = "rebuild";
-    pub const ABOUT: &'static str =
-        "Re-derive races, runners, odds, courses and horses from the stored raw API responses (no API call)";
 }
 
 /// Where a stored response goes back to.
@@ -179,20 +168,10 @@ fn steps(keys: Vec<ResponseKey>, from: Option<NaiveDate>, to: Option<NaiveDate>)
 
 #[async_trait]
 impl UpdateJob for Rebuild {
-    fn name(&self) -> &str {
-        Self::NAME
-    }
-
-    fn needs(&self) -> Needs {
-        Needs { store: true, api: false }
-    }
-
-    fn dry_run(&self) -> bool {
-        self.options.dry_run
-    }
+    super::builtin_job!(needs: Needs { store: true, api: false });
 
     async fn run(&self, ctx: &JobContext) -> Result<JobReport> {
-        let mut report = JobReport::new(Self::NAME, ctx.dry_run);
+        let mut report = self.new_report(ctx);
         if let (Some(from), Some(to)) = (self.options.from, self.options.to)
             && from > to
         {
@@ -325,7 +304,14 @@ async fn coverage_of(
     Ok(out)
 }
 
+/// The `rebuild` job.
+pub type Rebuild = Job<RebuildOptions>;
+
 impl Rebuild {
+    pub const NAME: &'static str = "rebuild";
+    pub const ABOUT: &'static str =
+        "Re-derive races, runners, odds, courses and horses from the stored raw API responses (no API call)";
+
     /// The store read from: `--source` (never created, never migrated; only read), else the target.
     async fn source(&self, ctx: &JobContext, target: &Arc<dyn Store>) -> Result<Arc<dyn Store>> {
         let Some(url) = &self.options.source else { return Ok(target.clone()) };

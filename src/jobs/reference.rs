@@ -3,11 +3,14 @@
 
 use async_trait::async_trait;
 
-use super::{JobContext, JobReport, UpdateJob};
+use super::{Job, JobContext, JobReport, UpdateJob};
 use crate::api;
 use crate::error::Result;
 use crate::model::seed_bookmakers;
 use crate::store::ReferenceData;
+
+/// The `reference` job.
+pub type Reference = Job<ReferenceOptions>;
 
 /// What a `reference` run fetches: `darkhorses reference`'s flags, or an interval's `args`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -17,11 +20,6 @@ pub struct ReferenceOptions {
     /// Only bookmakers (no API call).
     pub bookmakers_only: bool,
     pub dry_run: bool,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct Reference {
-    pub options: ReferenceOptions,
 }
 
 impl Reference {
@@ -55,16 +53,10 @@ pub enum Part {
 
 #[async_trait]
 impl UpdateJob for Reference {
-    fn name(&self) -> &str {
-        Self::NAME
-    }
-
-    fn dry_run(&self) -> bool {
-        self.options.dry_run
-    }
+    super::builtin_job!();
 
     async fn run(&self, ctx: &JobContext) -> Result<JobReport> {
-        let mut report = JobReport::new(Self::NAME, ctx.dry_run);
+        let mut report = self.new_report(ctx);
         // Reference data waits behind live and daily, ahead of backfill.
         let ctx = &ctx.at_priority(api::Priority::Reference);
         let store = ctx.store()?;

@@ -98,6 +98,25 @@ pub fn allowed_range(
     clip.range
 }
 
+/// A `fetch_coverage` row for the jobs' table tests: one page fetched at the epoch, for every
+/// region, after the day was over.
+#[cfg(test)]
+pub fn test_coverage(kind: Kind, date: NaiveDate, status: crate::store::CoverageStatus) -> crate::store::Coverage {
+    crate::store::Coverage {
+        kind,
+        race_date: date,
+        status,
+        races: 0,
+        runners: 0,
+        pages: 1,
+        api_calls: 1,
+        fetched_at: chrono::DateTime::default(),
+        error: None,
+        regions: Some(Vec::new()),
+        day_over: true,
+    }
+}
+
 /// Every date of `from..=to`, newest first.
 pub fn dates_newest_first(from: NaiveDate, to: NaiveDate) -> impl Iterator<Item = NaiveDate> {
     let mut next = Some(to);

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 use chrono::{Months, NaiveDate};
 
-use super::units::{UnitKey, allowed_range, dates_newest_first, log_notes, run_units};
+use super::units::{FromTo, UnitKey, allowed_range, dates_newest_first, log_notes, run_units};
 use super::{Job, JobContext, JobReport, Progress, UpdateJob};
 use crate::api::Priority;
 use crate::config::Config;
@@ -20,10 +20,9 @@ const PLANNED_RESULT_PAGES_PER_DAY: u64 = 1;
 /// What a `backfill` run fetches: `darkhorses backfill`'s flags, or an interval's `args`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BackfillOptions {
-    /// First date; `months` is the other way to give a start, and one of them is needed.
-    pub from: Option<NaiveDate>,
-    /// Last date, default yesterday.
-    pub to: Option<NaiveDate>,
+    /// First date (`from`; `months` is the other way to give a start, and one of them is needed)
+    /// and last date (`to`, default yesterday).
+    pub days: FromTo,
     /// The last N months up to `to`, 1 or more.
     pub months: Option<u32>,
     pub racecards_only: bool,
@@ -55,8 +54,8 @@ impl Backfill {
     /// The requested range, before the subscription plan's limits.
     pub fn range(&self, today: NaiveDate) -> Result<(NaiveDate, NaiveDate)> {
         let yesterday = today.pred_opt().unwrap_or(today);
-        let to = self.options.to.unwrap_or(yesterday);
-        let from = match (self.options.from, self.options.months) {
+        let to = self.options.days.to.unwrap_or(yesterday);
+        let from = match (self.options.days.from, self.options.months) {
             (Some(from), _) => from,
             (None, Some(months)) => to
                 .checked_sub_months(Months::new(months))
@@ -188,7 +187,7 @@ mod tests {
     }
 
     fn options(from: Option<&str>, to: Option<&str>, months: Option<u32>) -> BackfillOptions {
-        BackfillOptions { from: from.map(d), to: to.map(d), months, ..Default::default() }
+        BackfillOptions { days: FromTo { from: from.map(d), to: to.map(d) }, months, ..Default::default() }
     }
 
     #[test]

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::units::{UnitKey, unit_from_responses};
+use super::units::{FromTo, UnitKey, unit_from_responses};
 use super::{Job, JobContext, JobReport, Needs, UpdateJob};
 use crate::api;
 use crate::clock::racing_day_of;
@@ -33,10 +33,9 @@ use crate::store::{Coverage, CoverageStatus, ReferenceData, ResponseKey, Store};
 /// What a `rebuild` run re-derives: `darkhorses rebuild`'s flags, or an interval's `args`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RebuildOptions {
-    /// First racing day whose units are replayed (reference data and horse profiles are not
+    /// The racing days whose units are replayed (reference data and horse profiles are not
     /// dated: always replayed).
-    pub from: Option<NaiveDate>,
-    pub to: Option<NaiveDate>,
+    pub days: FromTo,
     /// The database whose `api_responses` are read (only read); default the target itself.
     pub source: Option<Secret>,
     pub dry_run: bool,
@@ -135,13 +134,13 @@ struct Step {
 /// The replay steps from the stored responses' keys and `--from`/`--to`, and the keys of units
 /// outside them: fetches in their original order (by `fetched_at`; a tie, as under a pinned
 /// clock, goes newest day first with racecards before results, the order `backfill` writes).
-fn steps(keys: Vec<ResponseKey>, from: Option<NaiveDate>, to: Option<NaiveDate>) -> (Vec<Step>, Vec<ResponseKey>) {
+fn steps(keys: Vec<ResponseKey>, days: FromTo) -> (Vec<Step>, Vec<ResponseKey>) {
     let mut groups: BTreeMap<(DateTime<Utc>, Target), Vec<ResponseKey>> = BTreeMap::new();
     let mut outside = Vec::new();
     for key in keys {
         let target = target_of(&key);
         if let Target::Unit { key: unit, .. } = &target
-            && (from.is_some_and(|f| unit.date < f) || to.is_some_and(|t| unit.date > t))
+            && !days.contains(unit.date)
         {
             outside.push(key);
             continue;
@@ -172,7 +171,7 @@ impl UpdateJob for Rebuild {
 
     async fn run(&self, ctx: &JobContext) -> Result<JobReport> {
         let mut report = self.new_report(ctx);
-        if let (Some(from), Some(to)) = (self.options.from, self.options.to)
+        if let FromTo { from: Some(from), to: Some(to) } = self.options.days
             && from > to
         {
             return Err(Error::Usage(format!("rebuild --from {from} is after --to {to}")));
@@ -180,8 +179,8 @@ impl UpdateJob for Rebuild {
         let target = ctx.store()?.clone();
         let source = self.source(ctx, &target).await?;
         let copying = source.lock_scope() != target.lock_scope();
-        let (steps, outside) = steps(source.response_keys().await?, self.options.from, self.options.to);
-        let coverage = coverage_of(source.as_ref(), self.options.from, self.options.to).await?;
+        let (steps, outside) = steps(source.response_keys().await?, self.options.days);
+        let coverage = coverage_of(source.as_ref(), self.options.days).await?;
         tracing::info!(
             source = %source.describe(),
             target = %target.describe(),
@@ -289,12 +288,8 @@ fn unreadable(report: &mut JobReport, key: &ResponseKey, error: &str) {
 }
 
 /// The source's coverage of both kinds in the range, by (kind, day).
-async fn coverage_of(
-    source: &dyn Store,
-    from: Option<NaiveDate>,
-    to: Option<NaiveDate>,
-) -> Result<BTreeMap<(Kind, NaiveDate), Coverage>> {
-    let (from, to) = (from.unwrap_or(NaiveDate::MIN), to.unwrap_or(NaiveDate::MAX));
+async fn coverage_of(source: &dyn Store, days: FromTo) -> Result<BTreeMap<(Kind, NaiveDate), Coverage>> {
+    let (from, to) = (days.from.unwrap_or(NaiveDate::MIN), days.to.unwrap_or(NaiveDate::MAX));
     let mut out = BTreeMap::new();
     for kind in Kind::ALL {
         for c in source.coverage(kind, from, to).await? {
@@ -531,7 +526,7 @@ mod tests {
             key("/racecards/pro", "date=2026-03-03&region_codes=gb", "2026-03-03T10:00:00Z"),
             key("/racecards/pro", "date=2026-02-01&region_codes=gb", "2026-03-03T10:00:00Z"),
         ];
-        let (steps, outside) = steps(keys, Some(day("2026-03-01")), None);
+        let (steps, outside) = steps(keys, FromTo { from: Some(day("2026-03-01")), to: None });
         assert_eq!(outside.len(), 1, "2026-02-01 is before --from");
         let shown: Vec<(String, Vec<u64>)> = steps
             .iter()
@@ -613,7 +608,7 @@ mod tests {
             ),
         ];
         for (name, from, to, expected, outside) in cases {
-            let (steps, left) = steps(all(), from.map(day), to.map(day));
+            let (steps, left) = steps(all(), FromTo { from: from.map(day), to: to.map(day) });
             let shown: Vec<String> = steps
                 .iter()
                 .map(|s| match &s.target {

@@ -117,6 +117,20 @@ pub fn test_coverage(kind: Kind, date: NaiveDate, status: crate::store::Coverage
     }
 }
 
+/// `--from` and `--to`: the racing days a run is limited to, either end open.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FromTo {
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+}
+
+impl FromTo {
+    /// Whether `date` is inside both ends given.
+    pub fn contains(&self, date: NaiveDate) -> bool {
+        self.from.is_none_or(|f| f <= date) && self.to.is_none_or(|t| date <= t)
+    }
+}
+
 /// Every date of `from..=to`, newest first.
 pub fn dates_newest_first(from: NaiveDate, to: NaiveDate) -> impl Iterator<Item = NaiveDate> {
     let mut next = Some(to);

@@ -1,6 +1,6 @@
 //! The job trait, its context and report, and the one registry of jobs.
 //!
-//! A job plans units of work, fetches them through the context's API client and hands typed rows
+//! A job works out its units of work, fetches them through the context's API client and hands typed rows
 //! to the context's store. Jobs are idempotent because they are retried: running one twice leaves
 //! the same rows. Jobs never call each other and never build their own clients.
 

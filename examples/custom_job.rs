@@ -30,7 +30,7 @@ impl UpdateJob for TableCensus {
     }
 
     async fn run(&self, ctx: &JobContext) -> darkhorses::Result<JobReport> {
-        let mut report = JobReport::new(self.name(), ctx.dry_run);
+        let mut report = self.new_report(ctx);
         for (table, rows) in ctx.store()?.table_counts().await? {
             report.notes.push(format!("{table}: {rows} rows"));
         }

@@ -13,6 +13,7 @@ use crate::jobs::live::{Live, LiveOptions};
 use crate::jobs::quality::{Quality, QualityOptions};
 use crate::jobs::rebuild::{Rebuild, RebuildOptions};
 use crate::jobs::reference::{Reference, ReferenceOptions};
+use crate::jobs::units::FromTo;
 use crate::jobs::{FromArgs, UpdateJob};
 
 #[derive(Debug, Parser)]
@@ -531,8 +532,7 @@ impl From<LiveArgs> for LiveOptions {
 impl From<BackfillArgs> for BackfillOptions {
     fn from(a: BackfillArgs) -> Self {
         Self {
-            from: a.from,
-            to: a.to,
+            days: FromTo { from: a.from, to: a.to },
             months: a.months,
             racecards_only: a.racecards_only,
             results_only: a.results_only,
@@ -543,7 +543,8 @@ impl From<BackfillArgs> for BackfillOptions {
 
 impl From<RebuildArgs> for RebuildOptions {
     fn from(a: RebuildArgs) -> Self {
-        Self { from: a.from, to: a.to, source: a.source.map(crate::config::Secret::new), dry_run: a.dry_run.dry_run }
+        let source = a.source.map(crate::config::Secret::new);
+        Self { days: FromTo { from: a.from, to: a.to }, source, dry_run: a.dry_run.dry_run }
     }
 }
 

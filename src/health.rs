@@ -28,10 +28,13 @@ use chrono_tz::Europe::London;
 use crate::config::Config;
 use crate::error::Result;
 use crate::jobs::checks::{Check, Level};
-use crate::jobs::{JobContext, JobReport, Needs, UpdateJob};
+use crate::jobs::{Job, JobContext, JobReport, Needs, UpdateJob};
 use crate::model::Kind;
 use crate::schedule::Schedule;
 use crate::store::{CoverageStatus, Store};
+
+/// The `health` job.
+pub type Health = Job<HealthOptions>;
 
 /// `darkhorses health`'s options.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -40,12 +43,6 @@ pub struct HealthOptions {
     pub offline: bool,
     /// Check only: no alert is sent and no alert state changes.
     pub dry_run: bool,
-}
-
-/// The `health` job.
-#[derive(Debug, Clone, Default)]
-pub struct Health {
-    pub options: HealthOptions,
 }
 
 impl Health {
@@ -85,20 +82,10 @@ pub fn cap_waits(config: &mut Config) {
 
 #[async_trait]
 impl UpdateJob for Health {
-    fn name(&self) -> &str {
-        Self::NAME
-    }
-
-    /// The store only: the API check builds its own client with a short timeout and no retries
-    /// (a run's client waits up to `api.timeout` and retries), and a missing credential is a
-    /// failed check, not a run that cannot start.
-    fn needs(&self) -> Needs {
-        Needs { store: true, api: false }
-    }
-
-    fn dry_run(&self) -> bool {
-        self.options.dry_run
-    }
+    // The store only: the API check builds its own client with a short timeout and no retries
+    // (a run's client waits up to `api.timeout` and retries), and a missing credential is a
+    // failed check, not a run that cannot start.
+    crate::jobs::builtin_job!(needs: Needs { store: true, api: false });
 
     fn answers_quickly(&self) -> bool {
         true
@@ -109,7 +96,7 @@ impl UpdateJob for Health {
         let now = ctx.clock.now();
         let call_api = !self.options.offline && ctx.config.health_check.check_api;
         let (checks, conditions) = check(&ctx.config, store.as_ref(), now, call_api).await?;
-        let mut report = JobReport::new(Self::NAME, ctx.dry_run);
+        let mut report = self.new_report(ctx);
         if !ctx.dry_run {
             for condition in &conditions {
                 crate::alerts::observe(&ctx.config, store.as_ref(), now, &condition.key, condition.problem.as_deref())

@@ -1,6 +1,6 @@
 //! The job trait, its context and report, and the one registry of jobs.
 //!
-//! A job plans units of work, fetches them through the context's API client and hands typed rows
+//! A job works out its units of work, fetches them through the context's API client and hands typed rows
 //! to the context's store. Jobs are idempotent because they are retried: running one twice leaves
 //! the same rows. Jobs never call each other and never build their own clients.
 
@@ -329,8 +329,44 @@ pub trait UpdateJob: Send + Sync {
         false
     }
 
+    /// An empty report for a run of this job in `ctx`: its name, and whether the run is a dry run.
+    fn new_report(&self, ctx: &JobContext) -> JobReport {
+        JobReport::new(self.name(), ctx.dry_run)
+    }
+
     async fn run(&self, ctx: &JobContext) -> Result<JobReport>;
 }
+
+/// A built-in job: its plain options, filled from the command line or an interval's `args`
+/// ([`FromArgs`]). Each job file names its own (`pub type Daily = Job<DailyOptions>;`), gives it
+/// `NAME` and `ABOUT`, and starts its `impl UpdateJob` with [`builtin_job!`].
+#[derive(Debug, Clone, Default)]
+pub struct Job<O> {
+    pub options: O,
+}
+
+/// The [`UpdateJob`] methods a built-in job ([`Job`]) has like every other: `name()` is its
+/// `NAME`, `dry_run()` its options' `dry_run`; `needs: ...` overrides [`UpdateJob::needs`].
+/// Used as the first item of the job's `impl UpdateJob`.
+macro_rules! builtin_job {
+    () => {
+        fn name(&self) -> &str {
+            Self::NAME
+        }
+
+        fn dry_run(&self) -> bool {
+            self.options.dry_run
+        }
+    };
+    (needs: $needs:expr) => {
+        $crate::jobs::builtin_job!();
+
+        fn needs(&self) -> $crate::jobs::Needs {
+            $needs
+        }
+    };
+}
+pub(crate) use builtin_job;
 
 /// What a job needs in its context.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

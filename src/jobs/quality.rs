@@ -15,7 +15,7 @@ use chrono::{Datelike, Duration, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 use super::checks::{Check, Level};
-use super::{JobContext, JobReport, Needs, UpdateJob};
+use super::{Job, JobContext, JobReport, Needs, UpdateJob};
 use crate::config::{CheckRule, Config};
 use crate::error::{Error, Result};
 use crate::model::Kind;
@@ -24,6 +24,9 @@ use crate::store::{Coverage, CoverageStatus};
 
 /// The most rows or days a check names; its detail gives the count of all.
 pub const SUBJECTS: u32 = 10;
+
+/// The `quality` job.
+pub type Quality = Job<QualityOptions>;
 
 /// What a `quality` run checks: `darkhorses quality`'s flags, or an interval's `args`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -37,11 +40,6 @@ pub struct QualityOptions {
     pub dry_run: bool,
 }
 
-#[derive(Debug, Clone, Default)]
-pub struct Quality {
-    pub options: QualityOptions,
-}
-
 impl Quality {
     pub const NAME: &'static str = "quality";
     pub const ABOUT: &'static str =
@@ -50,17 +48,7 @@ impl Quality {
 
 #[async_trait]
 impl UpdateJob for Quality {
-    fn name(&self) -> &str {
-        Self::NAME
-    }
-
-    fn needs(&self) -> Needs {
-        Needs { store: true, api: false }
-    }
-
-    fn dry_run(&self) -> bool {
-        self.options.dry_run
-    }
+    super::builtin_job!(needs: Needs { store: true, api: false });
 
     async fn run(&self, ctx: &JobContext) -> Result<JobReport> {
         let store = ctx.store()?;
@@ -190,7 +178,7 @@ impl UpdateJob for Quality {
         ));
         checks.push(gaps(rules.coverage, known, since, today, covered, &days));
 
-        let mut report = JobReport::new(Self::NAME, ctx.dry_run);
+        let mut report = self.new_report(ctx);
         report.notes.push(format!(
             "checked racing days {since} to {today} ({window}); runners without races over the whole table"
         ));
@@ -507,19 +495,8 @@ mod tests {
     }
 
     fn coverage(kind: Kind, date: &str, status: CoverageStatus) -> Coverage {
-        Coverage {
-            kind,
-            race_date: d(date),
-            status,
-            races: 0,
-            runners: 0,
-            pages: 1,
-            api_calls: 1,
-            fetched_at: chrono::DateTime::default(),
-            error: (status == CoverageStatus::Failed).then(|| "HTTP 500".to_string()),
-            regions: Some(vec![]),
-            day_over: true,
-        }
+        let error = (status == CoverageStatus::Failed).then(|| "HTTP 500".to_string());
+        Coverage { error, ..crate::jobs::units::test_coverage(kind, d(date), status) }
     }
 
     #[test]

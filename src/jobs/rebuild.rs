@@ -21,8 +21,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::units::{UnitKey, unit_from_responses};
-use super::{JobContext, JobReport, Needs, UpdateJob};
+use super::units::{FromTo, UnitKey, unit_from_responses};
+use super::{Job, JobContext, JobReport, Needs, UpdateJob};
 use crate::api;
 use crate::clock::racing_day_of;
 use crate::config::Secret;
@@ -33,24 +33,12 @@ use crate::store::{Coverage, CoverageStatus, ReferenceData, ResponseKey, Store};
 /// What a `rebuild` run re-derives: `darkhorses rebuild`'s flags, or an interval's `args`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RebuildOptions {
-    /// First racing day whose units are replayed (reference data and horse profiles are not
+    /// The racing days whose units are replayed (reference data and horse profiles are not
     /// dated: always replayed).
-    pub from: Option<NaiveDate>,
-    pub to: Option<NaiveDate>,
+    pub days: FromTo,
     /// The database whose `api_responses` are read (only read); default the target itself.
     pub source: Option<Secret>,
     pub dry_run: bool,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct Rebuild {
-    pub options: RebuildOptions,
-}
-
-impl Rebuild {
-    pub const NAME: &'static str = "rebuild";
-    pub const ABOUT: &'static str =
-        "Re-derive races, runners, odds, courses and horses from the stored raw API responses (no API call)";
 }
 
 /// Where a stored response goes back to.
@@ -143,15 +131,16 @@ struct Step {
     keys: Vec<ResponseKey>,
 }
 
-/// The replay plan: fetches in their original order (by `fetched_at`; a tie, as under a pinned
+/// The replay steps from the stored responses' keys and `--from`/`--to`, and the keys of units
+/// outside them: fetches in their original order (by `fetched_at`; a tie, as under a pinned
 /// clock, goes newest day first with racecards before results, the order `backfill` writes).
-fn plan(keys: Vec<ResponseKey>, from: Option<NaiveDate>, to: Option<NaiveDate>) -> (Vec<Step>, Vec<ResponseKey>) {
+fn steps(keys: Vec<ResponseKey>, days: FromTo) -> (Vec<Step>, Vec<ResponseKey>) {
     let mut groups: BTreeMap<(DateTime<Utc>, Target), Vec<ResponseKey>> = BTreeMap::new();
     let mut outside = Vec::new();
     for key in keys {
         let target = target_of(&key);
         if let Target::Unit { key: unit, .. } = &target
-            && (from.is_some_and(|f| unit.date < f) || to.is_some_and(|t| unit.date > t))
+            && !days.contains(unit.date)
         {
             outside.push(key);
             continue;
@@ -178,21 +167,11 @@ fn plan(keys: Vec<ResponseKey>, from: Option<NaiveDate>, to: Option<NaiveDate>) 
 
 #[async_trait]
 impl UpdateJob for Rebuild {
-    fn name(&self) -> &str {
-        Self::NAME
-    }
-
-    fn needs(&self) -> Needs {
-        Needs { store: true, api: false }
-    }
-
-    fn dry_run(&self) -> bool {
-        self.options.dry_run
-    }
+    super::builtin_job!(needs: Needs { store: true, api: false });
 
     async fn run(&self, ctx: &JobContext) -> Result<JobReport> {
-        let mut report = JobReport::new(Self::NAME, ctx.dry_run);
-        if let (Some(from), Some(to)) = (self.options.from, self.options.to)
+        let mut report = self.new_report(ctx);
+        if let FromTo { from: Some(from), to: Some(to) } = self.options.days
             && from > to
         {
             return Err(Error::Usage(format!("rebuild --from {from} is after --to {to}")));
@@ -200,8 +179,8 @@ impl UpdateJob for Rebuild {
         let target = ctx.store()?.clone();
         let source = self.source(ctx, &target).await?;
         let copying = source.lock_scope() != target.lock_scope();
-        let (steps, outside) = plan(source.response_keys().await?, self.options.from, self.options.to);
-        let coverage = coverage_of(source.as_ref(), self.options.from, self.options.to).await?;
+        let (steps, outside) = steps(source.response_keys().await?, self.options.days);
+        let coverage = coverage_of(source.as_ref(), self.options.days).await?;
         tracing::info!(
             source = %source.describe(),
             target = %target.describe(),
@@ -309,12 +288,8 @@ fn unreadable(report: &mut JobReport, key: &ResponseKey, error: &str) {
 }
 
 /// The source's coverage of both kinds in the range, by (kind, day).
-async fn coverage_of(
-    source: &dyn Store,
-    from: Option<NaiveDate>,
-    to: Option<NaiveDate>,
-) -> Result<BTreeMap<(Kind, NaiveDate), Coverage>> {
-    let (from, to) = (from.unwrap_or(NaiveDate::MIN), to.unwrap_or(NaiveDate::MAX));
+async fn coverage_of(source: &dyn Store, days: FromTo) -> Result<BTreeMap<(Kind, NaiveDate), Coverage>> {
+    let (from, to) = (days.from.unwrap_or(NaiveDate::MIN), days.to.unwrap_or(NaiveDate::MAX));
     let mut out = BTreeMap::new();
     for kind in Kind::ALL {
         for c in source.coverage(kind, from, to).await? {
@@ -324,7 +299,14 @@ async fn coverage_of(
     Ok(out)
 }
 
+/// The `rebuild` job.
+pub type Rebuild = Job<RebuildOptions>;
+
 impl Rebuild {
+    pub const NAME: &'static str = "rebuild";
+    pub const ABOUT: &'static str =
+        "Re-derive races, runners, odds, courses and horses from the stored raw API responses (no API call)";
+
     /// The store read from: `--source` (never created, never migrated; only read), else the target.
     async fn source(&self, ctx: &JobContext, target: &Arc<dyn Store>) -> Result<Arc<dyn Store>> {
         let Some(url) = &self.options.source else { return Ok(target.clone()) };
@@ -544,7 +526,7 @@ mod tests {
             key("/racecards/pro", "date=2026-03-03&region_codes=gb", "2026-03-03T10:00:00Z"),
             key("/racecards/pro", "date=2026-02-01&region_codes=gb", "2026-03-03T10:00:00Z"),
         ];
-        let (steps, outside) = plan(keys, Some(day("2026-03-01")), None);
+        let (steps, outside) = steps(keys, FromTo { from: Some(day("2026-03-01")), to: None });
         assert_eq!(outside.len(), 1, "2026-02-01 is before --from");
         let shown: Vec<(String, Vec<u64>)> = steps
             .iter()
@@ -562,5 +544,80 @@ mod tests {
         assert_eq!(shown, expected);
         assert_eq!(regions_asked("date=2026-03-02&region_codes=ire&region_codes=gb"), ["gb", "ire"]);
         assert_eq!(regions_asked("region=gb&limit=50"), ["gb"]);
+    }
+
+    #[test]
+    #[allow(clippy::type_complexity)]
+    fn steps_keep_fetch_order_under_a_pinned_clock_and_the_from_to_window() {
+        let at = "2026-03-03T10:00:00Z";
+        let all = || {
+            vec![
+                key("/horses/hrs_1/pro", "", at),
+                key("/results", "start_date=2026-03-01&end_date=2026-03-01&region=gb&limit=50&skip=0", at),
+                key("/racecards/pro", "date=2026-03-01&region_codes=gb", at),
+                key("/courses/regions", "", at),
+                key("/results/rac_1", "", at),
+                key("/racecards/pro", "date=2026-03-02&region_codes=gb", at),
+                key("/courses", "region_codes=gb", at),
+            ]
+        };
+        // (what, --from, --to, the steps in order, how many responses are left outside)
+        let cases: [(&str, Option<&str>, Option<&str>, Vec<&str>, usize); 5] = [
+            (
+                "a tie: courses, regions, units newest day first (racecards before results), horses, copies",
+                None,
+                None,
+                vec![
+                    "Courses",
+                    "Regions",
+                    "racecards 2026-03-02",
+                    "racecards 2026-03-01",
+                    "results 2026-03-01",
+                    "Horse",
+                    "CopyOnly",
+                ],
+                0,
+            ),
+            (
+                "--from leaves earlier units out, never reference data",
+                Some("2026-03-02"),
+                None,
+                vec!["Courses", "Regions", "racecards 2026-03-02", "Horse", "CopyOnly"],
+                2,
+            ),
+            (
+                "--to leaves later units out",
+                None,
+                Some("2026-03-01"),
+                vec!["Courses", "Regions", "racecards 2026-03-01", "results 2026-03-01", "Horse", "CopyOnly"],
+                1,
+            ),
+            (
+                "--from and --to one day",
+                Some("2026-03-01"),
+                Some("2026-03-01"),
+                vec!["Courses", "Regions", "racecards 2026-03-01", "results 2026-03-01", "Horse", "CopyOnly"],
+                1,
+            ),
+            (
+                "a window with no unit: reference data only",
+                Some("2026-04-01"),
+                None,
+                vec!["Courses", "Regions", "Horse", "CopyOnly"],
+                3,
+            ),
+        ];
+        for (name, from, to, expected, outside) in cases {
+            let (steps, left) = steps(all(), FromTo { from: from.map(day), to: to.map(day) });
+            let shown: Vec<String> = steps
+                .iter()
+                .map(|s| match &s.target {
+                    Target::Unit { key, .. } => key.to_string(),
+                    other => format!("{other:?}"),
+                })
+                .collect();
+            assert_eq!(shown, expected, "{name}");
+            assert_eq!(left.len(), outside, "{name}");
+        }
     }
 }

@@ -11,7 +11,7 @@ use tokio_util::task::AbortOnDropHandle;
 
 use super::{JobContext, JobReport};
 use crate::api::{self, Day, plan};
-use crate::config::Plan;
+use crate::config::{Config, Plan};
 use crate::error::Result;
 use crate::model::{Kind, RawResponse, Unit};
 
@@ -58,28 +58,77 @@ pub fn racecard_source(plan: Plan, date: NaiveDate, today: NaiveDate) -> std::re
     }
 }
 
-/// The part of `from..=to` the plan allows for `kind`, as of the context's racing day. What is
-/// dropped is noted once in `notes`.
+/// A job's work before it is done: the units to fetch, in the order they are fetched and written,
+/// and one note for each part of a requested range the subscription plan does not allow.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Units {
+    pub keys: Vec<UnitKey>,
+    pub notes: Vec<String>,
+}
+
+/// Log each note of a job's units once, as a warning: the run that gathered them says what the
+/// subscription plan left out.
+pub fn log_notes(notes: &[String]) {
+    for note in notes {
+        tracing::warn!("{note}");
+    }
+}
+
+/// The part of `from..=to` the subscription plan allows for `kind` (`api.plan`, and for results
+/// `api.results_history`), seen from `today`, the run's racing day. What is dropped is noted once
+/// in `notes` (the run logs them: [`log_notes`]).
 pub fn allowed_range(
-    ctx: &JobContext,
+    config: &Config,
+    today: NaiveDate,
     kind: Kind,
     from: NaiveDate,
     to: NaiveDate,
     notes: &mut Vec<String>,
 ) -> Option<(NaiveDate, NaiveDate)> {
-    let today = ctx.clock.racing_day();
-    let api = &ctx.config.api;
+    let api = &config.api;
     let clip = match kind {
         Kind::Racecards => plan::clip_racecards(api.plan, today, (from, to)),
         Kind::Results => plan::clip_results(api.plan, api.results_history, today, (from, to)),
     };
-    if let Some(warning) = clip.warning {
-        tracing::warn!("{warning}");
-        if !notes.contains(&warning) {
-            notes.push(warning);
-        }
+    if let Some(warning) = clip.warning
+        && !notes.contains(&warning)
+    {
+        notes.push(warning);
     }
     clip.range
+}
+
+/// A `fetch_coverage` row for the jobs' table tests: one page fetched at the epoch, for every
+/// region, after the day was over.
+#[cfg(test)]
+pub fn test_coverage(kind: Kind, date: NaiveDate, status: crate::store::CoverageStatus) -> crate::store::Coverage {
+    crate::store::Coverage {
+        kind,
+        race_date: date,
+        status,
+        races: 0,
+        runners: 0,
+        pages: 1,
+        api_calls: 1,
+        fetched_at: chrono::DateTime::default(),
+        error: None,
+        regions: Some(Vec::new()),
+        day_over: true,
+    }
+}
+
+/// `--from` and `--to`: the racing days a run is limited to, either end open.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FromTo {
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+}
+
+impl FromTo {
+    /// Whether `date` is inside both ends given.
+    pub fn contains(&self, date: NaiveDate) -> bool {
+        self.from.is_none_or(|f| f <= date) && self.to.is_none_or(|t| date <= t)
+    }
 }
 
 /// Every date of `from..=to`, newest first.

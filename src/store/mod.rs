@@ -5,6 +5,12 @@
 //! first unless `database.auto_migrate` is false; `db status` opens with [`open_existing`] and
 //! dry runs with [`open_for_dry_run`], which never create a database nor change its schema.
 
+pub mod keep;
+pub mod migrations;
+pub mod postgres;
+pub mod quality;
+pub mod sqlite;
+
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
@@ -97,6 +103,33 @@ pub enum CoverageStatus {
     Complete,
     Empty,
     Failed,
+}
+
+impl CoverageStatus {
+    /// `fetch_coverage.status` as both backends store it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CoverageStatus::Complete => "complete",
+            CoverageStatus::Empty => "empty",
+            CoverageStatus::Failed => "failed",
+        }
+    }
+}
+
+impl std::str::FromStr for CoverageStatus {
+    type Err = Error;
+
+    /// A stored `fetch_coverage.status`; anything else is an `Error::Query` naming the value.
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "complete" => Ok(CoverageStatus::Complete),
+            "empty" => Ok(CoverageStatus::Empty),
+            "failed" => Ok(CoverageStatus::Failed),
+            other => {
+                Err(Error::Query(format!("fetch_coverage.status holds {other:?}; expected complete, empty or failed")))
+            }
+        }
+    }
 }
 
 /// One row of `fetch_coverage`: the latest fetch of one kind for one racing day, and what it covers.
@@ -592,12 +625,6 @@ pub const CONTRACT_TABLES: [&str; 18] = [
     "alert_state",
     "schema_migrations",
 ];
-
-pub mod keep;
-pub mod migrations;
-pub mod postgres;
-pub mod quality;
-pub mod sqlite;
 
 /// Open the store `database.url` names: empty or `sqlite:PATH` is SQLite, `postgres://` or
 /// `postgresql://` is PostgreSQL. Applies pending migrations first when `database.auto_migrate`

@@ -20,7 +20,7 @@ use super::upsert::{Merge, Upsert, col, cols, num, prepare, race_cols, runner_co
 use super::{PgStore, query_error};
 use crate::model::{Ancestor, Course, Entities, Horse, Kind, Person, Race, RawResponse, Runner, Source, Trainer, Unit};
 use crate::store::keep::{self, EntityRows, UnitRows, dedupe};
-use crate::store::{Error, ReferenceData, Result, TableCounts, WriteStats, regions_text};
+use crate::store::{CoverageStatus, Error, ReferenceData, Result, TableCounts, WriteStats, regions_text};
 
 const ID: &[&str] = &["id"];
 
@@ -129,7 +129,7 @@ async fn write_coverage(
     fetched_at: DateTime<Utc>,
     cache: bool,
 ) -> Result<TableCounts> {
-    let status = if races > 0 { "complete" } else { "empty" };
+    let status = if races > 0 { CoverageStatus::Complete } else { CoverageStatus::Empty }.as_str();
     let regions: Option<String> = unit.regions.as_deref().map(regions_text);
     let statement = prepare(
         tx,

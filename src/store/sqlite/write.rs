@@ -6,13 +6,13 @@ use std::io::Write;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::types::Value;
-use rusqlite::{Connection, Statement, TransactionBehavior, params_from_iter};
+use rusqlite::{Connection, Statement, TransactionBehavior, params, params_from_iter};
 
-use super::Ctx;
-use crate::model::{Bookmaker, Course, Horse, Race, RawResponse, Runner, RunnerOdds, Source, Unit};
-use crate::store::keep::{EntityRows, Settled, UnitRows};
+use super::{Ctx, SqliteStore};
+use crate::model::{Bookmaker, Course, Horse, Kind, Race, RawResponse, Region, Runner, RunnerOdds, Source, Unit};
+use crate::store::keep::{self, EntityRows, Settled, UnitRows};
 use crate::store::migrations;
-use crate::store::{CoverageStatus, Error, Result, TableCounts, WriteStats, regions_text};
+use crate::store::{CoverageStatus, Error, ReferenceData, Result, TableCounts, WriteStats, regions_text};
 
 // Values
 
@@ -497,7 +497,7 @@ pub(super) fn write_unit_tx(conn: &Connection, unit: &Unit, now: DateTime<Utc>) 
     let coverage = vec![
         ("kind", Rule::Key, v_str(unit.kind.as_str())),
         ("race_date", Rule::Key, v_date(unit.race_date)),
-        ("status", Rule::Newest, v_str(coverage_status_str(status))),
+        ("status", Rule::Newest, v_str(status.as_str())),
         ("races", Rule::Newest, Value::Integer(races as i64)),
         ("runners", Rule::Newest, Value::Integer(runners as i64)),
         ("pages", Rule::Newest, Value::Integer(i64::from(unit.pages))),
@@ -510,14 +510,6 @@ pub(super) fn write_unit_tx(conn: &Connection, unit: &Unit, now: DateTime<Utc>) 
     upsert_all(conn, "fetch_coverage", vec![coverage], None, &mut stats)?;
     stats.skipped.append(&mut rows.skipped);
     Ok(stats)
-}
-
-pub(super) fn coverage_status_str(s: CoverageStatus) -> &'static str {
-    match s {
-        CoverageStatus::Complete => "complete",
-        CoverageStatus::Empty => "empty",
-        CoverageStatus::Failed => "failed",
-    }
 }
 
 /// Run `f` in one IMMEDIATE transaction; commit, or roll back when `dry_run`.
@@ -543,6 +535,101 @@ pub(super) fn in_transaction<T>(
         tx.commit().ctx(&format!("committing {what}"))?;
     }
     Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The `Store` write entry points: each one transaction on the store's connection.
+
+pub(super) async fn write_unit(store: &SqliteStore, unit: &Unit, dry_run: bool) -> Result<WriteStats> {
+    let unit = unit.clone();
+    store
+        .call_writer(dry_run, move |conn| {
+            let what = format!("the {} unit of {}", unit.kind, unit.race_date);
+            in_transaction(conn, dry_run, &what, |tx| write_unit_tx(tx, &unit, Utc::now())).map_err(|e| match e {
+                Error::Busy(m) => Error::Busy(format!("writing {what}: {m}")),
+                other => Error::Query(format!("writing {what}: {other}")),
+            })
+        })
+        .await
+}
+
+pub(super) async fn mark_unit_failed(
+    store: &SqliteStore,
+    kind: Kind,
+    race_date: NaiveDate,
+    api_calls: u32,
+    error: &str,
+) -> Result<()> {
+    let error = error.to_string();
+    store.call(move |conn| {
+        conn.execute(
+            "INSERT INTO fetch_coverage (kind, race_date, status, races, runners, pages, api_calls, fetched_at, error)
+             VALUES (?1, ?2, 'failed', 0, 0, 0, ?3, ?4, ?5)
+             ON CONFLICT (kind, race_date) DO UPDATE SET
+                 status = 'failed', api_calls = excluded.api_calls, fetched_at = excluded.fetched_at, error = excluded.error
+             WHERE fetch_coverage.status <> 'complete'",
+            params![kind.as_str(), race_date.format("%Y-%m-%d").to_string(), i64::from(api_calls), instant(Utc::now()), error],
+        )
+        .ctx(&format!("marking the {kind} unit of {race_date} failed in fetch_coverage"))?;
+        Ok(())
+    })
+    .await
+}
+
+pub(super) async fn write_reference(store: &SqliteStore, data: &ReferenceData, dry_run: bool) -> Result<WriteStats> {
+    let data = data.clone();
+    store
+        .call_writer(dry_run, move |conn| {
+            in_transaction(conn, dry_run, "reference data", |tx| {
+                let mut stats = WriteStats::default();
+                let mut skipped = Vec::new();
+                let now = Value::Text(instant(Utc::now()));
+                let entities = crate::model::Entities { courses: data.courses.clone(), ..Default::default() };
+                entity_rows(tx, &EntityRows::new(&entities, &mut skipped), &now, &mut stats)?;
+                let regions = keep::dedupe(
+                    &data.regions,
+                    "region",
+                    |r| r.code.clone(),
+                    |r| r.code.clone(),
+                    |r| !r.code.is_empty(),
+                    &mut skipped,
+                );
+                let regions = regions.into_iter().map(|r: &Region| -> Vec<Col> {
+                    vec![("code", Rule::Key, v_str(&r.code)), ("name", Rule::Newest, v_str(&r.name))]
+                });
+                upsert_all(tx, "regions", regions.collect(), None, &mut stats)?;
+                let bookmakers = keep::bookmakers(&data.bookmakers, &mut skipped).into_iter().map(bookmaker_cols);
+                upsert_all(tx, "bookmakers", bookmakers.collect(), Some(BOOKMAKER_GUARD), &mut stats)?;
+                response_rows(tx, &keep::responses(&data.responses, &mut skipped), &mut stats)?;
+                stats.skipped = skipped;
+                Ok(stats)
+            })
+        })
+        .await
+}
+
+pub(super) async fn write_horses(
+    store: &SqliteStore,
+    horses: &[Horse],
+    responses: &[RawResponse],
+    dry_run: bool,
+) -> Result<WriteStats> {
+    let horses = horses.to_vec();
+    let responses = responses.to_vec();
+    store
+        .call_writer(dry_run, move |conn| {
+            in_transaction(conn, dry_run, "horse profiles", |tx| {
+                let mut stats = WriteStats::default();
+                let mut skipped = Vec::new();
+                let now = Value::Text(instant(Utc::now()));
+                let horses = keep::horses(&horses, &mut skipped).into_iter().map(|h| horse_cols(h, &now));
+                upsert_all(tx, "horses", horses.collect(), None, &mut stats)?;
+                response_rows(tx, &keep::responses(&responses, &mut skipped), &mut stats)?;
+                stats.skipped = skipped;
+                Ok(stats)
+            })
+        })
+        .await
 }
 
 #[cfg(test)]

@@ -551,6 +551,7 @@ pub async fn context(
         store,
         api,
         covers_since: None,
+        writes: None,
         committed: Default::default(),
     })
 }

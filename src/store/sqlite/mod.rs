@@ -8,17 +8,16 @@
 //! write waits for it up to `database.busy_timeout`, logging while it waits, and then fails with
 //! `Error::Busy` naming the file; reads never wait (WAL). Opening an up-to-date database only reads.
 //!
-//! A dry run (`Store::begin_dry_run`) keeps its writes in a connection of its own, in one open
-//! transaction rolled back at its end, so other writes through the same store (the run's
-//! `job_runs` row, another job of the orchestrator) commit as usual: they wait for the session's
-//! write lock as for any other writer's, never vanish in its rollback. An in-memory database (a dry
-//! run against a file that does not exist yet) cannot be opened twice, and is thrown away whole:
-//! its session stays on its one connection.
+//! A dry run (`Store::dry_run`, `dry_run.rs`) writes into a copy of the database in a file beside
+//! it, removed at its end: the real file is only read, so other writers (the run's `job_runs` row,
+//! another job, another process) never wait for a dry run. An in-memory database (a dry run
+//! against a file that does not exist yet) is thrown away whole: the dry run writes straight into it.
 //!
 //! Writes go row by row through prepared statements (one per table and unit) inside one transaction: SQLite runs
 //! in-process, so a prepared statement per row costs about what a multi-row VALUES would, without
 //! the bind-variable limit. `database.batch_size` therefore does not apply here.
 
+mod dry_run;
 mod health;
 mod migrate;
 mod quality;
@@ -61,9 +60,7 @@ pub struct SqliteStore {
     /// How long opening a connection may wait for another process switching a new file to WAL.
     connect_timeout: Duration,
     conn: Arc<Mutex<Connection>>,
-    /// The dry-run session's own connection, in an open transaction (`Store::begin_dry_run`).
-    dry_session: Mutex<Option<Arc<Mutex<Connection>>>>,
-    /// An in-memory database: its dry-run session stays on `conn` (see the module comment).
+    /// An in-memory database: a dry run's writes go straight into it (see the module comment).
     in_memory: bool,
     migrations: &'static [Migration],
 }
@@ -116,7 +113,6 @@ impl SqliteStore {
             busy_timeout,
             connect_timeout: timeout,
             conn: Arc::new(Mutex::new(conn)),
-            dry_session: Mutex::new(None),
             in_memory: false,
             migrations: migrations::SQLITE,
         };
@@ -140,7 +136,6 @@ impl SqliteStore {
             busy_timeout: Duration::from_secs(cfg.busy_timeout),
             connect_timeout: Duration::from_secs(cfg.connection_timeout.max(1)),
             conn: Arc::new(Mutex::new(conn)),
-            dry_session: Mutex::new(None),
             in_memory: true,
             migrations: migrations::SQLITE,
         };
@@ -162,27 +157,6 @@ impl SqliteStore {
         F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
     {
         self.call_on(Arc::clone(&self.conn), f).await
-    }
-
-    /// [`Self::call`] for a write: a dry-run write goes to the dry-run session's connection when
-    /// one is open, every other write to the shared one.
-    async fn call_writer<T, F>(&self, dry_run: bool, f: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
-    {
-        let session = if dry_run { self.dry_slot()?.clone() } else { None };
-        self.call_on(session.unwrap_or_else(|| Arc::clone(&self.conn)), f).await
-    }
-
-    /// The dry-run session's slot (locked only to look or swap, never across a query).
-    fn dry_slot(&self) -> Result<std::sync::MutexGuard<'_, Option<Arc<Mutex<Connection>>>>> {
-        self.dry_session.lock().map_err(|_| {
-            Error::Query(format!(
-                "the dry-run session of SQLite database {} was poisoned by a panic",
-                self.path.display()
-            ))
-        })
     }
 
     async fn call_on<T, F>(&self, conn: Arc<Mutex<Connection>>, f: F) -> Result<T>
@@ -351,20 +325,20 @@ impl Store for SqliteStore {
         migrate::status(self).await
     }
 
-    async fn write_unit(&self, unit: &Unit, dry_run: bool) -> Result<WriteStats> {
-        write::write_unit(self, unit, dry_run).await
+    async fn write_unit(&self, unit: &Unit) -> Result<WriteStats> {
+        write::write_unit(self, unit).await
     }
 
     async fn mark_unit_failed(&self, kind: Kind, race_date: NaiveDate, api_calls: u32, error: &str) -> Result<()> {
         write::mark_unit_failed(self, kind, race_date, api_calls, error).await
     }
 
-    async fn write_reference(&self, data: &ReferenceData, dry_run: bool) -> Result<WriteStats> {
-        write::write_reference(self, data, dry_run).await
+    async fn write_reference(&self, data: &ReferenceData) -> Result<WriteStats> {
+        write::write_reference(self, data).await
     }
 
-    async fn write_horses(&self, horses: &[Horse], responses: &[RawResponse], dry_run: bool) -> Result<WriteStats> {
-        write::write_horses(self, horses, responses, dry_run).await
+    async fn write_horses(&self, horses: &[Horse], responses: &[RawResponse]) -> Result<WriteStats> {
+        write::write_horses(self, horses, responses).await
     }
 
     async fn coverage(&self, kind: Kind, from: NaiveDate, to: NaiveDate) -> Result<Vec<Coverage>> {
@@ -419,36 +393,8 @@ impl Store for SqliteStore {
         read::freshness(self).await
     }
 
-    async fn begin_dry_run(&self) -> Result<()> {
-        // Deferred: the write lock is taken at the first write and held until `end_dry_run`.
-        let begin = |conn: &mut Connection| conn.execute_batch("BEGIN DEFERRED").ctx("starting the dry-run session");
-        if self.in_memory {
-            return self.call(begin).await;
-        }
-        let (path, timeout, busy_timeout) = (self.path.clone(), self.connect_timeout, self.busy_timeout);
-        let conn = tokio::task::spawn_blocking(move || connect(&path, timeout, busy_timeout))
-            .await
-            .map_err(|e| Error::Connect(format!("opening the dry-run session on {}: {e}", self.path.display())))??;
-        let conn = Arc::new(Mutex::new(conn));
-        self.call_on(Arc::clone(&conn), begin).await?;
-        *self.dry_slot()? = Some(conn);
-        Ok(())
-    }
-
-    async fn end_dry_run(&self) -> Result<()> {
-        let rollback = |conn: &mut Connection| {
-            if conn.is_autocommit() { Ok(()) } else { conn.execute_batch("ROLLBACK").ctx("rolling back the dry run") }
-        };
-        if self.in_memory {
-            return self.call(rollback).await;
-        }
-        // Taken out first: whatever the rollback says, the session is over, and dropping its
-        // connection rolls back anything left.
-        let session = self.dry_slot()?.take();
-        match session {
-            Some(conn) => self.call_on(conn, rollback).await,
-            None => Ok(()),
-        }
+    async fn dry_run(&self) -> Result<Arc<dyn crate::store::Writer>> {
+        dry_run::open(self).await
     }
 
     async fn try_job_lock(&self, _job: &str) -> Result<Option<Box<dyn HeldLock>>> {

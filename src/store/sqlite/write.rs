@@ -512,40 +512,28 @@ pub(super) fn write_unit_tx(conn: &Connection, unit: &Unit, now: DateTime<Utc>) 
     Ok(stats)
 }
 
-/// Run `f` in one IMMEDIATE transaction; commit, or roll back when `dry_run`.
+/// Run `f` in one IMMEDIATE transaction, committed: the one transaction sequence of every SQLite
+/// write (a dry run's writes take it too, in their copy of the database).
 pub(super) fn in_transaction<T>(
     conn: &mut Connection,
-    dry_run: bool,
     what: &str,
     f: impl FnOnce(&Connection) -> Result<T>,
 ) -> Result<T> {
-    if !conn.is_autocommit() {
-        // A dry-run session is open (`Store::begin_dry_run`): the unit goes into it as a savepoint,
-        // so later units see it as a real run's would, and the session's end rolls it all back.
-        let sp = conn.savepoint().ctx(&format!("starting {what} in the dry run"))?;
-        let out = f(&sp)?;
-        sp.commit().ctx(&format!("keeping {what} in the dry run"))?;
-        return Ok(out);
-    }
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx(&format!("starting {what}"))?;
     let out = f(&tx)?;
-    if dry_run {
-        tx.rollback().ctx(&format!("rolling back the dry run of {what}"))?;
-    } else {
-        tx.commit().ctx(&format!("committing {what}"))?;
-    }
+    tx.commit().ctx(&format!("committing {what}"))?;
     Ok(out)
 }
 
 // ---------------------------------------------------------------------------------------------
 // The `Store` write entry points: each one transaction on the store's connection.
 
-pub(super) async fn write_unit(store: &SqliteStore, unit: &Unit, dry_run: bool) -> Result<WriteStats> {
+pub(super) async fn write_unit(store: &SqliteStore, unit: &Unit) -> Result<WriteStats> {
     let unit = unit.clone();
     store
-        .call_writer(dry_run, move |conn| {
+        .call(move |conn| {
             let what = format!("the {} unit of {}", unit.kind, unit.race_date);
-            in_transaction(conn, dry_run, &what, |tx| write_unit_tx(tx, &unit, Utc::now())).map_err(|e| match e {
+            in_transaction(conn, &what, |tx| write_unit_tx(tx, &unit, Utc::now())).map_err(|e| match e {
                 Error::Busy(m) => Error::Busy(format!("writing {what}: {m}")),
                 other => Error::Query(format!("writing {what}: {other}")),
             })
@@ -576,11 +564,11 @@ pub(super) async fn mark_unit_failed(
     .await
 }
 
-pub(super) async fn write_reference(store: &SqliteStore, data: &ReferenceData, dry_run: bool) -> Result<WriteStats> {
+pub(super) async fn write_reference(store: &SqliteStore, data: &ReferenceData) -> Result<WriteStats> {
     let data = data.clone();
     store
-        .call_writer(dry_run, move |conn| {
-            in_transaction(conn, dry_run, "reference data", |tx| {
+        .call(move |conn| {
+            in_transaction(conn, "reference data", |tx| {
                 let mut stats = WriteStats::default();
                 let mut skipped = Vec::new();
                 let now = Value::Text(instant(Utc::now()));
@@ -612,13 +600,12 @@ pub(super) async fn write_horses(
     store: &SqliteStore,
     horses: &[Horse],
     responses: &[RawResponse],
-    dry_run: bool,
 ) -> Result<WriteStats> {
     let horses = horses.to_vec();
     let responses = responses.to_vec();
     store
-        .call_writer(dry_run, move |conn| {
-            in_transaction(conn, dry_run, "horse profiles", |tx| {
+        .call(move |conn| {
+            in_transaction(conn, "horse profiles", |tx| {
                 let mut stats = WriteStats::default();
                 let mut skipped = Vec::new();
                 let now = Value::Text(instant(Utc::now()));

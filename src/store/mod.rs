@@ -722,8 +722,8 @@ pub async fn pending_migrations(store: &dyn Store) -> Result<Vec<String>> {
         .collect())
 }
 
-/// The store a dry run reads and rolls back, leaving the database exactly as it was: no file
-/// created, no migration applied. A SQLite file that does not exist yet is stood in for by an
+/// The store a dry run reads (its writes go through [`Store::dry_run`]'s writer), leaving the
+/// database exactly as it was: no file created, no migration applied. A SQLite file that does not exist yet is stood in for by an
 /// empty, migrated in-memory database (what a real first run would write into); a database with
 /// migrations pending is an error saying to migrate first, since a dry run never changes the schema.
 pub async fn open_for_dry_run(cfg: &crate::config::DatabaseConfig) -> Result<std::sync::Arc<dyn Store>> {

@@ -537,6 +537,13 @@ async fn a_sqlite_dry_run_holds_no_lock_and_leaves_other_writes_alone() {
             .count()
     };
     assert!(copies() > 0, "the dry run writes into a copy beside the database");
+    for entry in std::fs::read_dir(dir.path()).unwrap().map(Result::unwrap) {
+        use std::os::unix::fs::PermissionsExt;
+        if entry.file_name().to_string_lossy().contains("dry-run") {
+            let mode = entry.metadata().unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{:?} is owner-only", entry.file_name());
+        }
+    }
     // ... and holds no lock on the database: another connection that will not wait at all
     // (busy_timeout 0: SQLITE_BUSY at once if anyone held the write lock) writes, as does the store.
     let other = rusqlite::Connection::open(&path).unwrap();

@@ -390,6 +390,23 @@ async fn unit_statements(
     }
 }
 
+/// Run `upserts` as one write (see [`in_write`]) and count what they did.
+async fn write_all(
+    store: &PgStore,
+    session: Option<&DrySession>,
+    what: &str,
+    upserts: &[Upsert<'_>],
+    skipped: Vec<crate::model::Skipped>,
+) -> Result<WriteStats> {
+    let mut stats = WriteStats::default();
+    let cache = store.cache_statements();
+    in_write(store, session, what, async |client| run_all(client, cache, upserts, &mut stats).await)
+        .await
+        .map_err(in_context(what))?;
+    stats.skipped = skipped;
+    Ok(stats)
+}
+
 pub(super) async fn write_reference(
     store: &PgStore,
     session: Option<&DrySession>,
@@ -410,13 +427,7 @@ pub(super) async fn write_reference(
     upserts.extend(bookmakers(&books)?);
     upserts.extend(responses(&gz)?);
 
-    let mut stats = WriteStats::default();
-    let cache = store.cache_statements();
-    in_write(store, session, "reference data", async |client| run_all(client, cache, &upserts, &mut stats).await)
-        .await
-        .map_err(in_context("reference data"))?;
-    stats.skipped = skipped;
-    Ok(stats)
+    write_all(store, session, "reference data", &upserts, skipped).await
 }
 
 pub(super) async fn write_horses(
@@ -431,13 +442,7 @@ pub(super) async fn write_horses(
     let mut upserts: Vec<Upsert<'_>> = horses(&kept)?.into_iter().collect();
     upserts.extend(responses(&gz)?);
 
-    let mut stats = WriteStats::default();
-    let cache = store.cache_statements();
-    in_write(store, session, "horse profiles", async |client| run_all(client, cache, &upserts, &mut stats).await)
-        .await
-        .map_err(in_context("horse profiles"))?;
-    stats.skipped = skipped;
-    Ok(stats)
+    write_all(store, session, "horse profiles", &upserts, skipped).await
 }
 
 pub(super) async fn mark_unit_failed(

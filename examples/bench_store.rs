@@ -262,7 +262,7 @@ async fn pass(store: &dyn Store, days: usize, pool: usize, changed: bool) -> Res
     for day in 0..days {
         let u = unit(day, pool, changed);
         let started = Instant::now();
-        let stats = store.write_unit(&u, false).await.map_err(|e| e.to_string())?;
+        let stats = store.write_unit(&u).await.map_err(|e| e.to_string())?;
         spent += started.elapsed();
         let c = stats.tables.get("runners").copied().unwrap_or_default();
         runners += c.inserted + c.updated + c.unchanged;

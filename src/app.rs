@@ -544,7 +544,17 @@ pub async fn context(
     if let (Some(api), Some(store)) = (&api, &store) {
         share_budget(&config, api, store.as_ref())?;
     }
-    Ok(JobContext { dry_run, clock, config, cancel, store, api, covers_since: None, committed: Default::default() })
+    Ok(JobContext {
+        dry_run,
+        clock,
+        config,
+        cancel,
+        store,
+        api,
+        covers_since: None,
+        writes: None,
+        committed: Default::default(),
+    })
 }
 
 /// The API client of a run, stamping responses with the run's `clock` and stopped by `cancel`;

@@ -146,7 +146,7 @@ async fn write(
     if horses.is_empty() {
         return Ok(());
     }
-    let stats = ctx.store()?.write_horses(horses, responses, ctx.dry_run).await?;
+    let stats = ctx.writes()?.write_horses(horses, responses).await?;
     ctx.record_writes(report, &stats);
     horses.clear();
     responses.clear();

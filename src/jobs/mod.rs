@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::Result;
-use crate::store::{Store, TableCounts, WriteStats};
+use crate::store::{Store, TableCounts, WriteStats, Writer};
 
 pub mod backfill;
 pub mod checks;
@@ -37,7 +37,9 @@ pub use progress::Progress;
 pub struct JobContext {
     pub config: Arc<Config>,
     pub clock: Arc<dyn Clock>,
-    /// Fetch and normalise as a real run would, write nothing, report what would be written.
+    /// Fetch and normalise as a real run would, write nothing, report what would be written:
+    /// resolved once where the context is built (`--dry-run`, an interval's `args`,
+    /// `features.dry_run`); the runner opens the run's writer from it.
     pub dry_run: bool,
     /// Cancelled on Ctrl-C, SIGTERM or a timeout: finish the unit in flight, start no other.
     pub cancel: CancellationToken,
@@ -46,6 +48,9 @@ pub struct JobContext {
     /// The earliest slot this run stands in for, when the orchestrator's `run_once` covers missed
     /// slots with one run: a job whose window follows the clock (`daily`) widens it back to there.
     pub covers_since: Option<DateTime<Utc>>,
+    /// Where this run writes ([`JobContext::writes`]): opened by the runner for each run
+    /// (`runner::execute`), `None` outside one.
+    pub writes: Option<Arc<dyn Writer>>,
     /// What this run has committed so far: the runner records it in `job_runs` even when the job
     /// ends in an error and its report is lost. Fresh for every run (`runner::execute`).
     pub committed: Committed,
@@ -108,6 +113,14 @@ impl JobContext {
     /// The store, or an error saying this job needs one.
     pub fn store(&self) -> Result<&Arc<dyn Store>> {
         self.store.as_ref().ok_or_else(|| crate::Error::Fatal("this job needs a database, and none was opened".into()))
+    }
+
+    /// Where the job writes: every write of a run goes through this, never the store itself, so a
+    /// dry run is one mechanism (the writer's) whatever the job.
+    pub fn writes(&self) -> Result<&Arc<dyn Writer>> {
+        self.writes.as_ref().ok_or_else(|| {
+            crate::Error::Fatal("this job writes outside a run: only jobs::runner opens a run's writer".into())
+        })
     }
 
     /// Count a write in the report and, unless this is a dry run, in what the run committed.

@@ -212,28 +212,26 @@ impl UpdateJob for Rebuild {
             }
             if responses.len() < step.keys.len() {
                 // A fetch with a page missing is not the fetch it was: its raw rows are kept.
-                copied += self.copy(ctx, target.as_ref(), copying, responses, &mut report).await?;
+                copied += self.copy(ctx, copying, responses, &mut report).await?;
                 continue;
             }
             let count = responses.len() as u64;
             let outcome = match &step.target {
                 Target::Unit { key, .. } => {
-                    let done = self.unit(ctx, target.as_ref(), *key, responses.clone(), &coverage, &mut report).await?;
+                    let done = self.unit(ctx, *key, responses.clone(), &coverage, &mut report).await?;
                     if done {
                         rebuilt.insert((key.kind, key.date));
                     }
                     done
                 }
-                Target::Courses | Target::Regions => {
-                    self.reference(ctx, target.as_ref(), &step.target, &responses, &mut report).await?
-                }
-                Target::Horse => self.horse(ctx, target.as_ref(), &responses, &mut report).await?,
+                Target::Courses | Target::Regions => self.reference(ctx, &step.target, &responses, &mut report).await?,
+                Target::Horse => self.horse(ctx, &responses, &mut report).await?,
                 Target::CopyOnly => false,
             };
             if outcome {
                 replayed += count;
             } else {
-                copied += self.copy(ctx, target.as_ref(), copying, responses, &mut report).await?;
+                copied += self.copy(ctx, copying, responses, &mut report).await?;
             }
         }
 
@@ -245,9 +243,9 @@ impl UpdateJob for Rebuild {
                 continue;
             }
             match c.status {
-                CoverageStatus::Failed if copying && !ctx.dry_run => {
+                CoverageStatus::Failed if copying => {
                     let error = c.error.as_deref().unwrap_or("failed in the source database");
-                    target
+                    ctx.writes()?
                         .mark_unit_failed(c.kind, c.race_date, u32::try_from(c.api_calls).unwrap_or(0), error)
                         .await?;
                 }
@@ -326,7 +324,6 @@ impl Rebuild {
     async fn unit(
         &self,
         ctx: &JobContext,
-        target: &dyn Store,
         key: UnitKey,
         responses: Vec<RawResponse>,
         coverage: &BTreeMap<(Kind, NaiveDate), Coverage>,
@@ -359,7 +356,7 @@ impl Rebuild {
                 unit.day_over = racing_day_of(fetched_at) > key.date;
             }
         }
-        let stats = target.write_unit(&unit, ctx.dry_run).await?;
+        let stats = ctx.writes()?.write_unit(&unit).await?;
         ctx.record_writes(report, &stats);
         report.units_done += 1;
         report.races += unit.races.len() as u64;
@@ -377,7 +374,6 @@ impl Rebuild {
     async fn reference(
         &self,
         ctx: &JobContext,
-        target: &dyn Store,
         what: &Target,
         responses: &[RawResponse],
         report: &mut JobReport,
@@ -398,19 +394,13 @@ impl Rebuild {
         data.responses = responses.to_vec();
         report.entities += (data.courses.len() + data.regions.len()) as u64;
         report.units_done += 1;
-        let stats = target.write_reference(&data, ctx.dry_run).await?;
+        let stats = ctx.writes()?.write_reference(&data).await?;
         ctx.record_writes(report, &stats);
         Ok(true)
     }
 
     /// Replay a `/horses/{id}/pro` profile as enrichment writes it.
-    async fn horse(
-        &self,
-        ctx: &JobContext,
-        target: &dyn Store,
-        responses: &[RawResponse],
-        report: &mut JobReport,
-    ) -> Result<bool> {
+    async fn horse(&self, ctx: &JobContext, responses: &[RawResponse], report: &mut JobReport) -> Result<bool> {
         let mut horses = Vec::with_capacity(responses.len());
         for raw in responses {
             match api::normalize::horse_pro(&raw.body) {
@@ -422,7 +412,7 @@ impl Rebuild {
             }
         }
         report.entities += horses.len() as u64;
-        let stats = target.write_horses(&horses, responses, ctx.dry_run).await?;
+        let stats = ctx.writes()?.write_horses(&horses, responses).await?;
         ctx.record_writes(report, &stats);
         Ok(true)
     }
@@ -431,7 +421,6 @@ impl Rebuild {
     async fn copy(
         &self,
         ctx: &JobContext,
-        target: &dyn Store,
         copying: bool,
         responses: Vec<RawResponse>,
         report: &mut JobReport,
@@ -440,8 +429,7 @@ impl Rebuild {
             return Ok(0);
         }
         let n = responses.len() as u64;
-        let stats =
-            target.write_reference(&ReferenceData { responses, ..ReferenceData::default() }, ctx.dry_run).await?;
+        let stats = ctx.writes()?.write_reference(&ReferenceData { responses, ..ReferenceData::default() }).await?;
         ctx.record_writes(report, &stats);
         Ok(n)
     }

@@ -59,7 +59,6 @@ impl UpdateJob for Reference {
         let mut report = self.new_report(ctx);
         // Reference data waits behind live and daily, ahead of backfill.
         let ctx = &ctx.at_priority(api::Priority::Reference);
-        let store = ctx.store()?;
         let regions = &ctx.config.api.regions;
         let mut data = ReferenceData::default();
         for part in self.parts() {
@@ -80,7 +79,7 @@ impl UpdateJob for Reference {
             report.units_done += 1;
         }
         report.entities = (data.courses.len() + data.regions.len() + data.bookmakers.len()) as u64;
-        let stats = store.write_reference(&data, ctx.dry_run).await?;
+        let stats = ctx.writes()?.write_reference(&data).await?;
         ctx.record_writes(&mut report, &stats);
         Ok(report)
     }

@@ -149,20 +149,21 @@ pub async fn execute_as(job: &dyn UpdateJob, ctx: &JobContext, run: &Scheduled) 
     };
     let span = tracing::info_span!("job", job = %name, run_id = run_id.unwrap_or_default());
     let api_before = ctx.api.as_ref().map(|a| a.stats());
-    // A dry run's writes stay in one session, rolled back at the end, so each unit sees the ones
-    // before it as in a real run and the would-write counts add up to what a real run writes.
-    // From here to `finish_job_run` nothing returns early: an error ends the run as `failed`, so
-    // its row is never left `running`.
-    let dry_store = ctx.store.as_ref().filter(|_| ctx.dry_run);
-    let began = match dry_store {
-        Some(store) => store.begin_dry_run().await,
-        None => Ok(()),
+    // The run's writer: a real run's commits each write; a dry run's keeps every write where the
+    // later ones see it (so the would-write counts add up to what a real run writes) and discards
+    // them when closed. Opened after the run's row, closed before the row is finished: from here
+    // to `finish_job_run` nothing returns early, so an error ends the run as `failed`, never
+    // leaving its row `running`.
+    let writes = match &ctx.store {
+        Some(store) => crate::store::writer(store, ctx.dry_run).await.map(Some),
+        None => Ok(None),
     };
-    let mut outcome = match began {
-        Err(e) => Some(Err(e.into())),
-        Ok(()) => {
-            let running = tracing::Instrument::instrument(job.run(ctx), span);
-            match run.timeout {
+    let (writes, mut outcome) = match writes {
+        Err(e) => (None, Some(Err(e.into()))),
+        Ok(writes) => {
+            let job_ctx = JobContext { writes: writes.clone(), ..ctx.clone() };
+            let running = tracing::Instrument::instrument(job.run(&job_ctx), span);
+            let outcome = match run.timeout {
                 Some(limit) => match tokio::time::timeout(limit, running).await {
                     Ok(outcome) => Some(outcome),
                     Err(_) => {
@@ -172,14 +173,15 @@ pub async fn execute_as(job: &dyn UpdateJob, ctx: &JobContext, run: &Scheduled) 
                     }
                 },
                 None => Some(running.await),
-            }
+            };
+            (writes, outcome)
         }
     };
-    if let Some(store) = dry_store
-        && let Err(e) = store.end_dry_run().await
+    if let Some(writes) = writes
+        && let Err(e) = writes.close().await
     {
-        // Nothing of a dry run was committed either way; the report says the session failed.
-        let message = format!("ending the dry-run session: {e}");
+        // Nothing of a dry run was kept either way; the report says the writer failed to close.
+        let message = format!("ending the dry run's writes: {e}");
         match &mut outcome {
             Some(Ok(report)) => report.errors.push(message),
             _ => tracing::warn!("{message}"),

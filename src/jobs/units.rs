@@ -251,7 +251,7 @@ pub async fn run_units(
     report: &mut JobReport,
     progress: &super::Progress,
 ) -> Result<()> {
-    let store = ctx.store()?.clone();
+    let writes = ctx.writes()?.clone();
     let total = keys.len();
     // The units' requests stop on `hard`, which fires CANCEL_GRACE after the run's cancel (or
     // when this function returns), so a cancel lets the units in flight finish.
@@ -298,10 +298,10 @@ pub async fn run_units(
         match outcome {
             Ok(unit) => {
                 let writing = std::time::Instant::now();
-                let stats = match store.write_unit(&unit, ctx.dry_run).await {
+                let stats = match writes.write_unit(&unit).await {
                     Ok(stats) => stats,
                     Err(e) => {
-                        fail_unit(ctx, store.as_ref(), key, unit.api_calls, &e.to_string(), report).await;
+                        fail_unit(writes.as_ref(), key, unit.api_calls, &e.to_string(), report).await;
                         progress.inc();
                         continue;
                     }
@@ -343,7 +343,7 @@ pub async fn run_units(
                     report.notes.push(why);
                 }
             }
-            Err(e) => fail_unit(ctx, store.as_ref(), key, 0, &e.to_string(), report).await,
+            Err(e) => fail_unit(writes.as_ref(), key, 0, &e.to_string(), report).await,
         }
         progress.inc();
     }
@@ -363,17 +363,14 @@ pub async fn run_units(
 /// Record a unit that failed (fetching or writing): a log line, its coverage `failed` (when the
 /// database takes the write: after a lock timeout it may not), an error line in the report.
 async fn fail_unit(
-    ctx: &JobContext,
-    store: &dyn crate::store::Store,
+    writes: &dyn crate::store::Writer,
     key: UnitKey,
     api_calls: u32,
     error: &str,
     report: &mut JobReport,
 ) {
     tracing::warn!(unit = %key, error = %error, "unit failed");
-    if !ctx.dry_run
-        && let Err(e) = store.mark_unit_failed(key.kind, key.date, api_calls, error).await
-    {
+    if let Err(e) = writes.mark_unit_failed(key.kind, key.date, api_calls, error).await {
         // Coverage without a row for this unit means "not fetched": the next run fetches it anyway.
         tracing::warn!(unit = %key, error = %e, "could not record the failed unit in fetch_coverage");
     }

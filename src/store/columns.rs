@@ -14,7 +14,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::keep::Settled;
 use super::migrations::sha256_hex;
-use super::{Error, Result};
+use super::{CoverageStatus, Error, Result};
 use crate::model::{
     Ancestor, Bookmaker, Course, Horse, Person, Race, RawResponse, Region, Runner, RunnerOdds, Source, Trainer, Unit,
 };
@@ -534,7 +534,7 @@ impl CoverageRow {
         CoverageRow {
             kind: unit.kind.as_str(),
             race_date: unit.race_date,
-            status: if races == 0 { "empty" } else { "complete" },
+            status: if races == 0 { CoverageStatus::Empty } else { CoverageStatus::Complete }.as_str(),
             races: int(races),
             runners: int(runners),
             pages: i32::try_from(unit.pages).unwrap_or(i32::MAX),

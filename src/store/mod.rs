@@ -4,8 +4,20 @@
 //! Every command that needs the schema gets it through [`open`], which applies pending migrations
 //! first unless `database.auto_migrate` is false; `db status` opens with [`open_existing`] and
 //! dry runs with [`open_for_dry_run`], which never create a database nor change its schema.
+//!
+//! A run writes through a [`Writer`] the runner opens for it ([`writer`]): a real run's commits
+//! each write in its own transaction; a dry run's ([`Store::dry_run`]) keeps every write visible
+//! to the later ones and discards them all when it is closed.
+
+pub mod columns;
+pub mod keep;
+pub mod migrations;
+pub mod postgres;
+pub mod quality;
+pub mod sqlite;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -97,6 +109,33 @@ pub enum CoverageStatus {
     Complete,
     Empty,
     Failed,
+}
+
+impl CoverageStatus {
+    /// `fetch_coverage.status` as both backends store it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CoverageStatus::Complete => "complete",
+            CoverageStatus::Empty => "empty",
+            CoverageStatus::Failed => "failed",
+        }
+    }
+}
+
+impl std::str::FromStr for CoverageStatus {
+    type Err = Error;
+
+    /// A stored `fetch_coverage.status`; anything else is an `Error::Query` naming the value.
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "complete" => Ok(CoverageStatus::Complete),
+            "empty" => Ok(CoverageStatus::Empty),
+            "failed" => Ok(CoverageStatus::Failed),
+            other => {
+                Err(Error::Query(format!("fetch_coverage.status holds {other:?}; expected complete, empty or failed")))
+            }
+        }
+    }
 }
 
 /// One row of `fetch_coverage`: the latest fetch of one kind for one racing day, and what it covers.
@@ -322,9 +361,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Every known migration, applied or pending. Fails if an applied file's checksum changed.
     async fn migration_status(&self) -> Result<Vec<MigrationState>>;
 
-    /// Write one unit in one transaction: entities, races, runners, odds, bookmakers seen,
-    /// raw responses and its `fetch_coverage` row. With `dry_run` the transaction is rolled back
-    /// and the counts say what would have been written.
+    /// Write one unit in one committed transaction: entities, races, runners, odds, bookmakers
+    /// seen, raw responses and its `fetch_coverage` row. (A dry run writes through
+    /// [`Store::dry_run`]'s writer instead, with the same counts.)
     ///
     /// Both backends mean the same:
     /// - every write is an upsert on the contract key that leaves a row untouched (timestamps
@@ -346,7 +385,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// - skipped (in `WriteStats::skipped`, never fatal): a runner whose race is not in the unit,
     ///   a runner whose horse is in neither the unit nor the table, odds of a runner not written,
     ///   rows with an empty key and earlier duplicates of a key; decided once in [`keep`].
-    async fn write_unit(&self, unit: &Unit, dry_run: bool) -> Result<WriteStats>;
+    async fn write_unit(&self, unit: &Unit) -> Result<WriteStats>;
 
     /// Record a unit that failed after its retries (`fetch_coverage.status = failed`, with
     /// `api_calls`, `fetched_at` = now and `error`), unless a complete row for it exists already
@@ -356,10 +395,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn mark_unit_failed(&self, kind: Kind, race_date: NaiveDate, api_calls: u32, error: &str) -> Result<()>;
 
     /// Courses, regions, bookmakers and raw responses, in one transaction.
-    async fn write_reference(&self, data: &ReferenceData, dry_run: bool) -> Result<WriteStats>;
+    async fn write_reference(&self, data: &ReferenceData) -> Result<WriteStats>;
 
     /// Enrich horses with a profile (dob, colour, breeder, pedigree ids).
-    async fn write_horses(&self, horses: &[Horse], responses: &[RawResponse], dry_run: bool) -> Result<WriteStats>;
+    async fn write_horses(&self, horses: &[Horse], responses: &[RawResponse]) -> Result<WriteStats>;
 
     /// `fetch_coverage` rows of a kind between two dates, inclusive, with what each covers
     /// ([`Coverage::is_complete_for`] says whether a run still needs the unit).
@@ -404,10 +443,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn table_counts(&self) -> Result<BTreeMap<String, i64>>;
     async fn freshness(&self) -> Result<Freshness>;
 
-    /// Start a dry-run session: until `end_dry_run`, dry-run writes are kept in one open
-    /// transaction (each unit a savepoint), so every unit sees the units before it as a real run
-    /// would and the would-write counts add up to what a real run writes. Nothing is committed.
-    async fn begin_dry_run(&self) -> Result<()>;
+    /// A dry run's writer: every write is kept where the later writes of the run see it (so
+    /// each unit meets the units before it as in a real run, and the would-write counts add up
+    /// to what a real run writes), and [`Writer::close`] (or dropping it) discards them all.
+    /// The database itself is never written, and never locked for the run's length: SQLite
+    /// writes into a copy of the file beside it, Postgres into one transaction rolled back.
+    async fn dry_run(&self) -> Result<Arc<dyn Writer>>;
 
     // -----------------------------------------------------------------------------------------
     // `darkhorses quality` (jobs::quality): read-only scans whose SQL is `store::quality`'s, the
@@ -427,9 +468,6 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Run one probe with `scope`'s values bound to its parameters.
     async fn probe(&self, probe: &quality::Probe, scope: &quality::ProbeScope) -> Result<quality::Found>;
-
-    /// Roll back everything the dry-run session wrote.
-    async fn end_dry_run(&self) -> Result<()>;
 
     /// Take the cross-host lock for a job (Postgres: session advisory lock on a dedicated
     /// connection, keyed by schema and job). `Ok(None)`: another process holds it (see
@@ -490,6 +528,57 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// `Ok(None)` when no row has the key. A body that cannot be decoded or does not match its
     /// checksum is an `Error::Query` naming the endpoint and params.
     async fn response(&self, endpoint: &str, params: &str) -> Result<Option<RawResponse>>;
+}
+
+/// Where one run writes: the runner opens it ([`writer`]), the job writes through it
+/// (`JobContext::writes`), the runner closes it. The write methods mean what [`Store`]'s do.
+#[async_trait]
+pub trait Writer: Send + Sync + std::fmt::Debug {
+    /// Whether nothing written here is kept.
+    fn is_dry_run(&self) -> bool;
+    async fn write_unit(&self, unit: &Unit) -> Result<WriteStats>;
+    async fn mark_unit_failed(&self, kind: Kind, race_date: NaiveDate, api_calls: u32, error: &str) -> Result<()>;
+    async fn write_reference(&self, data: &ReferenceData) -> Result<WriteStats>;
+    async fn write_horses(&self, horses: &[Horse], responses: &[RawResponse]) -> Result<WriteStats>;
+    /// End the run's writes: a dry run's are discarded here.
+    async fn close(&self) -> Result<()>;
+}
+
+/// The writer of a run on `store`: with `dry_run`, [`Store::dry_run`]'s; else each write
+/// committed into `store` as it comes.
+pub async fn writer(store: &Arc<dyn Store>, dry_run: bool) -> Result<Arc<dyn Writer>> {
+    if dry_run { store.dry_run().await } else { Ok(Arc::new(Committing(Arc::clone(store)))) }
+}
+
+/// A real run's writer: each write one transaction of the store, committed.
+#[derive(Debug)]
+pub struct Committing(pub Arc<dyn Store>);
+
+#[async_trait]
+impl Writer for Committing {
+    fn is_dry_run(&self) -> bool {
+        false
+    }
+
+    async fn write_unit(&self, unit: &Unit) -> Result<WriteStats> {
+        self.0.write_unit(unit).await
+    }
+
+    async fn mark_unit_failed(&self, kind: Kind, race_date: NaiveDate, api_calls: u32, error: &str) -> Result<()> {
+        self.0.mark_unit_failed(kind, race_date, api_calls, error).await
+    }
+
+    async fn write_reference(&self, data: &ReferenceData) -> Result<WriteStats> {
+        self.0.write_reference(data).await
+    }
+
+    async fn write_horses(&self, horses: &[Horse], responses: &[RawResponse]) -> Result<WriteStats> {
+        self.0.write_horses(horses, responses).await
+    }
+
+    async fn close(&self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// One `api_responses` row without its body.
@@ -593,13 +682,6 @@ pub const CONTRACT_TABLES: [&str; 18] = [
     "schema_migrations",
 ];
 
-pub mod columns;
-pub mod keep;
-pub mod migrations;
-pub mod postgres;
-pub mod quality;
-pub mod sqlite;
-
 /// Open the store `database.url` names: empty or `sqlite:PATH` is SQLite, `postgres://` or
 /// `postgresql://` is PostgreSQL. Applies pending migrations first when `database.auto_migrate`
 /// is true (the default), so every command that needs the schema has it.
@@ -641,8 +723,8 @@ pub async fn pending_migrations(store: &dyn Store) -> Result<Vec<String>> {
         .collect())
 }
 
-/// The store a dry run reads and rolls back, leaving the database exactly as it was: no file
-/// created, no migration applied. A SQLite file that does not exist yet is stood in for by an
+/// The store a dry run reads (its writes go through [`Store::dry_run`]'s writer), leaving the
+/// database exactly as it was: no file created, no migration applied. A SQLite file that does not exist yet is stood in for by an
 /// empty, migrated in-memory database (what a real first run would write into); a database with
 /// migrations pending is an error saying to migrate first, since a dry run never changes the schema.
 pub async fn open_for_dry_run(cfg: &crate::config::DatabaseConfig) -> Result<std::sync::Arc<dyn Store>> {

@@ -469,6 +469,7 @@ fn context(dir: &Path, store: Arc<dyn darkhorses::store::Store>, dry_run: bool) 
         store: Some(store),
         api: None,
         covers_since: None,
+        writes: None,
         committed: Default::default(),
     }
 }
@@ -498,7 +499,7 @@ async fn a_dry_run_session_that_cannot_start_ends_its_run_row_failed() {
 }
 
 #[tokio::test]
-async fn a_sqlite_dry_run_session_leaves_other_writes_through_the_store_alone() {
+async fn a_sqlite_dry_run_holds_no_lock_and_leaves_other_writes_alone() {
     use darkhorses::store::{NewJobRun, ReferenceData, Trigger};
     let dir = TempDir::new().unwrap();
     let path = dir.path().join("x.db");
@@ -523,22 +524,40 @@ async fn a_sqlite_dry_run_session_leaves_other_writes_through_the_store_alone() 
         ReferenceData { regions: vec![region], ..Default::default() }
     }
 
-    store.begin_dry_run().await.unwrap();
-    // A write of another job while the session is open and before it wrote: kept.
+    let before = store.table_counts().await.unwrap();
+    let dry = store.dry_run().await.unwrap();
+    // A write of another job while the dry run is open and before it wrote: kept.
     store.start_job_run(&new_run("other_before")).await.unwrap();
-    // The session writes (and so holds SQLite's write lock until it ends) ...
-    store.write_reference(&reference("dry"), true).await.unwrap();
-    // ... so the next real write waits for it, then commits.
-    let writer = {
-        let store = Arc::clone(&store);
-        tokio::spawn(async move {
-            store.write_reference(&reference("real"), false).await.unwrap();
-            store.start_job_run(&new_run("other_during")).await.unwrap();
-        })
+    // The dry run writes (into its copy beside the file) ...
+    dry.write_reference(&reference("dry")).await.unwrap();
+    let copies = || {
+        std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().contains("dry-run"))
+            .count()
     };
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    store.end_dry_run().await.unwrap();
-    writer.await.unwrap();
+    assert!(copies() > 0, "the dry run writes into a copy beside the database");
+    for entry in std::fs::read_dir(dir.path()).unwrap().map(Result::unwrap) {
+        use std::os::unix::fs::PermissionsExt;
+        if entry.file_name().to_string_lossy().contains("dry-run") {
+            let mode = entry.metadata().unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{:?} is owner-only", entry.file_name());
+        }
+    }
+    // ... and holds no lock on the database: another connection that will not wait at all
+    // (busy_timeout 0: SQLITE_BUSY at once if anyone held the write lock) writes, as does the store.
+    let other = rusqlite::Connection::open(&path).unwrap();
+    other.busy_timeout(Duration::ZERO).unwrap();
+    other
+        .execute_batch("BEGIN IMMEDIATE; INSERT INTO regions (code, name) VALUES ('other', 'OTHER'); COMMIT;")
+        .expect("another writer goes on while a dry run is open");
+    store.write_reference(&reference("real")).await.unwrap();
+    store.start_job_run(&new_run("other_during")).await.unwrap();
+    dry.write_reference(&reference("dry2")).await.unwrap();
+    dry.close().await.unwrap();
+    assert_eq!(copies(), 0, "the dry run's copy is removed at its end");
+    let after = store.table_counts().await.unwrap();
+    assert_eq!(after["regions"], before["regions"] + 2, "only the real writes are kept: {after:?}");
 
     let conn = rusqlite::Connection::open(&path).unwrap();
     let strings = |sql: &str| -> Vec<String> {
@@ -547,8 +566,8 @@ async fn a_sqlite_dry_run_session_leaves_other_writes_through_the_store_alone() 
     };
     assert_eq!(strings("SELECT job FROM job_runs ORDER BY id"), ["other_before", "other_during"]);
     assert_eq!(
-        strings("SELECT code FROM regions WHERE code IN ('dry', 'real')"),
-        ["real"],
-        "the dry write is rolled back"
+        strings("SELECT code FROM regions WHERE code IN ('dry', 'dry2', 'other', 'real') ORDER BY code"),
+        ["other", "real"],
+        "the dry writes are discarded"
     );
 }

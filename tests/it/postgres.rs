@@ -420,12 +420,12 @@ async fn twenty_thousand_runners_in_one_unit() {
             unit.runners.push(x);
         }
     }
-    let stats = store.write_unit(&unit, false).await.expect("bulk write");
+    let stats = store.write_unit(&unit).await.expect("bulk write");
     assert_eq!(stats.tables["runners"].inserted, 20_000);
     assert_eq!(stats.tables["horses"].inserted, 20_000);
     assert_eq!(db.value::<i64>("SELECT count(*) FROM runners").await, 20_000);
     let cov = store.coverage(Kind::Results, day(), day()).await.expect("coverage");
     assert_eq!((cov[0].races, cov[0].runners), (2000, 20_000));
-    let again = store.write_unit(&unit, false).await.expect("rerun");
+    let again = store.write_unit(&unit).await.expect("rerun");
     assert_eq!(again.tables["runners"].unchanged, 20_000);
 }

@@ -594,10 +594,10 @@ mod cases {
     }
 
     pub async fn racecards_then_results_keep_both_sources_columns(db: &TestDb) {
-        let first = db.store.write_unit(&racecard_unit(), false).await.unwrap();
+        let first = db.store.write_unit(&racecard_unit()).await.unwrap();
         assert_eq!(counts(&first, "races").inserted, 2, "{}", db.label());
         assert_eq!(counts(&first, "runners").inserted, 5, "{}", db.label());
-        let second = db.store.write_unit(&result_unit(), false).await.unwrap();
+        let second = db.store.write_unit(&result_unit()).await.unwrap();
         assert_eq!(counts(&second, "races").updated, 2, "{}", db.label());
         assert_eq!(counts(&second, "runners").updated, 5, "{}", db.label());
         assert_both_sources(db).await;
@@ -609,7 +609,7 @@ mod cases {
         later.runners[0].rpr = Some(99);
         later.runners[0].draw = Some(7);
         later.races[0].distance = Some("1m3f".into());
-        db.store.write_unit(&later, false).await.unwrap();
+        db.store.write_unit(&later).await.unwrap();
         let ru = db.row("runners", "race_id = 'rac_1' AND horse_id = 'hrs_1'").await;
         let l = db.label();
         assert_eq!(int(&ru, "official_rating"), Some(92), "{l}: the result's rating stands");
@@ -622,17 +622,17 @@ mod cases {
     }
 
     pub async fn results_then_racecards_end_in_the_same_rows(db: &TestDb) {
-        db.store.write_unit(&result_unit(), false).await.unwrap();
+        db.store.write_unit(&result_unit()).await.unwrap();
         let r = db.row("races", "id = 'rac_1'").await;
         assert_eq!(boolean(&r, "has_result"), Some(true), "{}", db.label());
         assert_eq!(text(&r, "stalls"), None, "{}", db.label());
-        db.store.write_unit(&racecard_unit(), false).await.unwrap();
+        db.store.write_unit(&racecard_unit()).await.unwrap();
         assert_both_sources(db).await;
 
         // The other order, on a fresh database, gives the same rows (timestamps aside).
         let other = db.fresh().await;
-        other.store.write_unit(&racecard_unit(), false).await.unwrap();
-        other.store.write_unit(&result_unit(), false).await.unwrap();
+        other.store.write_unit(&racecard_unit()).await.unwrap();
+        other.store.write_unit(&result_unit()).await.unwrap();
         for table in ["races", "runners", "horses", "runner_odds", "courses", "trainers", "sires"] {
             assert_eq!(
                 without_timestamps(&db.dump(table).await),
@@ -646,8 +646,8 @@ mod cases {
 
     pub async fn the_same_units_twice_change_nothing(db: &TestDb) {
         let l = db.label();
-        db.store.write_unit(&racecard_unit(), false).await.unwrap();
-        db.store.write_unit(&result_unit(), false).await.unwrap();
+        db.store.write_unit(&racecard_unit()).await.unwrap();
+        db.store.write_unit(&result_unit()).await.unwrap();
         // Backdate every stamp so a rewrite that touched a row would show.
         let old = "2000-01-01T00:00:00Z";
         db.exec(&format!(
@@ -658,7 +658,7 @@ mod cases {
         .await;
         let before = db.dump_all().await;
         for unit in [racecard_unit(), result_unit()] {
-            let stats = db.store.write_unit(&unit, false).await.unwrap();
+            let stats = db.store.write_unit(&unit).await.unwrap();
             for (table, c) in &stats.tables {
                 assert_eq!((c.inserted, c.updated), (0, 0), "{l}: rerun of {} changed {table}: {c:?}", unit.kind);
             }
@@ -676,10 +676,12 @@ mod cases {
         let l = db.label();
         for unit in [racecard_unit(), result_unit()] {
             let before = db.dump_all().await;
-            let dry = db.store.write_unit(&unit, true).await.unwrap();
+            let writer = db.store.dry_run().await.unwrap();
+            let dry = writer.write_unit(&unit).await.unwrap();
+            writer.close().await.unwrap();
             assert_eq!(before, db.dump_all().await, "{l}: a dry run of {} wrote", unit.kind);
             assert!(dry.rows_written() > 0, "{l}");
-            let real = db.store.write_unit(&unit, false).await.unwrap();
+            let real = db.store.write_unit(&unit).await.unwrap();
             assert_eq!(dry, real, "{l}: dry-run counts of {} differ from the real write", unit.kind);
         }
         let counts = db.store.table_counts().await.unwrap();
@@ -688,14 +690,14 @@ mod cases {
 
     pub async fn odds_are_upserted_and_seeded_bookmakers_kept(db: &TestDb) {
         let l = db.label();
-        let first = db.store.write_unit(&racecard_unit(), false).await.unwrap();
+        let first = db.store.write_unit(&racecard_unit()).await.unwrap();
         assert_eq!(counts(&first, "runner_odds").inserted, 3, "{l}");
         let mut unit = racecard_unit();
         unit.odds[0].decimal = Some(5.0);
         unit.odds[0].fractional = Some("4/1".into());
         unit.odds.push(odds("hrs_5", "betmgm", 11.0));
         unit.responses[0].fetched_at = at(9, 0);
-        let second = db.store.write_unit(&unit, false).await.unwrap();
+        let second = db.store.write_unit(&unit).await.unwrap();
         assert_eq!(
             counts(&second, "runner_odds"),
             TableCounts { inserted: 1, updated: 1, unchanged: 2 },
@@ -724,7 +726,7 @@ mod cases {
 
     pub async fn a_failed_unit_never_downgrades_a_complete_one(db: &TestDb) {
         let l = db.label();
-        db.store.write_unit(&racecard_unit(), false).await.unwrap();
+        db.store.write_unit(&racecard_unit()).await.unwrap();
         db.store.mark_unit_failed(Kind::Racecards, day(), 3, "HTTP 500 from /racecards/pro").await.unwrap();
         let cov = db.store.coverage(Kind::Racecards, day(), day()).await.unwrap();
         assert_eq!(cov.len(), 1, "{l}");
@@ -744,7 +746,7 @@ mod cases {
         let mut empty = Unit::new(Kind::Results, next);
         empty.api_calls = 1;
         empty.pages = 1;
-        db.store.write_unit(&empty, false).await.unwrap();
+        db.store.write_unit(&empty).await.unwrap();
         let now = db.store.coverage(Kind::Results, next, next).await.unwrap();
         assert_eq!((now[0].status, now[0].error.as_deref(), now[0].races), (CoverageStatus::Empty, None, 0), "{l}");
         assert!(db.store.coverage(Kind::Racecards, next, next).await.unwrap().is_empty(), "{l}: kinds are separate");
@@ -867,8 +869,10 @@ mod cases {
         unit.runners.push(runner(Source::Racecard, "rac_9", "hrs_1", 1, 1));
         unit.odds.push(RunnerOdds { race_id: "rac_9".into(), ..odds("hrs_1", "bet365", 3.0) });
         unit.runners.push(runner(Source::Racecard, "rac_2", "hrs_unknown", 3, 3));
-        let dry = db.store.write_unit(&unit, true).await.unwrap();
-        let stats = db.store.write_unit(&unit, false).await.unwrap();
+        let writer = db.store.dry_run().await.unwrap();
+        let dry = writer.write_unit(&unit).await.unwrap();
+        writer.close().await.unwrap();
+        let stats = db.store.write_unit(&unit).await.unwrap();
         assert_eq!(dry, stats, "{l}");
         assert_eq!(stats.skipped.len(), 3, "{l}: {:?}", stats.skipped);
         assert!(stats.skipped.iter().any(|s| s.record.contains("rac_9") && s.reason.contains("rac_9")), "{l}");
@@ -890,7 +894,7 @@ mod cases {
         // A runner whose horse the unit does not list but the table holds is written.
         let mut later = racecard_unit();
         later.entities.horses.retain(|h| h.id != "hrs_4");
-        let stats = db.store.write_unit(&later, false).await.unwrap();
+        let stats = db.store.write_unit(&later).await.unwrap();
         assert!(stats.skipped.is_empty(), "{l}: {:?}", stats.skipped);
         assert_eq!(counts(&stats, "runners").unchanged, 5, "{l}");
     }
@@ -898,7 +902,7 @@ mod cases {
     pub async fn raw_responses_are_kept_gzipped_with_their_sha256(db: &TestDb) {
         let l = db.label();
         let unit = racecard_unit();
-        let stats = db.store.write_unit(&unit, false).await.unwrap();
+        let stats = db.store.write_unit(&unit).await.unwrap();
         assert_eq!(counts(&stats, "api_responses").inserted, 1, "{l}");
         let raw = &unit.responses[0];
         let row = db.row("api_responses", "endpoint = '/racecards/pro'").await;
@@ -919,7 +923,7 @@ mod cases {
         let mut again = racecard_unit();
         again.responses[0].body = bytes::Bytes::from_static(b"{\"racecards\": []}");
         again.responses[0].fetched_at = at(9, 0);
-        let stats = db.store.write_unit(&again, false).await.unwrap();
+        let stats = db.store.write_unit(&again).await.unwrap();
         assert_eq!(counts(&stats, "api_responses").updated, 1, "{l}");
         assert_eq!(db.store.table_counts().await.unwrap()["api_responses"], 1, "{l}");
     }
@@ -927,7 +931,7 @@ mod cases {
     pub async fn reads_for_jobs_and_checks(db: &TestDb) {
         let l = db.label();
         assert_eq!(db.store.freshness().await.unwrap(), store::Freshness::default(), "{l}: empty database");
-        db.store.write_unit(&racecard_unit(), false).await.unwrap();
+        db.store.write_unit(&racecard_unit()).await.unwrap();
         let races = db.store.races_on(day()).await.unwrap();
         assert_eq!(races.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["rac_1", "rac_2"], "{l}");
         assert!(races.iter().all(|r| !r.has_result && !r.is_abandoned), "{l}");
@@ -936,7 +940,7 @@ mod cases {
         assert!(fresh.latest_racecard_write.is_some() && fresh.latest_result_write.is_none(), "{l}");
         assert_eq!((fresh.latest_race_date, fresh.latest_result_race_date), (Some(day()), None), "{l}");
 
-        db.store.write_unit(&result_unit(), false).await.unwrap();
+        db.store.write_unit(&result_unit()).await.unwrap();
         assert!(db.store.races_on(day()).await.unwrap().iter().all(|r| r.has_result), "{l}");
         assert!(db.store.races_on(day().succ_opt().unwrap()).await.unwrap().is_empty(), "{l}");
         let fresh = db.store.freshness().await.unwrap();
@@ -958,7 +962,7 @@ mod cases {
             region: Some("GB".into()),
             ..Horse::default()
         };
-        let stats = db.store.write_horses(&[profile], &[response("/horses/hrs_1/pro", "{}")], false).await.unwrap();
+        let stats = db.store.write_horses(&[profile], &[response("/horses/hrs_1/pro", "{}")]).await.unwrap();
         assert_eq!(counts(&stats, "horses").updated, 1, "{l}");
         assert_eq!(db.store.horses_needing_enrichment(2).await.unwrap(), ["hrs_2", "hrs_3"], "{l}");
         let h = db.row("horses", "id = 'hrs_1'").await;
@@ -976,8 +980,10 @@ mod cases {
             bookmakers: darkhorses::model::seed_bookmakers(),
             responses: vec![response("/courses", "{\"courses\": []}")],
         };
-        let dry = db.store.write_reference(&reference, true).await.unwrap();
-        let stats = db.store.write_reference(&reference, false).await.unwrap();
+        let writer = db.store.dry_run().await.unwrap();
+        let dry = writer.write_reference(&reference).await.unwrap();
+        writer.close().await.unwrap();
+        let stats = db.store.write_reference(&reference).await.unwrap();
         assert_eq!(dry, stats, "{l}");
         assert_eq!(counts(&stats, "courses").inserted, 1, "{l}");
         assert_eq!(counts(&stats, "regions").unchanged, 1, "{l}");

@@ -52,8 +52,6 @@ pub struct PgStore {
     connector: Connector,
     schema: String,
     query_timeout: Duration,
-    /// The dry-run session's connection, in an open transaction (`Store::begin_dry_run`).
-    dry_session: tokio::sync::Mutex<Option<deadpool_postgres::Object>>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -309,7 +307,6 @@ impl PgStore {
             connector,
             schema: cfg.schema.trim().to_string(),
             query_timeout: Duration::from_secs(cfg.query_timeout.max(1)),
-            dry_session: tokio::sync::Mutex::new(None),
         };
         // Fail now, with the connect message, rather than at the first query.
         drop(store.client().await?);
@@ -350,7 +347,13 @@ impl PgStore {
         Ok(tx)
     }
 
-    /// [`PgStore::begin`] for a write: every join in a write probes a primary key for the rows of
+    /// Whether write statements are prepared once per connection: not behind a transaction-mode
+    /// pooler, where the next transaction may run on another server connection.
+    fn cache_statements(&self) -> bool {
+        self.connector.target.port != TRANSACTION_POOLER_PORT
+    }
+
+    /// The prologue of a write transaction (`write::in_write`) and of a dry run's session: every join in a write probes a primary key for the rows of
     /// one unit (the upserts' unchanged-row filter, the foreign-key checks), so index probes are
     /// always the right plan. The planner does not always see it: the write statements are
     /// prepared once and, after five runs, Postgres keeps a generic plan costed while the tables
@@ -358,24 +361,6 @@ impl PgStore {
     /// Measured on 72,000 runners: a seq scan of `races` per unit growing with the table, and a
     /// hash join over all of `runners` (107 µs a runner instead of 33). Turning off sequential
     /// scans, hash and merge joins for the transaction leaves one plan: probe the key.
-    async fn begin_write<'a>(
-        &self,
-        client: &'a mut deadpool_postgres::Object,
-    ) -> Result<deadpool_postgres::Transaction<'a>> {
-        let tx = client.transaction().await.map_err(query_error("begin a transaction"))?;
-        tx.batch_execute(&self.write_prologue())
-            .await
-            .map_err(query_error("set search_path, statement_timeout and the write plan settings"))?;
-        Ok(tx)
-    }
-
-    /// Whether write statements are prepared once per connection: not behind a transaction-mode
-    /// pooler, where the next transaction may run on another server connection.
-    fn cache_statements(&self) -> bool {
-        self.connector.target.port != TRANSACTION_POOLER_PORT
-    }
-
-    /// The prologue of a write transaction (see [`PgStore::begin_write`]).
     fn write_prologue(&self) -> String {
         format!(
             "{}; SET LOCAL enable_seqscan = off; SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off",
@@ -434,20 +419,20 @@ impl Store for PgStore {
         migrate::status(self).await
     }
 
-    async fn write_unit(&self, unit: &Unit, dry_run: bool) -> Result<WriteStats> {
-        write::write_unit(self, unit, dry_run).await
+    async fn write_unit(&self, unit: &Unit) -> Result<WriteStats> {
+        write::write_unit(self, None, unit).await
     }
 
     async fn mark_unit_failed(&self, kind: Kind, race_date: NaiveDate, api_calls: u32, error: &str) -> Result<()> {
-        write::mark_unit_failed(self, kind, race_date, api_calls, error).await
+        write::mark_unit_failed(self, None, kind, race_date, api_calls, error).await
     }
 
-    async fn write_reference(&self, data: &ReferenceData, dry_run: bool) -> Result<WriteStats> {
-        write::write_reference(self, data, dry_run).await
+    async fn write_reference(&self, data: &ReferenceData) -> Result<WriteStats> {
+        write::write_reference(self, None, data).await
     }
 
-    async fn write_horses(&self, horses: &[Horse], responses: &[RawResponse], dry_run: bool) -> Result<WriteStats> {
-        write::write_horses(self, horses, responses, dry_run).await
+    async fn write_horses(&self, horses: &[Horse], responses: &[RawResponse]) -> Result<WriteStats> {
+        write::write_horses(self, None, horses, responses).await
     }
 
     async fn coverage(&self, kind: Kind, from: NaiveDate, to: NaiveDate) -> Result<Vec<Coverage>> {
@@ -507,21 +492,15 @@ impl Store for PgStore {
         read::freshness(self).await
     }
 
-    async fn begin_dry_run(&self) -> Result<()> {
-        let client = self.client().await?;
-        client
-            .batch_execute(&format!("BEGIN; {}", self.write_prologue()))
-            .await
-            .map_err(query_error("start the dry-run session"))?;
-        *self.dry_session.lock().await = Some(client);
-        Ok(())
-    }
-
-    async fn end_dry_run(&self) -> Result<()> {
-        if let Some(client) = self.dry_session.lock().await.take() {
-            client.batch_execute("ROLLBACK").await.map_err(query_error("roll back the dry run"))?;
-        }
-        Ok(())
+    async fn dry_run(&self) -> Result<Arc<dyn crate::store::Writer>> {
+        // The session's own handle on the pool and settings (cheap clones: the pool is shared).
+        let store = PgStore {
+            pool: self.pool.clone(),
+            connector: self.connector.clone(),
+            schema: self.schema.clone(),
+            query_timeout: self.query_timeout,
+        };
+        Ok(Arc::new(write::DrySession::open(store).await?))
     }
 
     async fn try_job_lock(&self, job: &str) -> Result<Option<Box<dyn HeldLock>>> {

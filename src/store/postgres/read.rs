@@ -25,15 +25,6 @@ impl PgStore {
     }
 }
 
-fn coverage_status(s: &str) -> Result<CoverageStatus> {
-    match s {
-        "complete" => Ok(CoverageStatus::Complete),
-        "empty" => Ok(CoverageStatus::Empty),
-        "failed" => Ok(CoverageStatus::Failed),
-        other => Err(Error::Query(format!("fetch_coverage has an unknown status {other:?}"))),
-    }
-}
-
 pub(super) async fn coverage(store: &PgStore, kind: Kind, from: NaiveDate, to: NaiveDate) -> Result<Vec<Coverage>> {
     let rows = store
         .read(
@@ -48,7 +39,7 @@ pub(super) async fn coverage(store: &PgStore, kind: Kind, from: NaiveDate, to: N
             Ok(Coverage {
                 kind,
                 race_date: r.get(0),
-                status: coverage_status(r.get(1))?,
+                status: r.get::<_, &str>(1).parse::<CoverageStatus>()?,
                 races: i64::from(r.get::<_, i32>(2)),
                 runners: i64::from(r.get::<_, i32>(3)),
                 pages: i64::from(r.get::<_, i32>(4)),

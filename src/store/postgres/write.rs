@@ -13,14 +13,14 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::GenericClient;
-use futures_util::future::{try_join_all, try_join3};
+use futures_util::future::{try_join, try_join_all};
 
 use super::upsert::Upsert;
 use super::{PgStore, query_error};
 use crate::model::{Entities, Horse, Kind, Race, RawResponse, Runner, Source, Unit};
 use crate::store::columns::{self, BookmakerRow, CoverageRow, ResponseRow};
 use crate::store::keep::{self, EntityRows, UnitRows, dedupe};
-use crate::store::{Error, ReferenceData, Result, TableCounts, WriteStats};
+use crate::store::{Error, ReferenceData, Result, Store, TableCounts, WriteStats, Writer};
 
 /// The entity upserts, in the order they must run (horses before the runners that name them).
 fn entities<'r>(e: &EntityRows<'r>) -> Result<Vec<Upsert<'r>>> {
@@ -108,38 +108,6 @@ async fn write_coverage(
     }
 }
 
-/// Run one write inside the dry-run session as a savepoint: kept (released) when it worked, so
-/// later writes of the run see it; undone alone when it failed, so the session goes on.
-async fn in_savepoint(
-    client: &deadpool_postgres::Object,
-    what: &str,
-    write: impl std::future::Future<Output = Result<()>>,
-) -> Result<()> {
-    client
-        .batch_execute("SAVEPOINT dry_run_write")
-        .await
-        .map_err(query_error(&format!("start {what} in the dry run")))?;
-    match write.await {
-        Ok(()) => client
-            .batch_execute("RELEASE SAVEPOINT dry_run_write")
-            .await
-            .map_err(query_error(&format!("keep {what} in the dry run"))),
-        Err(e) => {
-            let _ = client.batch_execute("ROLLBACK TO SAVEPOINT dry_run_write").await;
-            Err(e)
-        }
-    }
-}
-
-/// Commit, or roll back when `dry_run`.
-async fn finish(tx: deadpool_postgres::Transaction<'_>, dry_run: bool, what: &str) -> Result<()> {
-    if dry_run {
-        tx.rollback().await.map_err(query_error(&format!("roll back the dry run of {what}")))
-    } else {
-        tx.commit().await.map_err(query_error(&format!("commit {what}")))
-    }
-}
-
 fn in_context(what: &str) -> impl Fn(Error) -> Error + '_ {
     move |e| match e {
         Error::Query(m) => Error::Query(format!("writing {what}: {m}")),
@@ -147,7 +115,145 @@ fn in_context(what: &str) -> impl Fn(Error) -> Error + '_ {
     }
 }
 
-pub(super) async fn write_unit(store: &PgStore, unit: &Unit, dry_run: bool) -> Result<WriteStats> {
+/// The one transaction sequence of a Postgres write: on its own pooled connection, `BEGIN` with
+/// the write prologue (one round trip), the write, `COMMIT` (a real run); in a dry run's session,
+/// a savepoint released when the write worked, so later writes see it, and undone alone when it
+/// failed, so the session goes on. The session's transaction is rolled back when it closes.
+async fn in_write<T>(
+    store: &PgStore,
+    session: Option<&DrySession>,
+    what: &str,
+    write: impl AsyncFnOnce(&deadpool_postgres::Object) -> Result<T>,
+) -> Result<T> {
+    if let Some(session) = session {
+        let guard = session.client.lock().await;
+        let client = guard.as_ref().ok_or_else(|| Error::Query(format!("writing {what}: the dry run has ended")))?;
+        client
+            .batch_execute("SAVEPOINT dry_run_write")
+            .await
+            .map_err(query_error(&format!("start {what} in the dry run")))?;
+        return match write(client).await {
+            Ok(out) => {
+                client
+                    .batch_execute("RELEASE SAVEPOINT dry_run_write")
+                    .await
+                    .map_err(query_error(&format!("keep {what} in the dry run")))?;
+                Ok(out)
+            }
+            Err(e) => {
+                let _ = client.batch_execute("ROLLBACK TO SAVEPOINT dry_run_write").await;
+                Err(e)
+            }
+        };
+    }
+    let open = Open(Some(store.client().await?));
+    let client = open.client()?;
+    client
+        .batch_execute(&format!("BEGIN; {}", store.write_prologue()))
+        .await
+        .map_err(query_error("begin a write transaction"))?;
+    let out = match write(client).await {
+        Ok(out) => out,
+        Err(e) => {
+            let _ = client.batch_execute("ROLLBACK").await;
+            open.release();
+            return Err(e);
+        }
+    };
+    client.batch_execute("COMMIT").await.map_err(query_error(&format!("commit {what}")))?;
+    open.release();
+    Ok(out)
+}
+
+/// A pooled connection inside a write transaction. Dropped before [`Open::release`] (the write's
+/// future was dropped: a timeout, a cancel), the connection is closed rather than pooled, and the
+/// server rolls the transaction back.
+struct Open(Option<deadpool_postgres::Object>);
+
+impl Open {
+    fn client(&self) -> Result<&deadpool_postgres::Object> {
+        self.0.as_ref().ok_or_else(|| Error::Query("a write transaction's connection was already released".into()))
+    }
+
+    /// Back to the pool, the transaction ended.
+    fn release(mut self) {
+        self.0.take();
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        if let Some(client) = self.0.take() {
+            drop(deadpool_postgres::Object::take(client));
+        }
+    }
+}
+
+/// A dry run's session: one connection in one open transaction, each write a savepoint of it,
+/// rolled back at [`Writer::close`] (or, dropped unclosed, by closing the connection).
+pub(super) struct DrySession {
+    store: PgStore,
+    client: tokio::sync::Mutex<Option<deadpool_postgres::Object>>,
+}
+
+impl std::fmt::Debug for DrySession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DrySession").field("store", &self.store.describe()).finish_non_exhaustive()
+    }
+}
+
+impl DrySession {
+    pub(super) async fn open(store: PgStore) -> Result<DrySession> {
+        let client = store.client().await?;
+        client
+            .batch_execute(&format!("BEGIN; {}", store.write_prologue()))
+            .await
+            .map_err(query_error("start the dry-run session"))?;
+        Ok(DrySession { store, client: tokio::sync::Mutex::new(Some(client)) })
+    }
+}
+
+impl Drop for DrySession {
+    fn drop(&mut self) {
+        if let Some(client) = self.client.get_mut().take() {
+            drop(deadpool_postgres::Object::take(client));
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Writer for DrySession {
+    fn is_dry_run(&self) -> bool {
+        true
+    }
+
+    async fn write_unit(&self, unit: &Unit) -> Result<WriteStats> {
+        write_unit(&self.store, Some(self), unit).await
+    }
+
+    async fn mark_unit_failed(&self, kind: Kind, race_date: NaiveDate, api_calls: u32, error: &str) -> Result<()> {
+        mark_unit_failed(&self.store, Some(self), kind, race_date, api_calls, error).await
+    }
+
+    async fn write_reference(&self, data: &ReferenceData) -> Result<WriteStats> {
+        write_reference(&self.store, Some(self), data).await
+    }
+
+    async fn write_horses(&self, horses: &[Horse], responses: &[RawResponse]) -> Result<WriteStats> {
+        write_horses(&self.store, Some(self), horses, responses).await
+    }
+
+    async fn close(&self) -> Result<()> {
+        // Taken out first: whatever the rollback says, the session is over.
+        let client = self.client.lock().await.take();
+        match client {
+            Some(client) => client.batch_execute("ROLLBACK").await.map_err(query_error("roll back the dry run")),
+            None => Ok(()),
+        }
+    }
+}
+
+pub(super) async fn write_unit(store: &PgStore, session: Option<&DrySession>, unit: &Unit) -> Result<WriteStats> {
     let what = format!("{} of {}", unit.kind, unit.race_date);
     let mut rows = UnitRows::new(unit);
     let seen: Vec<BookmakerRow> = rows.bookmakers.iter().map(|b| BookmakerRow::new(b, Some("odds"))).collect();
@@ -156,36 +262,18 @@ pub(super) async fn write_unit(store: &PgStore, unit: &Unit, dry_run: bool) -> R
     let fetched_at = unit.responses.iter().map(|r| r.fetched_at).max().unwrap_or_else(Utc::now);
     let cache = store.cache_statements();
     let mut stats = WriteStats::default();
-    if dry_run {
-        let session = store.dry_session.lock().await;
-        if let Some(client) = session.as_ref() {
-            in_savepoint(
-                client,
-                &what,
-                unit_statements(client, None, unit, &mut rows, &seen, &gz, fetched_at, cache, &mut stats),
-            )
-            .await
-            .map_err(in_context(&what))?;
-            stats.skipped = rows.skipped;
-            return Ok(stats);
-        }
-    }
-    let mut client = store.client().await?;
-    // BEGIN alone: the settings go out with the upserts below, saving a round trip (Postgres runs
-    // a connection's statements in the order sent, so they apply before the first upsert).
-    let tx = client.transaction().await.map_err(query_error("begin a transaction"))?;
-    let prologue = Some(store.write_prologue());
-    let result = unit_statements(&tx, prologue, unit, &mut rows, &seen, &gz, fetched_at, cache, &mut stats).await;
-    result.map_err(in_context(&what))?;
-    finish(tx, dry_run, &what).await?;
+    in_write(store, session, &what, async |client| {
+        unit_statements(client, unit, &mut rows, &seen, &gz, fetched_at, cache, &mut stats).await
+    })
+    .await
+    .map_err(in_context(&what))?;
     stats.skipped = rows.skipped;
     Ok(stats)
 }
 
-/// Every statement of one unit's write, on `tx` (a transaction, or the dry-run session).
+/// Every statement of one unit's write, on `tx` (in [`in_write`]'s transaction or savepoint).
 async fn unit_statements(
     tx: &impl GenericClient,
-    mut prologue: Option<String>,
     unit: &Unit,
     rows: &mut UnitRows<'_>,
     seen: &[BookmakerRow],
@@ -198,9 +286,6 @@ async fn unit_statements(
         let unlisted = rows.unlisted_horses();
         let mut known = HashSet::new();
         if !unlisted.is_empty() {
-            if let Some(p) = prologue.take() {
-                tx.batch_execute(&p).await.map_err(query_error("set the write transaction's settings"))?;
-            }
             known = stored_horses(tx, &unlisted).await?;
         }
         rows.settle(&known);
@@ -209,16 +294,9 @@ async fn unit_statements(
         upserts.extend(Upsert::new(&columns::RUNNER_ODDS, None, &rows.odds, Some(&fetched_at))?);
         upserts.extend(bookmakers(seen)?);
         upserts.extend(responses(gz)?);
-        // Everything in one flight: settings, every upsert, the coverage row; one round trip.
-        let settings = async {
-            match &prologue {
-                Some(p) => tx.batch_execute(p).await.map_err(query_error("set the write transaction's settings")),
-                None => Ok(()),
-            }
-        };
+        // Everything in one flight: every upsert, the coverage row; one round trip.
         let coverage = write_coverage(tx, unit, rows.race_count(), rows.runner_count(), fetched_at, cache);
-        let ((), counts, coverage) =
-            try_join3(settings, try_join_all(upserts.iter().map(|u| u.run(tx, cache))), coverage).await?;
+        let (counts, coverage) = try_join(try_join_all(upserts.iter().map(|u| u.run(tx, cache))), coverage).await?;
         for (u, c) in upserts.iter().zip(counts) {
             stats.add(u.table, c);
         }
@@ -227,7 +305,28 @@ async fn unit_statements(
     }
 }
 
-pub(super) async fn write_reference(store: &PgStore, data: &ReferenceData, dry_run: bool) -> Result<WriteStats> {
+/// Run `upserts` as one write (see [`in_write`]) and count what they did.
+async fn write_all(
+    store: &PgStore,
+    session: Option<&DrySession>,
+    what: &str,
+    upserts: &[Upsert<'_>],
+    skipped: Vec<crate::model::Skipped>,
+) -> Result<WriteStats> {
+    let mut stats = WriteStats::default();
+    let cache = store.cache_statements();
+    in_write(store, session, what, async |client| run_all(client, cache, upserts, &mut stats).await)
+        .await
+        .map_err(in_context(what))?;
+    stats.skipped = skipped;
+    Ok(stats)
+}
+
+pub(super) async fn write_reference(
+    store: &PgStore,
+    session: Option<&DrySession>,
+    data: &ReferenceData,
+) -> Result<WriteStats> {
     let mut skipped = Vec::new();
     let entities_in = Entities { courses: data.courses.clone(), ..Default::default() };
     let kept = EntityRows::new(&entities_in, &mut skipped);
@@ -241,30 +340,14 @@ pub(super) async fn write_reference(store: &PgStore, data: &ReferenceData, dry_r
     upserts.extend(bookmakers(&books)?);
     upserts.extend(responses(&gz)?);
 
-    let mut stats = WriteStats::default();
-    if dry_run {
-        let session = store.dry_session.lock().await;
-        if let Some(client) = session.as_ref() {
-            in_savepoint(client, "reference data", run_all(client, store.cache_statements(), &upserts, &mut stats))
-                .await
-                .map_err(in_context("reference data"))?;
-            stats.skipped = skipped;
-            return Ok(stats);
-        }
-    }
-    let mut client = store.client().await?;
-    let tx = store.begin_write(&mut client).await?;
-    run_all(&tx, store.cache_statements(), &upserts, &mut stats).await.map_err(in_context("reference data"))?;
-    finish(tx, dry_run, "reference data").await?;
-    stats.skipped = skipped;
-    Ok(stats)
+    write_all(store, session, "reference data", &upserts, skipped).await
 }
 
 pub(super) async fn write_horses(
     store: &PgStore,
+    session: Option<&DrySession>,
     horses_in: &[Horse],
     responses_in: &[RawResponse],
-    dry_run: bool,
 ) -> Result<WriteStats> {
     let mut skipped = Vec::new();
     let kept = keep::horses(horses_in, &mut skipped);
@@ -272,43 +355,31 @@ pub(super) async fn write_horses(
     let mut upserts: Vec<Upsert<'_>> = Upsert::new(&columns::HORSES, None, &kept, None)?.into_iter().collect();
     upserts.extend(responses(&gz)?);
 
-    let mut stats = WriteStats::default();
-    if dry_run {
-        let session = store.dry_session.lock().await;
-        if let Some(client) = session.as_ref() {
-            in_savepoint(client, "horse profiles", run_all(client, store.cache_statements(), &upserts, &mut stats))
-                .await
-                .map_err(in_context("horse profiles"))?;
-            stats.skipped = skipped;
-            return Ok(stats);
-        }
-    }
-    let mut client = store.client().await?;
-    let tx = store.begin_write(&mut client).await?;
-    run_all(&tx, store.cache_statements(), &upserts, &mut stats).await.map_err(in_context("horse profiles"))?;
-    finish(tx, dry_run, "horse profiles").await?;
-    stats.skipped = skipped;
-    Ok(stats)
+    write_all(store, session, "horse profiles", &upserts, skipped).await
 }
 
 pub(super) async fn mark_unit_failed(
     store: &PgStore,
+    session: Option<&DrySession>,
     kind: Kind,
     race_date: NaiveDate,
     api_calls: u32,
     error: &str,
 ) -> Result<()> {
-    let mut client = store.client().await?;
-    let tx = store.begin_write(&mut client).await?;
-    tx.execute(
-        "INSERT INTO fetch_coverage AS t (kind, race_date, status, api_calls, fetched_at, error)
-         VALUES ($1, $2, 'failed', $3, now(), $4)
-         ON CONFLICT (kind, race_date) DO UPDATE SET status = 'failed', api_calls = EXCLUDED.api_calls,
-             fetched_at = EXCLUDED.fetched_at, error = EXCLUDED.error
-         WHERE t.status <> 'complete'",
-        &[&kind.as_str(), &race_date, &int(api_calls), &error],
-    )
+    let what = format!("the failed coverage row of {kind} {race_date}");
+    in_write(store, session, &what, async |client| {
+        client
+            .execute(
+                "INSERT INTO fetch_coverage AS t (kind, race_date, status, api_calls, fetched_at, error)
+                 VALUES ($1, $2, 'failed', $3, now(), $4)
+                 ON CONFLICT (kind, race_date) DO UPDATE SET status = 'failed', api_calls = EXCLUDED.api_calls,
+                     fetched_at = EXCLUDED.fetched_at, error = EXCLUDED.error
+                 WHERE t.status <> 'complete'",
+                &[&kind.as_str(), &race_date, &int(api_calls), &error],
+            )
+            .await
+            .map_err(query_error(&format!("mark {kind} of {race_date} failed in fetch_coverage")))?;
+        Ok(())
+    })
     .await
-    .map_err(query_error(&format!("mark {kind} of {race_date} failed in fetch_coverage")))?;
-    tx.commit().await.map_err(query_error("commit the failed coverage row"))
 }

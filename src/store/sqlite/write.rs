@@ -6,11 +6,11 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::types::Value;
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::{Connection, TransactionBehavior, params};
 
-use super::Ctx;
+use super::{Ctx, SqliteStore};
 use super::upsert::{Stamps, upsert_all};
-use crate::model::{Entities, Horse, RawResponse, Source, Unit};
+use crate::model::{Entities, Horse, Kind, RawResponse, Source, Unit};
 use crate::store::columns::{self, BookmakerRow, CoverageRow, ResponseRow};
 use crate::store::keep::{self, EntityRows, UnitRows};
 use crate::store::{Error, ReferenceData, Result, WriteStats};
@@ -153,27 +153,68 @@ pub(super) fn write_horses_tx(conn: &Connection, horses: &[Horse], responses: &[
     Ok(stats)
 }
 
-/// Run `f` in one IMMEDIATE transaction; commit, or roll back when `dry_run`.
+/// Run `f` in one IMMEDIATE transaction, committed: the one transaction sequence of every SQLite
+/// write (a dry run's writes take it too, in their copy of the database).
 pub(super) fn in_transaction<T>(
     conn: &mut Connection,
-    dry_run: bool,
     what: &str,
     f: impl FnOnce(&Connection) -> Result<T>,
 ) -> Result<T> {
-    if !conn.is_autocommit() {
-        // A dry-run session is open (`Store::begin_dry_run`): the unit goes into it as a savepoint,
-        // so later units see it as a real run's would, and the session's end rolls it all back.
-        let sp = conn.savepoint().ctx(&format!("starting {what} in the dry run"))?;
-        let out = f(&sp)?;
-        sp.commit().ctx(&format!("keeping {what} in the dry run"))?;
-        return Ok(out);
-    }
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx(&format!("starting {what}"))?;
     let out = f(&tx)?;
-    if dry_run {
-        tx.rollback().ctx(&format!("rolling back the dry run of {what}"))?;
-    } else {
-        tx.commit().ctx(&format!("committing {what}"))?;
-    }
+    tx.commit().ctx(&format!("committing {what}"))?;
     Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The `Store` write entry points: each one transaction on the store's connection.
+
+pub(super) async fn write_unit(store: &SqliteStore, unit: &Unit) -> Result<WriteStats> {
+    let unit = unit.clone();
+    store
+        .call(move |conn| {
+            let what = format!("the {} unit of {}", unit.kind, unit.race_date);
+            in_transaction(conn, &what, |tx| write_unit_tx(tx, &unit, Utc::now())).map_err(|e| match e {
+                Error::Busy(m) => Error::Busy(format!("writing {what}: {m}")),
+                other => Error::Query(format!("writing {what}: {other}")),
+            })
+        })
+        .await
+}
+
+pub(super) async fn mark_unit_failed(
+    store: &SqliteStore,
+    kind: Kind,
+    race_date: NaiveDate,
+    api_calls: u32,
+    error: &str,
+) -> Result<()> {
+    let error = error.to_string();
+    store.call(move |conn| {
+        conn.execute(
+            "INSERT INTO fetch_coverage (kind, race_date, status, races, runners, pages, api_calls, fetched_at, error)
+             VALUES (?1, ?2, 'failed', 0, 0, 0, ?3, ?4, ?5)
+             ON CONFLICT (kind, race_date) DO UPDATE SET
+                 status = 'failed', api_calls = excluded.api_calls, fetched_at = excluded.fetched_at, error = excluded.error
+             WHERE fetch_coverage.status <> 'complete'",
+            params![kind.as_str(), race_date.format("%Y-%m-%d").to_string(), i64::from(api_calls), instant(Utc::now()), error],
+        )
+        .ctx(&format!("marking the {kind} unit of {race_date} failed in fetch_coverage"))?;
+        Ok(())
+    })
+    .await
+}
+
+pub(super) async fn write_reference(store: &SqliteStore, data: &ReferenceData) -> Result<WriteStats> {
+    let data = data.clone();
+    store.call(move |conn| in_transaction(conn, "reference data", |tx| write_reference_tx(tx, &data))).await
+}
+
+pub(super) async fn write_horses(
+    store: &SqliteStore,
+    horses: &[Horse],
+    responses: &[RawResponse],
+) -> Result<WriteStats> {
+    let (horses, responses) = (horses.to_vec(), responses.to_vec());
+    store.call(move |conn| in_transaction(conn, "horse profiles", |tx| write_horses_tx(tx, &horses, &responses))).await
 }

@@ -8,8 +8,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::types::Value;
 use rusqlite::{Connection, TransactionBehavior, params};
 
-use super::{Ctx, SqliteStore};
 use super::upsert::{Stamps, upsert_all};
+use super::{Ctx, SqliteStore};
 use crate::model::{Entities, Horse, Kind, RawResponse, Source, Unit};
 use crate::store::columns::{self, BookmakerRow, CoverageRow, ResponseRow};
 use crate::store::keep::{self, EntityRows, UnitRows};

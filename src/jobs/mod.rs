@@ -213,9 +213,17 @@ impl JobReport {
         self.rows.values().map(TableCounts::written).sum()
     }
 
-    /// Count what a stored unit skipped (its records, and those the store could not write) and
-    /// the fields it dropped.
-    pub fn add_unit_losses(&mut self, unit: &crate::model::Unit, stats: &WriteStats) {
+    /// Count a stored unit: its races, runners or results, entities and odds, what it skipped
+    /// (its records, and those the store could not write) and the fields it dropped.
+    pub fn add_unit(&mut self, unit: &crate::model::Unit, stats: &WriteStats) {
+        self.units_done += 1;
+        self.races += unit.races.len() as u64;
+        match unit.kind {
+            crate::model::Kind::Racecards => self.runners += unit.runners.len() as u64,
+            crate::model::Kind::Results => self.results += unit.runners.len() as u64,
+        }
+        self.entities += unit.entities.len() as u64;
+        self.odds += unit.odds.len() as u64;
         for s in unit.skipped.iter().chain(&stats.skipped) {
             *self.skipped_records.entry(s.reason.clone()).or_default() += 1;
         }

@@ -358,15 +358,7 @@ impl Rebuild {
         }
         let stats = ctx.writes()?.write_unit(&unit).await?;
         ctx.record_writes(report, &stats);
-        report.units_done += 1;
-        report.races += unit.races.len() as u64;
-        match unit.kind {
-            Kind::Racecards => report.runners += unit.runners.len() as u64,
-            Kind::Results => report.results += unit.runners.len() as u64,
-        }
-        report.entities += unit.entities.len() as u64;
-        report.odds += unit.odds.len() as u64;
-        report.add_unit_losses(&unit, &stats);
+        report.add_unit(&unit, &stats);
         Ok(true)
     }
 
